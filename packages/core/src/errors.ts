@@ -1,0 +1,152 @@
+import type { ProblemDetails } from './types.js';
+
+export const PROBLEM_TYPE_BASE = 'https://jobs.dev/problems/';
+
+export type JobsErrorCode =
+  | 'not_found'
+  | 'invalid_input'
+  | 'invalid_output'
+  | 'invalid_endpoint'
+  | 'invalid_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'idempotency_key_reused'
+  | 'idempotency_in_progress'
+  | 'output_not_ready'
+  | 'output_not_available'
+  | 'unavailable'
+  | 'timeout'
+  | 'canceled'
+  | 'job_failed'
+  | 'lease_lost'
+  | 'attempts_exhausted'
+  | 'internal';
+
+export interface JobsErrorOptions {
+  detail?: string;
+  cause?: unknown;
+  extensions?: Record<string, unknown>;
+}
+
+/** Base class of every error this project throws on purpose; maps 1:1 to a problem+json answer. */
+export class JobsError extends Error {
+  readonly code: JobsErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly extensions: Record<string, unknown>;
+
+  constructor(code: JobsErrorCode, status: number, title: string, options: JobsErrorOptions = {}) {
+    super(options.detail ?? title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.title = title;
+    this.extensions = options.extensions ?? {};
+  }
+
+  get type(): string {
+    return problemType(this.code);
+  }
+
+  toProblem(): ProblemDetails {
+    return {
+      type: this.type,
+      title: this.title,
+      status: this.status,
+      code: this.code,
+      detail: this.message,
+      ...this.extensions,
+    };
+  }
+}
+
+export function problemType(code: JobsErrorCode | string): string {
+  return `${PROBLEM_TYPE_BASE}${code.replaceAll('_', '-')}`;
+}
+
+export class NotFoundError extends JobsError {
+  constructor(detail = 'No such job.') {
+    super('not_found', 404, 'Not found', { detail });
+  }
+}
+
+export interface ValidationIssue {
+  path: (string | number)[];
+  message: string;
+  code?: string;
+}
+
+export class InvalidInputError extends JobsError {
+  readonly issues: ValidationIssue[];
+  constructor(detail: string, issues: ValidationIssue[] = []) {
+    super('invalid_input', 422, 'Invalid input', { detail, extensions: { issues } });
+    this.issues = issues;
+  }
+}
+
+export class InvalidEndpointError extends JobsError {
+  constructor(detail: string) {
+    super('invalid_endpoint', 500, 'Invalid endpoint definition', { detail });
+  }
+}
+
+/** The idempotency key was used before with another input. */
+export class IdempotencyKeyReusedError extends JobsError {
+  constructor() {
+    super('idempotency_key_reused', 422, 'Idempotency key reused', {
+      detail: 'This Idempotency-Key was already used with a different input.',
+    });
+  }
+}
+
+/** The request that first used the idempotency key has not finished creating its job yet. */
+export class IdempotencyInProgressError extends JobsError {
+  constructor() {
+    super('idempotency_in_progress', 409, 'Request in progress', {
+      detail: 'A request with this Idempotency-Key is still being processed; retry shortly.',
+      extensions: { retryAfter: 1 },
+    });
+  }
+}
+
+export class OutputNotReadyError extends JobsError {
+  constructor(status: string) {
+    super('output_not_ready', 404, 'Output not ready', {
+      detail: `The job is ${status}; its output is not ready yet.`,
+    });
+  }
+}
+
+export class OutputNotAvailableError extends JobsError {
+  constructor(status: string) {
+    super('output_not_available', 404, 'Output not available', {
+      detail: `The job is ${status}; it has no output.`,
+    });
+  }
+}
+
+/** A backend (database, broker) cannot be reached; the operation changed nothing and may be retried. */
+export class UnavailableError extends JobsError {
+  readonly retryAfterSeconds: number;
+  constructor(detail = 'A backend service is unavailable.', options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super('unavailable', 503, 'Service unavailable', { detail, cause: options.cause });
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 5;
+  }
+}
+
+/**
+ * Thrown by worker code to fail a job with a chosen problem. `retryable: false` fails the job at once
+ * even when attempts remain. Any other thrown error is retryable.
+ */
+export class JobFailedError extends JobsError {
+  readonly retryable: boolean;
+  constructor(detail: string, options: { retryable?: boolean; code?: string; extensions?: Record<string, unknown> } = {}) {
+    super('job_failed', 500, 'Job failed', { detail, extensions: options.extensions });
+    this.retryable = options.retryable ?? true;
+    if (options.code) this.extensions.reason = options.code;
+  }
+}
+
+export function isJobsError(error: unknown): error is JobsError {
+  return error instanceof JobsError;
+}

@@ -1,0 +1,38 @@
+export interface QueueDelivery {
+  endpoint: string;
+  jobId: string;
+  /** The broker delivered this message before (to this or another consumer). */
+  redelivered: boolean;
+}
+
+/**
+ * Handles one delivery. Resolving means "done with this message" (acknowledge); rejecting means
+ * "could not handle it now" (the adapter delivers it again later, and dead-letters it past a limit).
+ */
+export type DeliveryHandler = (delivery: QueueDelivery) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** At most this many handler calls run at once for this consumer. */
+  concurrency: number;
+}
+
+export interface QueueConsumer {
+  /**
+   * Stops taking deliveries, then waits for the handlers in flight, at most `timeoutMs` (default: no bound).
+   * Messages of handlers still running after that are still acknowledged when they finish, until `close()`.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * Dispatch only: carries job ids to workers. It holds no state the repository does not also have, so a
+ * lost or duplicated message delays a job or is dropped by the claim, never loses or repeats a result.
+ * A publish that cannot be made durable rejects (with `UnavailableError` when the broker is unreachable);
+ * it is never silently dropped. Adapters never crash the process on a broker error.
+ */
+export interface JobQueue {
+  /** Resolves once the message is durably accepted (publisher confirm for a broker). */
+  publish(endpoint: string, jobId: string): Promise<void>;
+  consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer>;
+  close(): Promise<void>;
+}
