@@ -94,7 +94,11 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
 }
 
 /** Delay before attempt `nextAttempt` (2 for the first retry), with ±20 % jitter so retries do not stampede. */
-export function backoffDelay(backoff: Required<BackoffOptions>, nextAttempt: number, random = Math.random): number {
+export function backoffDelay(
+  backoff: Required<BackoffOptions>,
+  nextAttempt: number,
+  random = Math.random,
+): number {
   const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** Math.max(0, nextAttempt - 2));
   return Math.round(base * (0.8 + 0.4 * random()));
 }
@@ -105,7 +109,9 @@ function isSchema(value: unknown): value is z.ZodType {
 
 function positive(endpoint: string, option: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidEndpointError(`Endpoint ${endpoint}: ${option} must be a positive number, got ${value}.`);
+    throw new InvalidEndpointError(
+      `Endpoint ${endpoint}: ${option} must be a positive number, got ${value}.`,
+    );
   }
   return value;
 }
@@ -119,7 +125,9 @@ function nonNegative(endpoint: string, option: string, value: number): number {
 
 function positiveInteger(endpoint: string, option: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidEndpointError(`Endpoint ${endpoint}: ${option} must be a positive integer, got ${value}.`);
+    throw new InvalidEndpointError(
+      `Endpoint ${endpoint}: ${option} must be a positive integer, got ${value}.`,
+    );
   }
   return value;
 }

@@ -128,7 +128,10 @@ export class OutputNotAvailableError extends JobsError {
 /** A backend (database, broker) cannot be reached; the operation changed nothing and may be retried. */
 export class UnavailableError extends JobsError {
   readonly retryAfterSeconds: number;
-  constructor(detail = 'A backend service is unavailable.', options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(
+    detail = 'A backend service is unavailable.',
+    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
     super('unavailable', 503, 'Service unavailable', { detail, cause: options.cause });
     this.retryAfterSeconds = options.retryAfterSeconds ?? 5;
   }
@@ -140,7 +143,10 @@ export class UnavailableError extends JobsError {
  */
 export class JobFailedError extends JobsError {
   readonly retryable: boolean;
-  constructor(detail: string, options: { retryable?: boolean; code?: string; extensions?: Record<string, unknown> } = {}) {
+  constructor(
+    detail: string,
+    options: { retryable?: boolean; code?: string; extensions?: Record<string, unknown> } = {},
+  ) {
     super('job_failed', 500, 'Job failed', { detail, extensions: options.extensions });
     this.retryable = options.retryable ?? true;
     if (options.code) this.extensions.reason = options.code;

@@ -22,7 +22,11 @@ export interface WorkerOptions<E extends Endpoint> {
   /** Expected duration in milliseconds, for the job's ETA before it reports progress. */
   estimate?: (input: EndpointParsedInput<E>) => number | undefined;
   /** Frees what a succeeded job stored elsewhere, when the job is deleted or expires. */
-  cleanup?: (args: { input: EndpointParsedInput<E>; output: EndpointOutput<E>; job: JobHeader }) => Promise<void> | void;
+  cleanup?: (args: {
+    input: EndpointParsedInput<E>;
+    output: EndpointOutput<E>;
+    job: JobHeader;
+  }) => Promise<void> | void;
   /** Overrides the endpoint's concurrency for this worker host. */
   concurrency?: number;
 }
@@ -32,8 +36,12 @@ export interface Worker<E extends Endpoint = Endpoint> extends WorkerOptions<E> 
 }
 
 /** Binds user code to an endpoint: `implement(resize, async (input, ctx) => output)`. */
-export function implement<E extends Endpoint>(endpoint: E, worker: WorkerFunction<E> | WorkerOptions<E>): Worker<E> {
+export function implement<E extends Endpoint>(
+  endpoint: E,
+  worker: WorkerFunction<E> | WorkerOptions<E>,
+): Worker<E> {
   const options = typeof worker === 'function' ? { run: worker } : worker;
-  if (typeof options.run !== 'function') throw new TypeError(`Worker for ${endpoint.name} needs a run function.`);
+  if (typeof options.run !== 'function')
+    throw new TypeError(`Worker for ${endpoint.name} needs a run function.`);
   return { endpoint, ...options };
 }
