@@ -1,0 +1,296 @@
+import {
+  type ConsumeOptions,
+  type DeliveryHandler,
+  InvalidInputError,
+  type JobQueue,
+  type QueueConsumer,
+  type QueueDelivery,
+  UnavailableError,
+} from '@jobs/core';
+
+export interface MemoryQueueOptions {
+  /** How long a message whose handler rejected waits before it is delivered again. Default 100 ms. */
+  redeliveryDelayMs?: number;
+  /** Deliveries of one message before it goes to the dead letters instead of being delivered again. Default 10. */
+  maxDeliveries?: number;
+}
+
+/** A message given up on after `maxDeliveries` rejected deliveries. */
+export interface DeadLetter {
+  endpoint: string;
+  jobId: string;
+  /** How many times it was delivered. */
+  deliveries: number;
+  /** What the last handler rejected with. */
+  error: unknown;
+}
+
+export interface MemoryJobQueue extends JobQueue {
+  /** Messages of this endpoint not currently delivered: waiting for a consumer or for their redelivery delay. */
+  depth(endpoint: string): number;
+  /** The endpoint's dead-lettered messages, oldest first (a copy). */
+  deadLetters(endpoint: string): DeadLetter[];
+}
+
+interface Message {
+  jobId: string;
+  deliveries: number;
+}
+
+interface Consumer {
+  handler: DeliveryHandler;
+  concurrency: number;
+  /** Settles when the handler settled and the message was acknowledged or handed back; never rejects. */
+  inFlight: Set<Promise<void>>;
+}
+
+interface EndpointState {
+  name: string;
+  ready: Fifo<Message>;
+  /** Messages waiting for their redelivery delay. */
+  delayed: number;
+  consumers: Consumer[];
+  /** Round-robin position among consumers. */
+  next: number;
+  deadLetters: DeadLetter[];
+  dispatchScheduled: boolean;
+}
+
+/** A first-in first-out list with O(1) push and shift. */
+class Fifo<T> {
+  #items: Array<T | undefined> = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head++;
+    // Compact once the consumed prefix dominates, keeping shift amortized O(1).
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+const defer: (callback: () => void) => void =
+  typeof setImmediate === 'function'
+    ? (callback) => setImmediate(callback)
+    : (callback) => setTimeout(callback, 0);
+
+function invalid(detail: string, path: string): InvalidInputError {
+  return new InvalidInputError(detail, [{ path: [path], message: detail }]);
+}
+
+function checkName(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalid(`${path} must be a non-empty string.`, path);
+  return value;
+}
+
+/**
+ * An in-memory `JobQueue` for one process: a FIFO per endpoint, shared by that endpoint's consumers
+ * (each message goes to one of them), with a concurrency limit per consumer, delayed redelivery of
+ * rejected messages and a dead-letter list past `maxDeliveries`. Handlers never run inside `publish`.
+ */
+export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryJobQueue {
+  const redeliveryDelayMs = options.redeliveryDelayMs ?? 100;
+  const maxDeliveries = options.maxDeliveries ?? 10;
+  if (!Number.isFinite(redeliveryDelayMs) || redeliveryDelayMs < 0) {
+    throw new RangeError('redeliveryDelayMs must be a finite number >= 0.');
+  }
+  if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
+    throw new RangeError('maxDeliveries must be an integer >= 1.');
+  }
+  return new MemoryQueue(redeliveryDelayMs, maxDeliveries);
+}
+
+class MemoryQueue implements MemoryJobQueue {
+  readonly #redeliveryDelayMs: number;
+  readonly #maxDeliveries: number;
+  readonly #endpoints = new Map<string, EndpointState>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  constructor(redeliveryDelayMs: number, maxDeliveries: number) {
+    this.#redeliveryDelayMs = redeliveryDelayMs;
+    this.#maxDeliveries = maxDeliveries;
+  }
+
+  async publish(endpoint: string, jobId: string): Promise<void> {
+    this.#open();
+    checkName(endpoint, 'endpoint');
+    checkName(jobId, 'jobId');
+    const state = this.#state(endpoint);
+    state.ready.push({ jobId, deliveries: 0 });
+    this.#schedule(state);
+  }
+
+  async consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer> {
+    this.#open();
+    checkName(endpoint, 'endpoint');
+    if (typeof handler !== 'function') throw invalid('handler must be a function.', 'handler');
+    const concurrency = options?.concurrency;
+    if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
+      throw invalid('concurrency must be an integer >= 1.', 'concurrency');
+    }
+    const state = this.#state(endpoint);
+    const consumer: Consumer = { handler, concurrency, inFlight: new Set() };
+    state.consumers.push(consumer);
+    this.#schedule(state);
+    return {
+      stop: async (stopOptions: { timeoutMs?: number } = {}) => {
+        const timeoutMs = stopOptions.timeoutMs;
+        if (
+          timeoutMs !== undefined &&
+          (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)
+        ) {
+          throw invalid('timeoutMs must be a number >= 0.', 'timeoutMs');
+        }
+        const index = state.consumers.indexOf(consumer);
+        if (index !== -1) state.consumers.splice(index, 1);
+        // Messages this consumer did not take stay for the others; wake them in case one has room.
+        this.#schedule(state);
+        const drained = Promise.all(consumer.inFlight).then(() => undefined);
+        if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) return drained;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        });
+        try {
+          await Promise.race([drained, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const state of this.#endpoints.values()) {
+      state.consumers = [];
+      state.ready.clear();
+      state.delayed = 0;
+    }
+  }
+
+  depth(endpoint: string): number {
+    const state = this.#endpoints.get(endpoint);
+    return state ? state.ready.length + state.delayed : 0;
+  }
+
+  deadLetters(endpoint: string): DeadLetter[] {
+    return (this.#endpoints.get(endpoint)?.deadLetters ?? []).map((letter) => ({ ...letter }));
+  }
+
+  #open(): void {
+    if (this.#closed) throw new UnavailableError('The memory job queue is closed.');
+  }
+
+  #state(endpoint: string): EndpointState {
+    let state = this.#endpoints.get(endpoint);
+    if (!state) {
+      state = {
+        name: endpoint,
+        ready: new Fifo(),
+        delayed: 0,
+        consumers: [],
+        next: 0,
+        deadLetters: [],
+        dispatchScheduled: false,
+      };
+      this.#endpoints.set(endpoint, state);
+    }
+    return state;
+  }
+
+  /** Dispatches on a later turn of the event loop, once however many times it is asked for meanwhile. */
+  #schedule(state: EndpointState): void {
+    if (state.dispatchScheduled || this.#closed) return;
+    state.dispatchScheduled = true;
+    defer(() => {
+      state.dispatchScheduled = false;
+      this.#dispatch(state);
+    });
+  }
+
+  #dispatch(state: EndpointState): void {
+    while (!this.#closed && state.ready.length > 0) {
+      const consumer = this.#pickConsumer(state);
+      if (!consumer) return;
+      this.#deliver(state, consumer, state.ready.shift()!);
+    }
+  }
+
+  /** The next consumer, round robin, that has room for one more handler. */
+  #pickConsumer(state: EndpointState): Consumer | undefined {
+    const count = state.consumers.length;
+    for (let offset = 0; offset < count; offset++) {
+      const index = (state.next + offset) % count;
+      const consumer = state.consumers[index]!;
+      if (consumer.inFlight.size < consumer.concurrency) {
+        state.next = (index + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  #deliver(state: EndpointState, consumer: Consumer, message: Message): void {
+    message.deliveries += 1;
+    const delivery: QueueDelivery = {
+      endpoint: state.name,
+      jobId: message.jobId,
+      redelivered: message.deliveries > 1,
+    };
+    const handling = (async () => consumer.handler(delivery))().then(
+      () => undefined,
+      (error: unknown) => this.#reject(state, message, error),
+    );
+    const tracked: Promise<void> = handling.finally(() => {
+      consumer.inFlight.delete(tracked);
+      this.#schedule(state);
+    });
+    consumer.inFlight.add(tracked);
+  }
+
+  /** A handler rejected: deliver the message again after the delay, or dead-letter it past the limit. */
+  #reject(state: EndpointState, message: Message, error: unknown): void {
+    if (this.#closed) return;
+    if (message.deliveries >= this.#maxDeliveries) {
+      state.deadLetters.push({
+        endpoint: state.name,
+        jobId: message.jobId,
+        deliveries: message.deliveries,
+        error,
+      });
+      return;
+    }
+    state.delayed += 1;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      state.delayed -= 1;
+      state.ready.push(message);
+      this.#schedule(state);
+    }, this.#redeliveryDelayMs);
+    this.#timers.add(timer);
+  }
+}
