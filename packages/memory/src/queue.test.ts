@@ -204,9 +204,24 @@ describe('memory queue: redelivery and dead letters', () => {
     expect(queue.deadLetters('resize')).toHaveLength(2);
   });
 
+  it('keeps only the newest maxDeadLetters dead letters', async () => {
+    const queue = track({ redeliveryDelayMs: 0, maxDeliveries: 1, maxDeadLetters: 2 });
+    await queue.consume(
+      'resize',
+      async () => {
+        throw new Error('poison');
+      },
+      { concurrency: 1 },
+    );
+    for (const id of ['a', 'b', 'c']) await queue.publish('resize', id);
+    await until(() => queue.deadLetters('resize')[1]?.jobId === 'c');
+    expect(queue.deadLetters('resize').map((letter) => letter.jobId)).toEqual(['b', 'c']);
+  });
+
   it('rejects invalid options', () => {
     expect(() => createMemoryQueue({ maxDeliveries: 0 })).toThrow(RangeError);
     expect(() => createMemoryQueue({ redeliveryDelayMs: -1 })).toThrow(RangeError);
+    expect(() => createMemoryQueue({ maxDeadLetters: -1 })).toThrow(RangeError);
   });
 
   it('rejects a consumer without a valid concurrency', async () => {

@@ -13,6 +13,8 @@ export interface MemoryQueueOptions {
   redeliveryDelayMs?: number;
   /** Deliveries of one message before it goes to the dead letters instead of being delivered again. Default 10. */
   maxDeliveries?: number;
+  /** Dead letters kept per endpoint for inspection; past it the oldest are dropped. Default 1000. */
+  maxDeadLetters?: number;
 }
 
 /** A message given up on after `maxDeliveries` rejected deliveries. */
@@ -28,7 +30,7 @@ export interface DeadLetter {
 export interface MemoryJobQueue extends JobQueue {
   /** Messages of this endpoint not currently delivered: waiting for a consumer or for their redelivery delay. */
   depth(endpoint: string): number;
-  /** The endpoint's dead-lettered messages, oldest first (a copy). */
+  /** The endpoint's dead-lettered messages, oldest first (a copy; at most `maxDeadLetters`). */
   deadLetters(endpoint: string): DeadLetter[];
 }
 
@@ -111,25 +113,31 @@ function checkName(value: unknown, path: string): string {
 export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryJobQueue {
   const redeliveryDelayMs = options.redeliveryDelayMs ?? 100;
   const maxDeliveries = options.maxDeliveries ?? 10;
+  const maxDeadLetters = options.maxDeadLetters ?? 1_000;
   if (!Number.isFinite(redeliveryDelayMs) || redeliveryDelayMs < 0) {
     throw new RangeError('redeliveryDelayMs must be a finite number >= 0.');
   }
   if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
     throw new RangeError('maxDeliveries must be an integer >= 1.');
   }
-  return new MemoryQueue(redeliveryDelayMs, maxDeliveries);
+  if (!Number.isInteger(maxDeadLetters) || maxDeadLetters < 0) {
+    throw new RangeError('maxDeadLetters must be an integer >= 0.');
+  }
+  return new MemoryQueue(redeliveryDelayMs, maxDeliveries, maxDeadLetters);
 }
 
 class MemoryQueue implements MemoryJobQueue {
   readonly #redeliveryDelayMs: number;
   readonly #maxDeliveries: number;
+  readonly #maxDeadLetters: number;
   readonly #endpoints = new Map<string, EndpointState>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
 
-  constructor(redeliveryDelayMs: number, maxDeliveries: number) {
+  constructor(redeliveryDelayMs: number, maxDeliveries: number, maxDeadLetters: number) {
     this.#redeliveryDelayMs = redeliveryDelayMs;
     this.#maxDeliveries = maxDeliveries;
+    this.#maxDeadLetters = maxDeadLetters;
   }
 
   async publish(endpoint: string, jobId: string): Promise<void> {
@@ -282,6 +290,9 @@ class MemoryQueue implements MemoryJobQueue {
         deliveries: message.deliveries,
         error,
       });
+      if (state.deadLetters.length > this.#maxDeadLetters) {
+        state.deadLetters.splice(0, state.deadLetters.length - this.#maxDeadLetters);
+      }
       return;
     }
     state.delayed += 1;
