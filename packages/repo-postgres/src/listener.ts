@@ -1,0 +1,188 @@
+import { type Logger, UnavailableError } from '@jobs/core';
+import pg from 'pg';
+import { isConnectionError } from './errors.js';
+
+export interface ChangeListenerOptions {
+  /** Connection settings of the dedicated LISTEN connection (never a pooled connection). */
+  clientConfig: pg.ClientConfig;
+  /** Quoted channel identifier for LISTEN, and its plain name as pg_notify sends it. */
+  channel: string;
+  quotedChannel: string;
+  logger: Logger;
+  /** First reconnect delay; doubles up to maxReconnectDelayMs, with jitter. */
+  reconnectDelayMs: number;
+  maxReconnectDelayMs: number;
+  /** Called when LISTEN becomes active again after having been down (to catch up on what was missed). */
+  onDown(): void;
+  onUp(): void;
+}
+
+type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
+
+/**
+ * One dedicated connection that LISTENs on the change channel and fans notifications out to subscribers.
+ * It connects on the first subscription, reconnects with exponential backoff when the connection drops
+ * (as long as someone is subscribed), and never lets a connection error escape as an unhandled event.
+ */
+export class ChangeListener {
+  private readonly subscribers = new Set<(id: string) => void>();
+  private state: State = 'idle';
+  private client: pg.Client | null = null;
+  private attempt: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private wasUp = false;
+
+  constructor(private readonly options: ChangeListenerOptions) {}
+
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Resolves once LISTEN is active; rejects with UnavailableError when the connection cannot be made now. */
+  async subscribe(listener: (id: string) => void): Promise<() => void> {
+    if (this.state === 'closed') throw new UnavailableError('The repository is closed.');
+    // A distinct wrapper per call, so the same function subscribed twice is called twice and unsubscribed once.
+    const entry = (id: string) => listener(id);
+    this.subscribers.add(entry);
+    try {
+      await this.ensureListening();
+    } catch (error) {
+      this.subscribers.delete(entry);
+      throw error;
+    }
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.subscribers.delete(entry);
+    };
+  }
+
+  /** Delivers an id to every subscriber (also used by the polling backstop). */
+  deliver(id: string): void {
+    for (const subscriber of [...this.subscribers]) {
+      try {
+        subscriber(id);
+      } catch (error) {
+        this.options.logger.error('jobs repository: a change subscriber threw', { error: String(error) });
+      }
+    }
+  }
+
+  private async ensureListening(): Promise<void> {
+    if (this.state === 'listening') return;
+    if (this.state === 'closed') throw new UnavailableError('The repository is closed.');
+    if (this.state === 'waiting') this.clearRetry();
+    this.attempt ??= this.connect().finally(() => {
+      this.attempt = null;
+    });
+    await this.attempt;
+  }
+
+  private async connect(): Promise<void> {
+    this.state = 'connecting';
+    const client = new pg.Client(this.options.clientConfig);
+    // Attached before connect: an error event without a listener would crash the process.
+    client.on('error', (error) => this.dropped(client, error));
+    client.on('end', () => this.dropped(client, null));
+    client.on('notification', (message) => {
+      if (message.channel === this.options.channel && message.payload) this.deliver(message.payload);
+    });
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.options.quotedChannel}`);
+    } catch (error) {
+      if (this.client === client) this.client = null;
+      client.removeAllListeners('end');
+      client.end().catch(() => {});
+      if ((this.state as State) === 'closed') throw new UnavailableError('The repository is closed.');
+      this.state = 'idle';
+      this.failures += 1;
+      this.scheduleRetry();
+      if (isConnectionError(error)) {
+        throw new UnavailableError('The job database is unavailable (LISTEN connection).', { cause: error });
+      }
+      throw error;
+    }
+    if ((this.state as State) === 'closed' || this.client !== client) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      throw new UnavailableError('The repository is closed.');
+    }
+    this.state = 'listening';
+    this.failures = 0;
+    if (this.wasUp) this.options.logger.info('jobs repository: LISTEN connection restored');
+    this.wasUp = true;
+    this.options.onUp();
+  }
+
+  private dropped(client: pg.Client, error: Error | null): void {
+    if (this.client !== client) return; // an old connection, already replaced
+    this.client = null;
+    client.removeAllListeners('end');
+    client.end().catch(() => {});
+    if (this.state === 'closed') return;
+    const wasListening = this.state === 'listening';
+    this.state = 'idle';
+    if (wasListening) {
+      this.options.logger.warn('jobs repository: LISTEN connection lost; polling until it is back', {
+        error: error ? String(error.message) : 'connection ended',
+      });
+      this.options.onDown();
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.state === 'closed' || this.retryTimer || this.subscribers.size === 0) return;
+    const base = Math.min(
+      this.options.maxReconnectDelayMs,
+      this.options.reconnectDelayMs * 2 ** Math.min(this.failures, 20),
+    );
+    const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+    this.state = this.state === 'idle' ? 'waiting' : this.state;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state !== 'waiting') return;
+      if (this.subscribers.size === 0) {
+        this.state = 'idle';
+        return;
+      }
+      this.ensureListening().catch((error) => {
+        this.options.logger.debug('jobs repository: LISTEN reconnect failed', { error: String(error) });
+      });
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.state = 'idle';
+  }
+
+  /** Test hook and operational aid: the backend pid of the LISTEN connection, when connected. */
+  get processId(): number | null {
+    return (this.client as unknown as { processID?: number } | null)?.processID ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.state = 'closed';
+    this.subscribers.clear();
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+    }
+    await this.attempt?.catch(() => {});
+  }
+}

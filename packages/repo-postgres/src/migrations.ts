@@ -1,0 +1,150 @@
+import type pg from 'pg';
+import { SchemaVersionError } from './errors.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  /** Statements for a schema whose quoted name is `s`. Run in one transaction with the others due. */
+  up(s: string): string[];
+}
+
+/**
+ * The schema, as an append-only list: a released migration is never edited, a change is a new version.
+ * Times are stored truncated to milliseconds (JavaScript's precision) so that a Date read back compares
+ * equal to the stored value, and list cursors built from Dates round-trip exactly.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'jobs table',
+    up: (s) => [
+      `CREATE TABLE ${s}.jobs (
+        id text COLLATE "C" PRIMARY KEY,
+        endpoint text COLLATE "C" NOT NULL,
+        status text NOT NULL CONSTRAINT jobs_status_check
+          CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'canceled')),
+        input jsonb NOT NULL,
+        output jsonb,
+        error jsonb,
+        progress jsonb,
+        owner text COLLATE "C",
+        idempotency_key text COLLATE "C",
+        input_hash text,
+        attempt integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        started_at timestamptz,
+        finished_at timestamptz,
+        expires_at timestamptz,
+        estimated_completion_at timestamptz,
+        run_at timestamptz NOT NULL,
+        dispatched_at timestamptz,
+        lease_token text,
+        lease_expires_at timestamptz,
+        CONSTRAINT jobs_running_lease_check
+          CHECK (status <> 'running' OR (lease_token IS NOT NULL AND lease_expires_at IS NOT NULL))
+      ) WITH (fillfactor = 85)`,
+      // (owner, endpoint, key) unique, a null owner counting as one owner. The expression form works on every
+      // supported PostgreSQL (NULLS NOT DISTINCT needs 15); create() names exactly these expressions.
+      `CREATE UNIQUE INDEX jobs_idempotency_idx ON ${s}.jobs
+        (endpoint, (coalesce(owner, '')), ((owner IS NULL)), idempotency_key) WHERE idempotency_key IS NOT NULL`,
+      // list(): one owner's jobs of one endpoint, newest first, keyset-paginated.
+      `CREATE INDEX jobs_list_idx ON ${s}.jobs (endpoint, owner, created_at DESC, id DESC)`,
+      // Partial indexes stay small: only live jobs are in them.
+      `CREATE INDEX jobs_queued_idx ON ${s}.jobs (run_at) WHERE status = 'queued'`,
+      `CREATE INDEX jobs_running_idx ON ${s}.jobs (lease_expires_at) WHERE status = 'running'`,
+      `CREATE INDEX jobs_expires_idx ON ${s}.jobs (expires_at) WHERE expires_at IS NOT NULL`,
+      // Polling backstop while the LISTEN connection is down: "what changed since t".
+      `CREATE INDEX jobs_updated_idx ON ${s}.jobs (updated_at)`,
+    ],
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** First key of the advisory lock (two-int form): "jobs" in ASCII; the second is hashtext(schema name). */
+export const MIGRATION_LOCK_NAMESPACE = 0x6a6f6273;
+
+export interface MigrationResult {
+  /** Version before this run (0: the schema was empty). */
+  from: number;
+  to: number;
+  applied: number[];
+}
+
+/**
+ * Brings the schema to LATEST_VERSION. The whole run is one transaction holding a transaction-scoped
+ * advisory lock, so concurrent starts serialize: the first applies the migrations, the others then find
+ * them applied and do nothing. Refuses (SchemaVersionError) a schema newer than this code.
+ */
+export async function runMigrations(
+  client: pg.ClientBase,
+  schemaName: string,
+  s: string,
+): Promise<MigrationResult> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      MIGRATION_LOCK_NAMESPACE,
+      schemaName,
+    ]);
+    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists: look first, so
+    // a role that may only use a schema created by an administrator can still start.
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+        version integer PRIMARY KEY,
+        description text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    );
+    const from = await currentVersion(client, s);
+    if (from > LATEST_VERSION) throw new SchemaVersionError(schemaName, from, LATEST_VERSION);
+    const applied: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= from) continue;
+      for (const statement of migration.up(s)) await client.query(statement);
+      await client.query(`INSERT INTO ${s}.schema_migrations (version, description) VALUES ($1, $2)`, [
+        migration.version,
+        migration.description,
+      ]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return { from, to: Math.max(from, LATEST_VERSION), applied };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+export async function currentVersion(client: pg.ClientBase | pg.Pool, s: string): Promise<number> {
+  const result = await client.query<{ version: number | null }>(
+    `SELECT max(version) AS version FROM ${s}.schema_migrations`,
+  );
+  return result.rows[0]?.version ?? 0;
+}
+
+/**
+ * For `migrate: false`: checks without changing anything that the schema is exactly at LATEST_VERSION.
+ * Older (or missing) → run the migrations first; newer → upgrade this node.
+ */
+export async function verifySchema(pool: pg.Pool, schemaName: string, s: string): Promise<void> {
+  const table = await pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+    `${s}.schema_migrations`,
+  ]);
+  const version = table.rows[0]?.exists ? await currentVersion(pool, s) : 0;
+  if (version > LATEST_VERSION) throw new SchemaVersionError(schemaName, version, LATEST_VERSION);
+  if (version < LATEST_VERSION) {
+    throw new SchemaVersionError(
+      schemaName,
+      version,
+      LATEST_VERSION,
+      `The jobs schema "${schemaName}" is at version ${version}, this code needs version ${LATEST_VERSION}. ` +
+        'Run the migrations (createPostgresRepository({ migrate: true }) or repository.migrate()) first.',
+    );
+  }
+}
