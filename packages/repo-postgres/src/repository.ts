@@ -231,7 +231,7 @@ class PostgresRepository implements PostgresJobRepository {
   private polling: Promise<void> | null = null;
 
   constructor(options: PostgresRepositoryOptions) {
-    const schema = options.schema ?? 'jobs';
+    const schema = options.schema === undefined ? 'jobs' : options.schema;
     this.s = quoteSchemaName(schema);
     this.schema = schema;
     this.table = `${this.s}.jobs`;
