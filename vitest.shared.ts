@@ -8,9 +8,22 @@ export const workspaceAlias = Object.fromEntries(
   packages.map((dir) => [`@jobs/${dir}`, fileURLToPath(new URL(`./packages/${dir}/src/index.ts`, import.meta.url))]),
 );
 
+/**
+ * Tests that disturb shared servers (stopping PostgreSQL or RabbitMQ, closing every broker connection) are
+ * named `*.faults.test.ts`. `pnpm test` runs them in a second pass, one file at a time, after everything else
+ * (JOBS_TEST_FAULTS=1); the first pass leaves them out.
+ */
+const faultsPass = process.env.JOBS_TEST_FAULTS === '1';
+
 export function packageTests(name: string, test: Record<string, unknown> = {}) {
   return defineProject({
     resolve: { alias: workspaceAlias },
-    test: { name, include: ['src/**/*.test.ts'], ...test },
+    test: {
+      name,
+      include: faultsPass ? ['src/**/*.faults.test.ts', 'test/**/*.faults.test.ts'] : ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      exclude: faultsPass ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.faults.test.ts'],
+      passWithNoTests: faultsPass,
+      ...test,
+    },
   });
 }
