@@ -17,7 +17,7 @@ export interface ChangeListenerOptions {
   onUp(): void;
 }
 
-type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
+type State = 'idle' | 'connecting' | 'listening' | 'closed';
 
 /**
  * One dedicated connection that LISTENs on the change channel and fans notifications out to subscribers.
@@ -77,7 +77,7 @@ export class ChangeListener {
   private async ensureListening(): Promise<void> {
     if (this.state === 'listening') return;
     if (this.state === 'closed') throw new UnavailableError('The repository is closed.');
-    if (this.state === 'waiting') this.clearRetry();
+    this.clearRetry(); // someone is waiting: try now rather than after the backoff
     this.attempt ??= this.connect().finally(() => {
       this.attempt = null;
     });
@@ -94,26 +94,31 @@ export class ChangeListener {
       if (message.channel === this.options.channel && message.payload) this.deliver(message.payload);
     });
     this.client = client;
+    let failure: unknown = null;
     try {
       await client.connect();
       await client.query(`LISTEN ${this.options.quotedChannel}`);
+      // The connection may have dropped (and been replaced or abandoned) while LISTEN was under way.
+      if (this.client !== client) failure = new Error('Connection terminated while starting LISTEN');
     } catch (error) {
+      failure = error;
+    }
+    if ((this.state as State) === 'closed') {
+      this.discard(client);
+      throw new UnavailableError('The repository is closed.');
+    }
+    if (failure !== null) {
       if (this.client === client) this.client = null;
-      client.removeAllListeners('end');
-      client.end().catch(() => {});
-      if ((this.state as State) === 'closed') throw new UnavailableError('The repository is closed.');
+      this.discard(client);
       this.state = 'idle';
       this.failures += 1;
       this.scheduleRetry();
-      if (isConnectionError(error)) {
-        throw new UnavailableError('The job database is unavailable (LISTEN connection).', { cause: error });
+      if (isConnectionError(failure)) {
+        throw new UnavailableError('The job database is unavailable (LISTEN connection).', {
+          cause: failure,
+        });
       }
-      throw error;
-    }
-    if ((this.state as State) === 'closed' || this.client !== client) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
-      throw new UnavailableError('The repository is closed.');
+      throw failure;
     }
     this.state = 'listening';
     this.failures = 0;
@@ -122,21 +127,27 @@ export class ChangeListener {
     this.options.onUp();
   }
 
+  private discard(client: pg.Client): void {
+    client.removeAllListeners('end');
+    client.removeAllListeners('notification');
+    client.end().catch(() => {});
+  }
+
   private dropped(client: pg.Client, error: Error | null): void {
     if (this.client !== client) return; // an old connection, already replaced
     this.client = null;
-    client.removeAllListeners('end');
-    client.end().catch(() => {});
+    this.discard(client);
     if (this.state === 'closed') return;
     const wasListening = this.state === 'listening';
-    this.state = 'idle';
     if (wasListening) {
+      this.state = 'idle';
       this.options.logger.warn('jobs repository: LISTEN connection lost; polling until it is back', {
         error: error ? String(error.message) : 'connection ended',
       });
       this.options.onDown();
+      this.scheduleRetry();
     }
-    this.scheduleRetry();
+    // While connecting, connect() sees the failure itself and schedules the retry.
   }
 
   private scheduleRetry(): void {
@@ -146,14 +157,9 @@ export class ChangeListener {
       this.options.reconnectDelayMs * 2 ** Math.min(this.failures, 20),
     );
     const delay = Math.round(base / 2 + (Math.random() * base) / 2);
-    this.state = this.state === 'idle' ? 'waiting' : this.state;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (this.state !== 'waiting') return;
-      if (this.subscribers.size === 0) {
-        this.state = 'idle';
-        return;
-      }
+      if (this.state !== 'idle' || this.attempt || this.subscribers.size === 0) return;
       this.ensureListening().catch((error) => {
         this.options.logger.debug('jobs repository: LISTEN reconnect failed', { error: String(error) });
       });
@@ -164,7 +170,6 @@ export class ChangeListener {
   private clearRetry(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.state = 'idle';
   }
 
   /** Test hook and operational aid: the backend pid of the LISTEN connection, when connected. */
@@ -181,6 +186,7 @@ export class ChangeListener {
     this.client = null;
     if (client) {
       client.removeAllListeners('end');
+      client.removeAllListeners('notification');
       await client.end().catch(() => {});
     }
     await this.attempt?.catch(() => {});
