@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.config.base';
 
-export default packageBuild();
+// The library (any runtime) and the `jobs` command line client (Node only; not exported, used through `bin`).
+export default packageBuild({ entry: ['src/index.ts', 'src/cli.ts'] });
