@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SchemaVersionError } from './errors.js';
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js';
 import type { PostgresJobRepository } from './repository.js';
-import { dropSchema, randomSchema, testRepository, withAdmin } from './test-support.js';
+import { createPostgresRepository } from './repository.js';
+import { DATABASE_URL, dropSchema, randomSchema, testRepository, withAdmin } from './test-support.js';
 
 const schemas: string[] = [];
 function freshSchema(): string {
@@ -190,6 +191,43 @@ describe('migrations', () => {
       expect(await describeSchema(schema)).toEqual(EXPECTED);
     } finally {
       await repository.close();
+    }
+  }, 30_000);
+
+  it('a role without CREATE privilege starts and works on a schema migrated by an administrator', async () => {
+    const schema = freshSchema();
+    const role = `jobs_app_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
+    const admin = testRepository(schema);
+    await admin.migrate();
+    await admin.close();
+    await withAdmin(async (client) => {
+      await client.query(`CREATE ROLE ${role} LOGIN`);
+      await client.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+      await client.query(`GRANT SELECT ON "${schema}".schema_migrations TO ${role}`);
+      await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".jobs TO ${role}`);
+    });
+    const url = new URL(DATABASE_URL);
+    url.username = role;
+    const repository = createPostgresRepository({ connectionString: url.toString(), schema });
+    try {
+      expect(await repository.migrate()).toEqual({ from: LATEST_VERSION, to: LATEST_VERSION, applied: [] });
+      const { job } = await repository.create({
+        id: newJobId(),
+        endpoint: 'limited',
+        input: null,
+        owner: null,
+        idempotencyKey: null,
+        inputHash: null,
+        maxAttempts: 1,
+        estimatedCompletionAt: null,
+      });
+      expect(await repository.get(job.id)).toEqual(job);
+    } finally {
+      await repository.close();
+      await withAdmin(async (client) => {
+        await client.query(`DROP OWNED BY ${role}`);
+        await client.query(`DROP ROLE ${role}`);
+      });
     }
   }, 30_000);
 });

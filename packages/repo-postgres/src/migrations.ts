@@ -90,17 +90,23 @@ export async function runMigrations(
       MIGRATION_LOCK_NAMESPACE,
       schemaName,
     ]);
-    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists: look first, so
-    // a role that may only use a schema created by an administrator can still start.
-    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName]);
-    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
-        version integer PRIMARY KEY,
-        description text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`,
+    // CREATE ... IF NOT EXISTS needs the CREATE privilege even when the object exists: look first, so that a
+    // role that may only use a schema migrated by an administrator can still start.
+    const exists = await client.query<{ has_schema: boolean; has_table: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS has_schema,
+              to_regclass($2) IS NOT NULL AS has_table`,
+      [schemaName, `${s}.schema_migrations`],
     );
+    if (!exists.rows[0]?.has_schema) await client.query(`CREATE SCHEMA ${s}`);
+    if (!exists.rows[0]?.has_table) {
+      await client.query(
+        `CREATE TABLE ${s}.schema_migrations (
+          version integer PRIMARY KEY,
+          description text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`,
+      );
+    }
     const from = await currentVersion(client, s);
     if (from > LATEST_VERSION) throw new SchemaVersionError(schemaName, from, LATEST_VERSION);
     const applied: number[] = [];
