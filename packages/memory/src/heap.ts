@@ -1,10 +1,11 @@
 /**
- * A binary min-heap of string ids ordered by a numeric key (ties broken by id), with O(log n)
- * insert, update and delete by id. Internal to the memory repository.
+ * A binary min-heap of values identified by a string id, ordered by a numeric key (ties broken by id),
+ * with O(log n) insert, update and delete by id. Internal to the memory repository.
  */
-export class IndexedMinHeap {
+export class IndexedMinHeap<V> {
   readonly #ids: string[] = [];
   readonly #keys: number[] = [];
+  readonly #values: V[] = [];
   readonly #positions = new Map<string, number>();
 
   get size(): number {
@@ -15,18 +16,20 @@ export class IndexedMinHeap {
     return this.#positions.has(id);
   }
 
-  /** Inserts `id` with `key`, or moves it when it is already present. */
-  set(id: string, key: number): void {
+  /** Inserts `id` with `key` and `value`, or updates them when `id` is already present. */
+  set(id: string, key: number, value: V): void {
     const position = this.#positions.get(id);
     if (position === undefined) {
       this.#ids.push(id);
       this.#keys.push(key);
+      this.#values.push(value);
       this.#positions.set(id, this.#ids.length - 1);
       this.#up(this.#ids.length - 1);
       return;
     }
     const previous = this.#keys[position]!;
     this.#keys[position] = key;
+    this.#values[position] = value;
     if (key < previous) this.#up(position);
     else this.#down(position);
   }
@@ -38,6 +41,7 @@ export class IndexedMinHeap {
     if (position !== last) this.#swap(position, last);
     this.#ids.pop();
     this.#keys.pop();
+    this.#values.pop();
     this.#positions.delete(id);
     if (position < this.#ids.length) {
       this.#up(position);
@@ -47,28 +51,27 @@ export class IndexedMinHeap {
   }
 
   /** The smallest entry, or undefined when empty. */
-  peek(): { id: string; key: number } | undefined {
+  peek(): { id: string; key: number; value: V } | undefined {
     const id = this.#ids[0];
-    return id === undefined ? undefined : { id, key: this.#keys[0]! };
+    return id === undefined ? undefined : { id, key: this.#keys[0]!, value: this.#values[0]! };
   }
 
   /**
-   * Every id whose key is <= `max`, in no particular order. Visits only those entries and their
-   * direct children, so the cost is proportional to the number of matches, not to the heap size.
+   * Calls `visit` with the value of every entry whose key is <= `max`, in no particular order. Visits only those entries
+   * and their direct children, so the cost is proportional to the number of matches, not to the heap size.
+   * `visit` must not change the heap.
    */
-  collectUpTo(max: number): string[] {
-    const found: string[] = [];
+  forEachUpTo(max: number, visit: (value: V) => void): void {
     const stack: number[] = [];
     if (this.#ids.length > 0) stack.push(0);
     while (stack.length > 0) {
       const index = stack.pop()!;
       if (this.#keys[index]! > max) continue;
-      found.push(this.#ids[index]!);
+      visit(this.#values[index]!);
       const left = 2 * index + 1;
       if (left < this.#ids.length) stack.push(left);
       if (left + 1 < this.#ids.length) stack.push(left + 1);
     }
-    return found;
   }
 
   #less(a: number, b: number): boolean {
@@ -82,10 +85,13 @@ export class IndexedMinHeap {
     const idA = this.#ids[a]!;
     const idB = this.#ids[b]!;
     const keyA = this.#keys[a]!;
+    const valueA = this.#values[a]!;
     this.#ids[a] = idB;
     this.#ids[b] = idA;
     this.#keys[a] = this.#keys[b]!;
     this.#keys[b] = keyA;
+    this.#values[a] = this.#values[b]!;
+    this.#values[b] = valueA;
     this.#positions.set(idB, a);
     this.#positions.set(idA, b);
   }
@@ -113,5 +119,54 @@ export class IndexedMinHeap {
       this.#swap(current, smallest);
       current = smallest;
     }
+  }
+}
+
+/**
+ * Keeps the `limit` smallest of the items offered (by `compare`), in O(log limit) per item, with a
+ * max-heap of at most `limit` items. Internal to the memory repository.
+ */
+export class BoundedSelection<T> {
+  readonly #limit: number;
+  readonly #compare: (a: T, b: T) => number;
+  /** Max-heap: the largest kept item at index 0. */
+  readonly #items: T[] = [];
+
+  constructor(limit: number, compare: (a: T, b: T) => number) {
+    this.#limit = limit;
+    this.#compare = compare;
+  }
+
+  offer(item: T): void {
+    const items = this.#items;
+    if (items.length < this.#limit) {
+      items.push(item);
+      let index = items.length - 1;
+      while (index > 0) {
+        const parent = (index - 1) >> 1;
+        if (this.#compare(items[index]!, items[parent]!) <= 0) break;
+        [items[index], items[parent]] = [items[parent]!, items[index]!];
+        index = parent;
+      }
+      return;
+    }
+    if (items.length === 0 || this.#compare(item, items[0]!) >= 0) return;
+    items[0] = item;
+    let index = 0;
+    for (;;) {
+      const left = 2 * index + 1;
+      const right = left + 1;
+      let largest = index;
+      if (left < items.length && this.#compare(items[left]!, items[largest]!) > 0) largest = left;
+      if (right < items.length && this.#compare(items[right]!, items[largest]!) > 0) largest = right;
+      if (largest === index) return;
+      [items[index], items[largest]] = [items[largest]!, items[index]!];
+      index = largest;
+    }
+  }
+
+  /** The kept items, smallest first. */
+  sorted(): T[] {
+    return [...this.#items].sort(this.#compare);
   }
 }

@@ -20,7 +20,8 @@ import {
   UnavailableError,
   type Unsubscribe,
 } from '@jobs/core';
-import { IndexedMinHeap } from './heap.js';
+import { BoundedSelection, IndexedMinHeap } from './heap.js';
+import { type ListEntry, SortedEntries } from './sorted-list.js';
 
 export interface MemoryRepositoryOptions {
   /**
@@ -28,29 +29,6 @@ export interface MemoryRepositoryOptions {
    * Default `Date.now`. Inject one to test leases, delays and expiry without waiting.
    */
   clock?: () => number;
-}
-
-/** A position in a list index: ascending by (time, id). */
-interface ListEntry {
-  time: number;
-  id: string;
-}
-
-function compareEntries(a: ListEntry, b: ListEntry): number {
-  if (a.time !== b.time) return a.time - b.time;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-/** Index of the first entry >= `probe` (entries sorted ascending). */
-function lowerBound(entries: ListEntry[], probe: ListEntry): number {
-  let low = 0;
-  let high = entries.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compareEntries(entries[middle]!, probe) < 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function invalid(detail: string, path: string): InvalidInputError {
@@ -121,15 +99,15 @@ class MemoryJobRepository implements JobRepository {
   /** (owner, endpoint, idempotencyKey) → job id. */
   readonly #idempotency = new Map<string, string>();
   /** (endpoint, owner) → that owner's jobs, ascending by (createdAt, id). */
-  readonly #lists = new Map<string, ListEntry[]>();
+  readonly #lists = new Map<string, SortedEntries>();
   /** `queued` jobs never handed to the queue (dispatchedAt null), by runAt. */
-  readonly #queuedUndispatched = new IndexedMinHeap();
+  readonly #queuedUndispatched = new IndexedMinHeap<JobRecord>();
   /** `queued` jobs handed to the queue, by dispatchedAt. */
-  readonly #queuedDispatched = new IndexedMinHeap();
+  readonly #queuedDispatched = new IndexedMinHeap<JobRecord>();
   /** `running` jobs, by leaseExpiresAt. */
-  readonly #running = new IndexedMinHeap();
+  readonly #running = new IndexedMinHeap<JobRecord>();
   /** Final jobs, by expiresAt. */
-  readonly #final = new IndexedMinHeap();
+  readonly #final = new IndexedMinHeap<JobRecord>();
   readonly #listeners = new Set<(id: string) => void>();
   #closed = false;
 
@@ -359,20 +337,19 @@ class MemoryJobRepository implements JobRepository {
     const now = this.#now();
     // "More than redispatchAfterMs ago": dispatchedAt < now - redispatchAfterMs. Stored times are whole ms.
     const staleDispatch = Math.ceil(now - redispatchAfterMs) - 1;
-    const found: JobRecord[] = [];
-    for (const id of this.#queuedUndispatched.collectUpTo(now - graceMs)) {
-      found.push(this.#jobs.get(id)!);
-    }
-    for (const id of this.#queuedDispatched.collectUpTo(staleDispatch)) {
-      const record = this.#jobs.get(id)!;
-      if (record.runAt.getTime() <= now) found.push(record);
-    }
-    for (const id of this.#running.collectUpTo(now)) {
-      const record = this.#jobs.get(id)!;
-      if (record.dispatchedAt === null || record.dispatchedAt.getTime() <= staleDispatch) found.push(record);
-    }
-    found.sort((a, b) => compareEntries(entryOf(a), entryOf(b)));
-    return found.slice(0, limit).map((record) => ({ id: record.id, endpoint: record.endpoint }));
+    // Oldest first (createdAt, id), keeping only the `limit` oldest while scanning the due jobs.
+    const oldest = new BoundedSelection<JobRecord>(limit, compareAge);
+    this.#queuedUndispatched.forEachUpTo(now - graceMs, (record) => {
+      oldest.offer(record);
+    });
+    this.#queuedDispatched.forEachUpTo(staleDispatch, (record) => {
+      if (record.runAt.getTime() <= now) oldest.offer(record);
+    });
+    this.#running.forEachUpTo(now, (record) => {
+      if (record.dispatchedAt === null || record.dispatchedAt.getTime() <= staleDispatch)
+        oldest.offer(record);
+    });
+    return oldest.sorted().map((record) => ({ id: record.id, endpoint: record.endpoint }));
   }
 
   async deleteExpired(limit: number): Promise<JobRecord[]> {
@@ -383,7 +360,7 @@ class MemoryJobRepository implements JobRepository {
     while (deleted.length < max) {
       const next = this.#final.peek();
       if (!next || next.key > now) break;
-      const record = this.#jobs.get(next.id)!;
+      const record = next.value;
       this.#delete(record);
       deleted.push(record);
     }
@@ -397,22 +374,20 @@ class MemoryJobRepository implements JobRepository {
     if (query.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(query.status)) {
       throw invalid(`Unknown status ${String(query.status)}.`, 'status');
     }
-    const entries = this.#lists.get(listKey(query.endpoint, query.owner)) ?? [];
-    let index = entries.length - 1;
-    if (query.cursor !== undefined) {
-      const position = decodeCursor(query.cursor);
-      index = lowerBound(entries, { time: position.createdAt.getTime(), id: position.id }) - 1;
-    }
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const entries = this.#lists.get(listKey(query.endpoint, query.owner));
     const jobs: JobRecord[] = [];
     let more = false;
-    for (; index >= 0; index--) {
-      const record = this.#jobs.get(entries[index]!.id)!;
-      if (query.status !== undefined && record.status !== query.status) continue;
-      if (jobs.length === limit) {
-        more = true;
-        break;
+    if (entries) {
+      for (const entry of entries.descending(before && { time: before.createdAt.getTime(), id: before.id })) {
+        const record = this.#jobs.get(entry.id)!;
+        if (query.status !== undefined && record.status !== query.status) continue;
+        if (jobs.length === limit) {
+          more = true;
+          break;
+        }
+        jobs.push(structuredClone(record));
       }
-      jobs.push(structuredClone(record));
     }
     const last = jobs.at(-1);
     return {
@@ -456,12 +431,12 @@ class MemoryJobRepository implements JobRepository {
     this.#running.delete(id);
     this.#final.delete(id);
     if (record.status === 'queued') {
-      if (record.dispatchedAt === null) this.#queuedUndispatched.set(id, record.runAt.getTime());
-      else this.#queuedDispatched.set(id, record.dispatchedAt.getTime());
+      if (record.dispatchedAt === null) this.#queuedUndispatched.set(id, record.runAt.getTime(), record);
+      else this.#queuedDispatched.set(id, record.dispatchedAt.getTime(), record);
     } else if (record.status === 'running') {
-      this.#running.set(id, record.leaseExpiresAt?.getTime() ?? Number.NEGATIVE_INFINITY);
+      this.#running.set(id, record.leaseExpiresAt?.getTime() ?? Number.NEGATIVE_INFINITY, record);
     } else {
-      this.#final.set(id, record.expiresAt?.getTime() ?? Number.NEGATIVE_INFINITY);
+      this.#final.set(id, record.expiresAt?.getTime() ?? Number.NEGATIVE_INFINITY, record);
     }
   }
 
@@ -478,10 +453,8 @@ class MemoryJobRepository implements JobRepository {
     const key = listKey(record.endpoint, record.owner);
     const entries = this.#lists.get(key);
     if (entries) {
-      const entry = entryOf(record);
-      const index = lowerBound(entries, entry);
-      if (index < entries.length && entries[index]!.id === record.id) entries.splice(index, 1);
-      if (entries.length === 0) this.#lists.delete(key);
+      entries.delete(entryOf(record));
+      if (entries.size === 0) this.#lists.delete(key);
     }
   }
 
@@ -489,14 +462,10 @@ class MemoryJobRepository implements JobRepository {
     const key = listKey(record.endpoint, record.owner);
     let entries = this.#lists.get(key);
     if (!entries) {
-      entries = [];
+      entries = new SortedEntries();
       this.#lists.set(key, entries);
     }
-    const entry = entryOf(record);
-    const lastEntry = entries.at(-1);
-    // Jobs usually arrive in time order: appending is the common case.
-    if (!lastEntry || compareEntries(lastEntry, entry) < 0) entries.push(entry);
-    else entries.splice(lowerBound(entries, entry), 0, entry);
+    entries.insert(entryOf(record));
   }
 
   /** Tells every subscriber, later: a listener never runs inside a repository call. */
@@ -516,6 +485,13 @@ class MemoryJobRepository implements JobRepository {
 
 function listKey(endpoint: string, owner: string | null): string {
   return JSON.stringify([endpoint, owner]);
+}
+
+/** Oldest first: (createdAt, id) ascending. */
+function compareAge(a: JobRecord, b: JobRecord): number {
+  const difference = a.createdAt.getTime() - b.createdAt.getTime();
+  if (difference !== 0) return difference;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function entryOf(record: JobRecord): ListEntry {
