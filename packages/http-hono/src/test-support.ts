@@ -1,0 +1,296 @@
+// Shared by the end-to-end tests: a real server on an ephemeral port with the memory blocks and a worker host.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  implement,
+  JobFailedError,
+  type JobQueue,
+  type JobRepository,
+  type JobsRuntime,
+  type JobsRuntimeOptions,
+  type Logger,
+} from '@jobs/core';
+import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { createJobsApp, type JobsAppOptions } from './app.js';
+import type { JobRepresentation } from './representation.js';
+
+export const ping = defineEndpoint({
+  name: 'ping',
+  description: 'Answers at once.',
+  input: z.object({ message: z.string().max(100) }),
+  output: z.object({ pong: z.string() }),
+});
+
+/** A job the test drives step by step: each step waits for `gates.advance(tag)`. */
+export const task = defineEndpoint({
+  name: 'task',
+  description: 'Runs the steps the test releases.',
+  input: z.object({
+    tag: z.string().min(1),
+    steps: z.number().int().min(0).max(10).default(0),
+    fail: z.boolean().default(false),
+  }),
+  output: z.object({ tag: z.string(), steps: z.number().int() }),
+  maxAttempts: 1,
+  concurrency: 2,
+});
+
+export class Gates {
+  readonly #credits = new Map<string, number>();
+  readonly #waiters = new Map<string, Array<() => void>>();
+
+  advance(tag: string, steps = 1): void {
+    for (let i = 0; i < steps; i++) {
+      const waiter = this.#waiters.get(tag)?.shift();
+      if (waiter) waiter();
+      else this.#credits.set(tag, (this.#credits.get(tag) ?? 0) + 1);
+    }
+  }
+
+  step(tag: string, signal: AbortSignal): Promise<void> {
+    const credits = this.#credits.get(tag) ?? 0;
+    if (credits > 0) {
+      this.#credits.set(tag, credits - 1);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const list = this.#waiters.get(tag) ?? [];
+        this.#waiters.set(
+          tag,
+          list.filter((waiter) => waiter !== done),
+        );
+        reject(signal.reason);
+      };
+      const done = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const list = this.#waiters.get(tag) ?? [];
+      list.push(done);
+      this.#waiters.set(tag, list);
+    });
+  }
+}
+
+export interface CapturedLog {
+  level: string;
+  message: string;
+  fields?: Record<string, unknown> | undefined;
+}
+
+export function captureLogger(): Logger & { entries: CapturedLog[] } {
+  const entries: CapturedLog[] = [];
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    entries.push({ level, message, fields });
+  };
+  return { entries, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+export interface TestServer {
+  /** Origin, e.g. http://127.0.0.1:41234 */
+  origin: string;
+  /** Absolute URL of a path under the mount (`/jobs`). */
+  url(path: string): string;
+  runtime: JobsRuntime;
+  repository: JobRepository;
+  /** How often the repository was asked for this job so far. */
+  getCalls(id: string): number;
+  gates: Gates;
+  logs: CapturedLog[];
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  app?: Omit<JobsAppOptions, 'service'>;
+  repository?: JobRepository;
+  queue?: JobQueue;
+  /** Mount path; default /jobs. */
+  mount?: string;
+  /** JobService options (e.g. pollIntervalMs). */
+  service?: JobsRuntimeOptions['service'];
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const gates = new Gates();
+  const getCalls = new Map<string, number>();
+  const repository = countGets(options.repository ?? createMemoryRepository(), getCalls);
+  const queue = options.queue ?? createMemoryQueue();
+  const logger = captureLogger();
+  const runtime = createJobsRuntime({
+    repository,
+    queue,
+    logger,
+    service: options.service,
+    host: { progressIntervalMs: 1, shutdownTimeoutMs: 1_000 },
+    workers: [
+      implement(ping, (input) => ({ pong: input.message })),
+      implement(task, {
+        estimate: (input) => 60_000 + input.steps * 1_000,
+        run: async (input, ctx) => {
+          for (let i = 0; i < input.steps; i++) {
+            await gates.step(input.tag, ctx.signal);
+            ctx.progress((i + 1) / input.steps, `step ${i + 1} of ${input.steps}`);
+          }
+          if (input.fail) throw new JobFailedError('The task was told to fail.', { retryable: false });
+          return { tag: input.tag, steps: input.steps };
+        },
+      }),
+    ],
+  });
+  await runtime.start();
+  const shutdown = new AbortController();
+  const mount = options.mount ?? '/jobs';
+  const api = new Hono();
+  api.route(
+    mount,
+    createJobsApp({ service: runtime.service, logger, signal: shutdown.signal, ...options.app }),
+  );
+  const server = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    url: (path) => `${origin}${mount === '/' ? '' : mount}${path}`,
+    runtime,
+    repository,
+    getCalls: (id) => getCalls.get(id) ?? 0,
+    gates,
+    logs: logger.entries,
+    async close() {
+      shutdown.abort();
+      await runtime.stop({ timeoutMs: 1_000 });
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function countGets(repository: JobRepository, counts: Map<string, number>): JobRepository {
+  return new Proxy(repository, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property === 'get') {
+        return (id: string) => {
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+          return target.get(id);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Resolves once `condition` holds, checking every few milliseconds. */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+export async function json<T = any>(response: Response): Promise<T> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`Expected JSON, got ${response.status}: ${text.slice(0, 200)}`);
+  }
+}
+
+export function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    redirect: 'manual',
+  });
+}
+
+export function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { headers, redirect: 'manual' });
+}
+
+/** Polls GET on the job until `predicate` holds (no timing assertion: the test timeout bounds it). */
+export async function pollJob(
+  server: TestServer,
+  selfPath: string,
+  predicate: (job: JobRepresentation) => boolean,
+  headers: Record<string, string> = {},
+): Promise<JobRepresentation> {
+  for (;;) {
+    const response = await get(`${server.origin}${selfPath}`, headers);
+    const job = await json<JobRepresentation>(response);
+    if (predicate(job)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface SseEvent {
+  event: string;
+  id: string | undefined;
+  data: string;
+}
+
+/** Parses a text/event-stream body into events; comment lines are counted in `comments`. */
+export class SseReader {
+  readonly comments: string[] = [];
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #decoder = new TextDecoder();
+  #buffer = '';
+  #ended = false;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.#reader = body.getReader();
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The next event, or null when the stream ended. */
+  async next(): Promise<SseEvent | null> {
+    for (;;) {
+      const boundary = this.#buffer.indexOf('\n\n');
+      if (boundary !== -1) {
+        const block = this.#buffer.slice(0, boundary);
+        this.#buffer = this.#buffer.slice(boundary + 2);
+        let event = 'message';
+        let id: string | undefined;
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
+          else if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('id:')) id = line.slice(3).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length > 0) return { event, id, data: data.join('\n') };
+        continue;
+      }
+      const { done, value } = await this.#reader.read();
+      if (done) {
+        this.#ended = true;
+        return null;
+      }
+      this.#buffer += this.#decoder.decode(value, { stream: true });
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}
