@@ -1,0 +1,263 @@
+import { UnavailableError } from '@jobs/core';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import type { ConnectionUser, ManagedConnection } from './connection.js';
+import type { EventHub } from './events.js';
+import { encodeBody } from './message.js';
+import type { ResolvedOptions } from './options.js';
+import type { Topology } from './topology.js';
+import { beforeDeadline, closeQuietly, describeError, reconnectDelay, TimeoutError, unref } from './util.js';
+
+/** Where a message goes: an endpoint's queue (through the default exchange) or the dead-letter exchange. */
+export interface Target {
+  endpoint: string;
+  deadLetter?: boolean;
+}
+
+interface Pending {
+  /** Set when the broker returned the message as unroutable (it arrives before the confirm). */
+  returned: string | null;
+}
+
+/**
+ * Publishes on a confirm channel of the publish connection: persistent, `mandatory` (an unroutable message
+ * comes back and fails its publish), resolved only by the broker's confirm. Waits within `publishTimeoutMs`
+ * for a connection, an unblocked broker and a drained write buffer; then rejects with `UnavailableError`.
+ */
+export class Publisher implements ConnectionUser {
+  readonly #connection: ManagedConnection;
+  readonly #options: ResolvedOptions;
+  readonly #topology: Topology;
+  readonly #events: EventHub;
+  readonly #pending = new Map<string, Pending>();
+  #channel: ConfirmChannel | null = null;
+  #channelConnection: ChannelModel | null = null;
+  /** Set while amqplib's write buffer is full; cleared by the channel's 'drain'. */
+  #draining = false;
+  #channelFailures = 0;
+  #reopenTimer: ReturnType<typeof setTimeout> | null = null;
+  #unuse: (() => void) | null = null;
+  #closed = false;
+
+  constructor(connection: ManagedConnection, options: ResolvedOptions, topology: Topology, events: EventHub) {
+    this.#connection = connection;
+    this.#options = options;
+    this.#topology = topology;
+    this.#events = events;
+  }
+
+  connected(connection: ChannelModel): void {
+    void this.#openChannel(connection);
+  }
+
+  disconnected(): void {
+    this.#channel = null;
+    this.#channelConnection = null;
+    this.#draining = false;
+  }
+
+  /**
+   * Publishes `jobId` for `target`, resolving once the broker confirmed it. `headers` carry the delivery
+   * count of a message handed back by a consumer.
+   */
+  async publish(target: Target, jobId: string, headers: Record<string, unknown> = {}): Promise<void> {
+    if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
+    if (!this.#unuse) this.#unuse = this.#connection.use(this);
+    const deadline = Date.now() + this.#options.publishTimeoutMs;
+    const { channel, connection } = await this.#writable(target, deadline);
+    return this.#send(channel, connection, target, jobId, headers);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unuse?.();
+    if (this.#reopenTimer) clearTimeout(this.#reopenTimer);
+    const channel = this.#channel;
+    this.#channel = null;
+    // Unconfirmed publishes fail with 'channel closed' when the channel goes.
+    if (channel) await closeQuietly(channel);
+  }
+
+  /** Waits for a channel that may be written to now, with the target's queue declared. */
+  async #writable(
+    target: Target,
+    deadline: number,
+  ): Promise<{ channel: ConfirmChannel; connection: ChannelModel }> {
+    let lastError: unknown;
+    for (;;) {
+      if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
+      const connection = this.#connection.connection;
+      const channel = this.#channel;
+      if (connection && channel && this.#channelConnection === connection && !this.#connection.blocked) {
+        try {
+          const declaring = target.deadLetter
+            ? this.#topology.ensureDeadLetter(connection)
+            : this.#topology.ensure(connection, target.endpoint);
+          await beforeDeadline(declaring, deadline, 'declaring the queue');
+          if (this.#channel === channel && !this.#connection.blocked && !this.#draining)
+            return { channel, connection };
+        } catch (error) {
+          if (error instanceof TimeoutError) throw this.#unavailable(error);
+          lastError = error;
+          // The connection may be going away; wait a little for the state to settle, then look again.
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) throw this.#unavailable(lastError);
+          await this.#connection.changed.wait(Math.min(remaining, 100));
+          continue;
+        }
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.#unavailable(lastError);
+      await this.#connection.changed.wait(remaining);
+    }
+  }
+
+  #unavailable(cause: unknown): UnavailableError {
+    if (this.#closed) return new UnavailableError('The AMQP queue is closed.');
+    if (this.#connection.blocked || !this.#connection.connection || !this.#channel) {
+      return this.#connection.unavailable();
+    }
+    if (this.#draining)
+      return new UnavailableError('RabbitMQ is unavailable: the write buffer did not drain in time.');
+    return new UnavailableError(`RabbitMQ is unavailable: ${describeError(cause)}.`, { cause });
+  }
+
+  #send(
+    channel: ConfirmChannel,
+    connection: ChannelModel,
+    target: Target,
+    jobId: string,
+    headers: Record<string, unknown>,
+  ): Promise<void> {
+    const messageId = crypto.randomUUID();
+    const exchange = target.deadLetter ? this.#deadLetterExchange : '';
+    const routingKey = this.#queueName(target.endpoint);
+    const body = encodeBody(target.endpoint, jobId);
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = { returned: null };
+      let settled = false;
+      const finish = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#pending.delete(messageId);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
+            new UnavailableError(
+              `RabbitMQ is unavailable: the message was not confirmed within ${this.#options.confirmTimeoutMs} ms.`,
+            ),
+          ),
+        this.#options.confirmTimeoutMs,
+      );
+      this.#pending.set(messageId, pending);
+      try {
+        const writable = channel.publish(
+          exchange,
+          routingKey,
+          body,
+          {
+            persistent: true,
+            mandatory: true,
+            messageId,
+            contentType: 'application/json',
+            timestamp: Math.floor(Date.now() / 1000),
+            headers,
+          },
+          (error: unknown) => {
+            if (error) {
+              finish(
+                new UnavailableError(`RabbitMQ did not accept the message: ${describeError(error)}.`, {
+                  cause: error,
+                }),
+              );
+            } else if (pending.returned) {
+              // The queue is gone (deleted by someone): declare it again before the next publish.
+              this.#topology.forget(connection, target.endpoint);
+              finish(new UnavailableError(`RabbitMQ could not route the message: ${pending.returned}.`));
+            } else {
+              this.#channelFailures = 0;
+              finish();
+            }
+          },
+        );
+        if (!writable) {
+          this.#draining = true;
+        }
+      } catch (error) {
+        finish(new UnavailableError(`RabbitMQ is unavailable: ${describeError(error)}.`, { cause: error }));
+      }
+    });
+  }
+
+  get #deadLetterExchange(): string {
+    return `${this.#options.prefix}.dead-letter`;
+  }
+
+  #queueName(endpoint: string): string {
+    return `${this.#options.prefix}.${endpoint}`;
+  }
+
+  #onReturn(message: Message): void {
+    const messageId = message.properties.messageId as string | undefined;
+    const pending = messageId ? this.#pending.get(messageId) : undefined;
+    if (pending)
+      pending.returned = `${message.fields.exchange || '(default exchange)'} → ${message.fields.routingKey}`;
+  }
+
+  async #openChannel(connection: ChannelModel): Promise<void> {
+    if (this.#closed || this.#connection.connection !== connection) return;
+    let channel: ConfirmChannel;
+    try {
+      channel = await connection.createConfirmChannel();
+    } catch (error) {
+      this.#options.logger.warn('amqp publish channel could not be opened', { error: describeError(error) });
+      this.#scheduleReopen(connection);
+      return;
+    }
+    if (this.#closed || this.#connection.connection !== connection) {
+      void closeQuietly(channel);
+      return;
+    }
+    let lastError: string | undefined;
+    channel.on('error', (error: unknown) => {
+      lastError = describeError(error);
+      this.#options.logger.warn('amqp publish channel error', { error: lastError });
+    });
+    channel.on('close', () => {
+      if (this.#channel !== channel) return;
+      this.#channel = null;
+      this.#channelConnection = null;
+      this.#draining = false;
+      this.#connection.changed.notify();
+      // A channel closed together with its connection is reopened on reconnect; alone, it is reopened here.
+      setImmediate(() => {
+        if (this.#closed || this.#connection.connection !== connection) return;
+        this.#events.emit({ type: 'channel-closed', role: 'publish', endpoint: undefined, error: lastError });
+        this.#scheduleReopen(connection);
+      });
+    });
+    channel.on('return', (message: Message) => this.#onReturn(message));
+    channel.on('drain', () => {
+      this.#draining = false;
+      this.#connection.changed.notify();
+    });
+    this.#channel = channel;
+    this.#channelConnection = connection;
+    this.#draining = false;
+    this.#connection.changed.notify();
+  }
+
+  #scheduleReopen(connection: ChannelModel): void {
+    if (this.#closed || this.#reopenTimer) return;
+    this.#channelFailures++;
+    const delayMs = reconnectDelay(this.#channelFailures, this.#options.reconnect);
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = null;
+      void this.#openChannel(connection);
+    }, delayMs);
+    unref(this.#reopenTimer);
+  }
+}

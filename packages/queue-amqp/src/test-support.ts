@@ -1,0 +1,156 @@
+/**
+ * Helpers of this package's tests (not exported): a separate admin connection to inspect and clean the broker,
+ * and `rabbitmqctl` for the faults tests. The broker must be running: every helper fails loudly otherwise.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from '@jobs/core';
+import { type Channel, type ChannelModel, connect } from 'amqplib';
+import type { AmqpQueueEvent } from './events.js';
+import { DEFAULT_URL } from './options.js';
+import type { AmqpJobQueue } from './queue.js';
+
+export const AMQP_URL = process.env.JOBS_AMQP_URL ?? DEFAULT_URL;
+
+const run = promisify(execFile);
+
+export function randomName(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` until it is truthy; never used to assert speed, only to wait for an outcome. */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 20_000, intervalMs = 20, message = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${message}.`);
+    await delay(intervalMs);
+  }
+}
+
+/** A logger that keeps warnings and errors, so tests can show them when they fail and check for surprises. */
+export function recordingLogger(): Logger & { entries: Array<{ level: string; message: string; fields?: unknown }> } {
+  const entries: Array<{ level: string; message: string; fields?: unknown }> = [];
+  return {
+    entries,
+    debug() {},
+    info() {},
+    warn: (message, fields) => entries.push({ level: 'warn', message, fields }),
+    error: (message, fields) => entries.push({ level: 'error', message, fields }),
+  };
+}
+
+/** Records the queue's state events. */
+export function recordEvents(queue: AmqpJobQueue): AmqpQueueEvent[] {
+  const events: AmqpQueueEvent[] = [];
+  queue.on('state', (event) => events.push(event));
+  return events;
+}
+
+/** A plain amqplib connection of the tests, apart from the queue under test. */
+export class Admin {
+  private constructor(
+    readonly connection: ChannelModel,
+    readonly channel: Channel,
+  ) {}
+
+  static async open(): Promise<Admin> {
+    const connection = await connect(AMQP_URL, { clientProperties: { connection_name: 'jobs-tests (admin)' } });
+    connection.on('error', () => {});
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', () => {});
+    return new Admin(connection, channel);
+  }
+
+  /** Runs `fn` on a throwaway channel (a failed operation closes only that one). */
+  async withChannel<T>(fn: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => {});
+    try {
+      return await fn(channel);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
+  async publishRaw(queue: string, body: Buffer | string, headers: Record<string, unknown> = {}): Promise<void> {
+    const channel = await this.connection.createConfirmChannel();
+    channel.on('error', () => {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        channel.sendToQueue(queue, Buffer.isBuffer(body) ? body : Buffer.from(body), { persistent: true, headers }, (error) =>
+          error ? reject(error) : resolve(),
+        );
+      });
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
+  /** Ready messages of a queue, or null when it does not exist. */
+  async messageCount(queue: string): Promise<number | null> {
+    try {
+      return (await this.withChannel((channel) => channel.checkQueue(queue))).messageCount;
+    } catch {
+      return null;
+    }
+  }
+
+  async consumerCount(queue: string): Promise<number | null> {
+    try {
+      return (await this.withChannel((channel) => channel.checkQueue(queue))).consumerCount;
+    } catch {
+      return null;
+    }
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    await this.withChannel((channel) => channel.deleteQueue(queue)).catch(() => {});
+  }
+
+  /** Deletes the endpoint queues, the dead-letter queue and exchange of a prefix. */
+  async deleteTopology(prefix: string, endpoints: Iterable<string>): Promise<void> {
+    for (const endpoint of endpoints) await this.deleteQueue(`${prefix}.${endpoint}`);
+    await this.deleteQueue(`${prefix}.dead-letter`);
+    await this.withChannel((channel) => channel.deleteExchange(`${prefix}.dead-letter`)).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close().catch(() => {});
+  }
+}
+
+export async function rabbitmqctl(...args: string[]): Promise<string> {
+  const { stdout } = await run('rabbitmqctl', args, { timeout: 60_000 });
+  return stdout;
+}
+
+/** Evaluates an Erlang expression on the broker node. */
+export async function brokerEval(expression: string): Promise<string> {
+  return (await rabbitmqctl('eval', expression)).trim();
+}
+
+/**
+ * Closes the broker connections whose `connection_name` contains `name` (only this test's connections, not
+ * other clients of the shared broker). Returns how many were closed.
+ */
+export async function closeConnectionsNamed(name: string, reason = 'closed by a jobs test'): Promise<number> {
+  const listing = await rabbitmqctl('list_connections', '-q', 'pid', 'client_properties');
+  const pids = listing
+    .split('\n')
+    .filter((line) => line.includes(`{"connection_name","${name}`))
+    .map((line) => line.split('\t')[0]!)
+    .filter((pid) => pid.startsWith('<'));
+  for (const pid of pids) {
+    await rabbitmqctl('close_connection', pid, reason).catch(() => {});
+  }
+  return pids.length;
+}
