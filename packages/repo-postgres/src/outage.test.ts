@@ -1,6 +1,16 @@
 import net from 'node:net';
-import { type JobRecord, newJobId, newLeaseToken, UnavailableError } from '@jobs/core';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  implement,
+  type JobRecord,
+  newJobId,
+  newLeaseToken,
+  UnavailableError,
+} from '@jobs/core';
+import { createMemoryQueue } from '@jobs/memory';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createPostgresRepository, type PostgresJobRepository } from './repository.js';
 import {
   DATABASE_URL,
@@ -193,6 +203,72 @@ describe('outage', () => {
       await repository.close();
     }
   }, 60_000);
+
+  it('terminating the backends while a service runs jobs: no crash, no job lost, every accepted job succeeds', async () => {
+    const app = randomAppName('service');
+    const repository = testRepository(schema, {
+      poolConfig: { application_name: app },
+      pollIntervalMs: 100,
+      logger: silent,
+    });
+    const queue = createMemoryQueue();
+    const endpoint = defineEndpoint({
+      name: `outage-${app}`,
+      input: z.object({ n: z.number() }),
+      output: z.object({ n: z.number() }),
+      maxAttempts: 50,
+    });
+    const worker = implement(endpoint, {
+      async run({ n }) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return { n };
+      },
+    });
+    const runtime = createJobsRuntime({
+      repository,
+      queue,
+      workers: [worker],
+      logger: silent,
+      host: { leaseMs: 1_000, heartbeatIntervalMs: 100, shutdownTimeoutMs: 2_000 },
+      sweeper: { intervalMs: 100, undispatchedGraceMs: 200, redispatchAfterMs: 1_000 },
+    });
+    await runtime.start();
+    const submitted = new Map<string, number>();
+    try {
+      const submit = async (n: number) => {
+        const result = await tolerant(() => runtime.service.submit(endpoint.name, { n }));
+        if (!(result instanceof UnavailableError)) submitted.set(result.job.id, n);
+      };
+      for (let n = 0; n < 20; n++) await submit(n);
+      let terminated = 0;
+      for (let round = 0; round < 4; round++) {
+        terminated += await terminateBackends(app);
+        await Promise.all([submit(100 + round * 2), submit(101 + round * 2)]);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      expect(terminated).toBeGreaterThan(0);
+      expect(submitted.size).toBeGreaterThanOrEqual(20);
+
+      // No job is lost: every accepted job ends succeeded with its own output.
+      await waitFor(
+        async () => {
+          for (const id of submitted.keys()) {
+            if ((await repository.get(id))?.status !== 'succeeded') return false;
+          }
+          return true;
+        },
+        'every submitted job to succeed',
+        45_000,
+      );
+      for (const [id, n] of submitted) {
+        expect(await repository.get(id)).toMatchObject({ status: 'succeeded', output: { n } });
+      }
+    } finally {
+      await runtime.stop({ timeoutMs: 2_000 });
+      await queue.close();
+      await repository.close();
+    }
+  }, 90_000);
 
   it('the LISTEN connection reconnects after being terminated and notifications resume', async () => {
     const app = randomAppName('listen');
