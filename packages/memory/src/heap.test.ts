@@ -39,7 +39,8 @@ describe('IndexedMinHeap', () => {
         expect(seen.sort()).toEqual(expected.sort());
       }
       expect(heap.size).toBe(model.size);
-      const smallest = [...model].sort(byKeyThenId)[0];
+      let smallest: [string, number] | undefined;
+      for (const entry of model) if (!smallest || byKeyThenId(entry, smallest) < 0) smallest = entry;
       expect(heap.peek()).toEqual(
         smallest ? { id: smallest[0], key: smallest[1], value: `value of ${smallest[0]}` } : undefined,
       );

@@ -119,7 +119,7 @@ describe('memory repository: copies', () => {
     expect(after?.leaseToken).toBe('t');
   });
 
-  it('rejects durations that are not finite non-negative numbers with InvalidInputError, changing nothing', async () => {
+  it('rejects durations, limits, progress and maxAttempts it cannot hold with InvalidInputError, changing nothing', async () => {
     const repository = track(createMemoryRepository());
     const { job } = await repository.create(newJob());
     await expect(repository.claim(job.id, { leaseToken: 't', leaseMs: Number.NaN })).rejects.toBeInstanceOf(
@@ -129,7 +129,16 @@ describe('memory repository: copies', () => {
       InvalidInputError,
     );
     expect((await repository.get(job.id))?.status).toBe('queued');
+    await repository.claim(job.id, { leaseToken: 't', leaseMs: 60_000 });
+    await expect(
+      repository.heartbeat(job.id, 't', {
+        leaseMs: 60_000,
+        progress: { fraction: Number.POSITIVE_INFINITY },
+      }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    expect((await repository.get(job.id))?.progress).toBeNull();
     await expect(repository.deleteExpired(-1)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(repository.create(newJob({ maxAttempts: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
     await expect(repository.list({ endpoint: 'resize', owner: null, limit: 1.5 })).rejects.toBeInstanceOf(
       InvalidInputError,
     );

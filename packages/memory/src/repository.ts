@@ -10,6 +10,7 @@ import {
   InvalidInputError,
   isFinalStatus,
   JOB_STATUSES,
+  type JobProgress,
   type JobRecord,
   type JobRepository,
   type ListPage,
@@ -79,6 +80,17 @@ function checkNullableDate(value: unknown, path: string): Date | null {
   return new Date(value.getTime());
 }
 
+function checkProgress(value: JobProgress | null): JobProgress | null {
+  if (value === null) return null;
+  if (typeof value !== 'object' || typeof value.fraction !== 'number' || !Number.isFinite(value.fraction)) {
+    throw invalid('progress.fraction must be a finite number.', 'progress');
+  }
+  if (value.message !== undefined && typeof value.message !== 'string') {
+    throw invalid('progress.message must be a string.', 'progress');
+  }
+  return copyIn(value, 'progress');
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -123,8 +135,8 @@ class MemoryJobRepository implements JobRepository {
     const owner = checkNullableString(job.owner, 'owner');
     const idempotencyKey = checkNullableString(job.idempotencyKey, 'idempotencyKey');
     const inputHash = checkNullableString(job.inputHash, 'inputHash');
-    if (typeof job.maxAttempts !== 'number' || !Number.isInteger(job.maxAttempts) || job.maxAttempts < 0) {
-      throw invalid('maxAttempts must be an integer >= 0.', 'maxAttempts');
+    if (typeof job.maxAttempts !== 'number' || !Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
+      throw invalid('maxAttempts must be an integer >= 1.', 'maxAttempts');
     }
     const estimatedCompletionAt = checkNullableDate(job.estimatedCompletionAt, 'estimatedCompletionAt');
 
@@ -207,14 +219,14 @@ class MemoryJobRepository implements JobRepository {
   async heartbeat(id: string, leaseToken: string, options: HeartbeatOptions): Promise<HeartbeatResult> {
     this.#open();
     const leaseMs = checkDuration(options.leaseMs, 'leaseMs');
-    const progress = options.progress === undefined ? undefined : copyIn(options.progress, 'progress');
+    const progress = options.progress === undefined ? undefined : checkProgress(options.progress);
     const estimatedCompletionAt =
       options.estimatedCompletionAt === undefined
         ? undefined
         : checkNullableDate(options.estimatedCompletionAt, 'estimatedCompletionAt');
     const record = this.#jobs.get(id);
     if (!record || record.status !== 'running' || record.leaseToken !== leaseToken) {
-      return { held: false, cancelRequested: record?.cancelRequested ?? false };
+      return { held: false, cancelRequested: false };
     }
     const now = this.#now();
     record.leaseExpiresAt = new Date(now + leaseMs);
