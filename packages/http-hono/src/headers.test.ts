@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { parseIdempotencyKey, parsePreferWait } from './headers.js';
+
+describe('parsePreferWait', () => {
+  it('reads wait=N among other preferences', () => {
+    expect(parsePreferWait('wait=10')).toBe(10);
+    expect(parsePreferWait('respond-async, wait=5')).toBe(5);
+    expect(parsePreferWait('WAIT = 7')).toBe(7);
+    expect(parsePreferWait('wait="3"')).toBe(3);
+    expect(parsePreferWait('return=minimal; foo="a,b", wait=4')).toBe(4);
+    expect(parsePreferWait('wait=0')).toBe(0);
+  });
+
+  it('takes the first wait only (RFC 7240 §2)', () => {
+    expect(parsePreferWait('wait=2, wait=9')).toBe(2);
+  });
+
+  it('ignores absent or invalid values', () => {
+    expect(parsePreferWait(null)).toBeNull();
+    expect(parsePreferWait(undefined)).toBeNull();
+    expect(parsePreferWait('')).toBeNull();
+    expect(parsePreferWait('respond-async')).toBeNull();
+    expect(parsePreferWait('wait')).toBeNull();
+    expect(parsePreferWait('wait=-1')).toBeNull();
+    expect(parsePreferWait('wait=1.5')).toBeNull();
+    expect(parsePreferWait('wait=abc')).toBeNull();
+    expect(parsePreferWait('waiting=3')).toBeNull();
+  });
+});
+
+describe('parseIdempotencyKey', () => {
+  it('reads a Structured Field string and a bare token', () => {
+    expect(parseIdempotencyKey('"8e03978e-40d5-43e8"')).toBe('8e03978e-40d5-43e8');
+    expect(parseIdempotencyKey('  "abc"  ')).toBe('abc');
+    expect(parseIdempotencyKey('"a\\"b\\\\c"')).toBe('a"b\\c');
+    expect(parseIdempotencyKey('abc-123')).toBe('abc-123');
+    expect(parseIdempotencyKey(null)).toBeNull();
+    expect(parseIdempotencyKey(undefined)).toBeNull();
+  });
+
+  it('rejects malformed values with a 422 naming the header', () => {
+    for (const value of ['"abc', '"abc"x', '"a\\nb"', 'a b', 'a"b', '"a\u00e9"', '"abc", "def"']) {
+      expect(() => parseIdempotencyKey(value)).toThrow(
+        expect.objectContaining({ status: 422, code: 'invalid_input' }),
+      );
+    }
+  });
+});
