@@ -22,7 +22,6 @@ export function packageTests(name: string, test: Record<string, unknown> = {}) {
       name,
       include: faultsPass ? ['src/**/*.faults.test.ts', 'test/**/*.faults.test.ts'] : ['src/**/*.test.ts', 'test/**/*.test.ts'],
       exclude: faultsPass ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.faults.test.ts'],
-      passWithNoTests: faultsPass,
       ...test,
     },
   });
