@@ -3,6 +3,7 @@
  * `jobs`: a small command line client of the jobs HTTP contract (Node only). Prints plain JSON on stdout;
  * errors go to stderr as JSON. Exit codes: see USAGE.
  */
+import type { JobStatus } from '@jobs/core';
 import { createJobsClient, type EndpointClient } from './client.js';
 import {
   JobCanceledError,
@@ -50,6 +51,8 @@ Exit codes:
   5  the wait timed out (submit --wait, wait; the last state is printed)
   130 interrupted (Ctrl-C)
 `;
+
+const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 
 const EXIT = { ok: 0, request: 1, usage: 2, failed: 3, canceled: 4, timeout: 5, interrupted: 130 } as const;
 
@@ -252,11 +255,14 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       expectArguments(1);
       const { baseUrl, endpoint } = parseEndpointUrl(positionals[0]);
       const status = flags.get('status');
+      if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
+        throw new UsageError(`--status expects one of ${STATUSES.join(', ')}`);
+      }
       const limit = integer(flags, 'limit');
       const cursor = flags.get('cursor');
       const options = {
         signal,
-        ...(typeof status === 'string' ? { status: status as 'queued' } : {}),
+        ...(typeof status === 'string' ? { status: status as JobStatus } : {}),
         ...(limit === undefined ? {} : { limit }),
         ...(typeof cursor === 'string' ? { cursor } : {}),
       };

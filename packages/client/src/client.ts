@@ -254,10 +254,13 @@ class HttpEndpointClient implements EndpointClient<any, any> {
   async run(input: unknown, options: RunOptions = {}): Promise<unknown> {
     const { signal, timeoutMs = Number.POSITIVE_INFINITY } = options;
     const deadline = Date.now() + timeoutMs;
-    const longPoll = (options.mode ?? 'long-poll') === 'long-poll';
+    // Let the POST itself wait for the job (one round trip for a fast job), unless the caller needs the job
+    // at once: to report its progress, or to cancel it on abort.
+    const holdPost =
+      (options.mode ?? 'long-poll') === 'long-poll' && !options.onProgress && !options.cancelOnAbort;
     const submitted = await this.#post(input, {
       idempotencyKey: options.idempotencyKey,
-      wait: longPoll ? Math.min(this.#settings.maxWaitSeconds, Math.floor(timeoutMs / 1000)) : 0,
+      wait: holdPost ? Math.min(this.#settings.maxWaitSeconds, Math.floor(timeoutMs / 1000)) : 0,
       signal,
     });
     try {
@@ -420,6 +423,11 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     throw new JobsProtocolError(jobUrl, 'the event stream ended without an event');
   }
 
+  /**
+   * Observes the job until it is final. In long-poll mode the first request is a plain GET (so the current
+   * state is reported at once), every later one asks the server to hold it; when the server does not say it
+   * honoured the wait (`Preference-Applied`), the client sleeps `Retry-After` between requests, as in poll mode.
+   */
   async #wait(jobUrl: string, known: Job | null, options: WaitOptions): Promise<Job> {
     const { signal, onProgress, timeoutMs = Number.POSITIVE_INFINITY } = options;
     const longPoll = (options.mode ?? 'long-poll') === 'long-poll';
@@ -428,12 +436,15 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     let observation: Observation | null = known
       ? { job: known, retryAfterSeconds: null, appliedWaitSeconds: null }
       : null;
+    let longPolled = false;
     for (;;) {
       signal?.throwIfAborted();
       if (!observation) {
         const remainingSeconds = Math.floor((deadline - Date.now()) / 1000);
-        const wait = longPoll ? Math.min(this.#settings.maxWaitSeconds, remainingSeconds) : 0;
-        observation = await this.#observe(jobUrl, Math.max(0, wait), signal);
+        const wait =
+          longPoll && last ? Math.max(0, Math.min(this.#settings.maxWaitSeconds, remainingSeconds)) : 0;
+        observation = await this.#observe(jobUrl, wait, signal);
+        longPolled = wait > 0;
       }
       const { job } = observation;
       if (!last || last.updatedAt.getTime() !== job.updatedAt.getTime() || last.status !== job.status) {
@@ -443,8 +454,9 @@ class HttpEndpointClient implements EndpointClient<any, any> {
       if (isFinal(job.status)) return job;
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new JobWaitTimeoutError(job, timeoutMs);
-      const serverWaited = longPoll && (observation.appliedWaitSeconds ?? 0) > 0;
-      if (!serverWaited) {
+      // Long-polling goes on at once after a plain GET and after a wait the server honoured.
+      const sleepNow = !longPoll || (longPolled && (observation.appliedWaitSeconds ?? 0) === 0);
+      if (sleepNow) {
         const delay =
           observation.retryAfterSeconds === null
             ? this.#settings.pollIntervalMs
@@ -452,6 +464,7 @@ class HttpEndpointClient implements EndpointClient<any, any> {
         await sleep(Math.min(remaining, Math.max(MIN_POLL_MS, delay)), signal);
       }
       observation = null;
+      longPolled = false;
     }
   }
 

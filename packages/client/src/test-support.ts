@@ -1,0 +1,168 @@
+// Test helpers (not part of the build): real servers on ephemeral ports.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  implement,
+  JobFailedError,
+  type JobsRuntime,
+  silentLogger,
+} from '@jobs/core';
+import { createJobsApp } from '@jobs/http-hono';
+import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { Hono } from 'hono';
+import { z } from 'zod';
+
+export interface Served {
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Serves any fetch handler (a Hono app) over a real socket on 127.0.0.1. */
+export async function serveFetch(fetch: (request: Request) => Response | Promise<Response>): Promise<Served> {
+  const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
+  };
+}
+
+export const ping = defineEndpoint({
+  name: 'ping',
+  input: z.object({ message: z.string().max(100) }),
+  output: z.object({ pong: z.string() }),
+});
+
+/** Runs `steps` steps, each released by the test through `gates.release(tag)`; may be told to fail. */
+export const task = defineEndpoint({
+  name: 'task',
+  input: z.object({
+    tag: z.string().min(1),
+    steps: z.number().int().min(0).max(10).default(0),
+    fail: z.boolean().default(false),
+  }),
+  output: z.object({ tag: z.string(), steps: z.number().int() }),
+  maxAttempts: 1,
+});
+
+/** Step permits per tag: a worker step waits until the test releases it. */
+export class Gates {
+  readonly #permits = new Map<string, number>();
+  readonly #waiters = new Map<string, Array<() => void>>();
+
+  release(tag: string, steps = 1): void {
+    for (let i = 0; i < steps; i++) {
+      const waiter = this.#waiters.get(tag)?.shift();
+      if (waiter) waiter();
+      else this.#permits.set(tag, (this.#permits.get(tag) ?? 0) + 1);
+    }
+  }
+
+  async step(tag: string, signal: AbortSignal): Promise<void> {
+    const permits = this.#permits.get(tag) ?? 0;
+    if (permits > 0) {
+      this.#permits.set(tag, permits - 1);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const list = this.#waiters.get(tag) ?? [];
+        this.#waiters.set(
+          tag,
+          list.filter((waiter) => waiter !== done),
+        );
+        reject(signal.reason);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.set(tag, [...(this.#waiters.get(tag) ?? []), done]);
+    });
+  }
+}
+
+export interface JobsServer extends Served {
+  /** Base URL of the jobs app (mounted at /jobs). */
+  baseUrl: string;
+  runtime: JobsRuntime;
+  gates: Gates;
+  /** Requests the server saw: method, path and the headers the tests look at. */
+  requests: Array<{ method: string; path: string; prefer: string | null; idempotencyKey: string | null }>;
+}
+
+/** The real stack: memory repository and queue, runtime with workers, @jobs/http-hono, a socket. */
+export async function startJobsServer(): Promise<JobsServer> {
+  const gates = new Gates();
+  const runtime = createJobsRuntime({
+    repository: createMemoryRepository(),
+    queue: createMemoryQueue(),
+    logger: silentLogger,
+    service: { pollIntervalMs: 200 },
+    host: { progressIntervalMs: 1, heartbeatIntervalMs: 100, shutdownTimeoutMs: 1_000 },
+    workers: [
+      implement(ping, (input) => ({ pong: input.message })),
+      implement(task, async (input, ctx) => {
+        for (let i = 0; i < input.steps; i++) {
+          await gates.step(input.tag, ctx.signal);
+          ctx.progress((i + 1) / input.steps, `step ${i + 1} of ${input.steps}`);
+        }
+        if (input.fail) throw new JobFailedError('The task was told to fail.', { retryable: false });
+        return { tag: input.tag, steps: input.steps };
+      }),
+    ],
+  });
+  await runtime.start();
+  const shutdown = new AbortController();
+  const requests: JobsServer['requests'] = [];
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    requests.push({
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      prefer: c.req.header('prefer') ?? null,
+      idempotencyKey: c.req.header('idempotency-key') ?? null,
+    });
+    await next();
+  });
+  app.route(
+    '/jobs',
+    createJobsApp({
+      service: runtime.service,
+      logger: silentLogger,
+      signal: shutdown.signal,
+      heartbeatSeconds: 1,
+    }),
+  );
+  const served = await serveFetch(app.fetch);
+  return {
+    ...served,
+    baseUrl: `${served.origin}/jobs`,
+    runtime,
+    gates,
+    requests,
+    async close() {
+      shutdown.abort();
+      await runtime.stop({ timeoutMs: 1_000 });
+      await served.close();
+    },
+  };
+}
+
+/** Resolves once `predicate` holds, checking every 10 ms (the test's timeout bounds the wait). */
+export async function until(predicate: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
