@@ -1,3 +1,4 @@
 import { packageTests } from '../../vitest.shared';
 
-export default packageTests('queue-amqp');
+// The tests talk to a real RabbitMQ and use rabbitmqctl (about a second per call): generous timeouts.
+export default packageTests('queue-amqp', { testTimeout: 60_000, hookTimeout: 60_000 });
