@@ -314,7 +314,10 @@ class HttpEndpointClient implements EndpointClient<any, any> {
         }
         const base = response.url || url;
         return {
-          jobs: jobs.map((job) => this.#parseJob(job, `${this.url}/${isRecord(job) ? job.id : ''}`, base)),
+          jobs: jobs.map((job) => {
+            const jobUrl = isRecord(job) && typeof job.id === 'string' ? this.jobUrl(job.id) : url;
+            return this.#parseJob(job, jobUrl, base);
+          }),
           nextCursor: nextCursor ?? null,
         };
       },
@@ -379,7 +382,14 @@ class HttpEndpointClient implements EndpointClient<any, any> {
         const location = response.headers.get('location');
         if (!location) throw new JobsProtocolError(this.url, '303 without a Location header');
         const jobUrl = new URL(location, response.url || this.url).href.replace(/\/output\/?(\?.*)?$/, '');
-        return { jobUrl, job: null };
+        // The contract puts the finished job in the 303's body; without it, the caller GETs the job.
+        let job: Job | null = null;
+        try {
+          job = this.#parseJob(await readJson(response, jobUrl), jobUrl, response.url || jobUrl);
+        } catch {
+          job = null;
+        }
+        return { jobUrl, job };
       }
       if (response.type === 'opaqueredirect' || response.status >= 300) {
         throw new JobsProtocolError(this.url, `unexpected ${response.status} answer to a submit`);

@@ -88,6 +88,8 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   if (header === null) return null;
   const text = header.trim();
   if (/^\d+$/.test(text)) return Number(text);
+  // Every HTTP-date form starts with the day name; Date.parse alone would take "-3" for a year.
+  if (!/^[A-Za-z]{3,9},? /.test(text)) return null;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - now) / 1000));
