@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  origin: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let running: ChildProcess | null = null;
+
+afterEach(() => {
+  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+  running = null;
+});
+
+/** Starts the quick start exactly as `pnpm start` does, on a free port (PORT=0), and waits for its banner. */
+async function startQuickStart(): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: exampleDir,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running = child;
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const origin = await new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        child.stdout!.off('data', check);
+        resolve(match[1]!.replace('localhost', '127.0.0.1'));
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(({ code }) =>
+      reject(new Error(`The quick start exited (${code}) before listening:\n${output}`)),
+    );
+  });
+  return { child, origin, output: () => output, exited };
+}
+
+describe('examples/node-memory', () => {
+  it('serves the API, runs a real job POST → 303 → output → DELETE, and stops cleanly on SIGINT', async () => {
+    const { child, origin, output, exited } = await startQuickStart();
+    expect(output()).toContain(`/jobs/docs`);
+    expect(output()).toContain('curl -i ');
+
+    const post = await fetch(`${origin}/jobs/compress`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Prefer: 'wait=60' },
+      body: JSON.stringify({ megabytes: 4, level: 1 }),
+      redirect: 'manual',
+    });
+    // Under a heavily loaded machine the job may outlast the wait: then poll the job URL as a client would.
+    let response = post;
+    while (response.status === 202) {
+      const location = response.headers.get('location')!;
+      response = await fetch(`${origin}${location}`, { headers: { Prefer: 'wait=30' }, redirect: 'manual' });
+    }
+    expect(response.status).toBe(303);
+    const job = await response.json();
+    expect(job.status).toBe('succeeded');
+    expect(job.estimatedCompletionAt).not.toBeNull();
+    const outputUrl = response.headers.get('location')!;
+    expect(outputUrl).toBe(`/jobs/compress/${job.id}/output`);
+
+    const result = await fetch(`${origin}${outputUrl}`);
+    expect(result.status).toBe(200);
+    const body = await result.json();
+    expect(body).toMatchObject({
+      inputBytes: 4 * 1024 * 1024,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(body.outputBytes).toBeGreaterThan(0);
+    expect(body.outputBytes).toBeLessThan(body.inputBytes);
+
+    const removed = await fetch(`${origin}/jobs/compress/${job.id}`, { method: 'DELETE' });
+    expect(removed.status).toBe(204);
+    expect((await fetch(`${origin}/jobs/compress/${job.id}`)).status).toBe(404);
+
+    const ping = await fetch(`${origin}/jobs/ping`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Prefer: 'wait=30' },
+      body: '{"message":"hi"}',
+    });
+    expect(ping.status).toBe(200); // the 303 was followed to the output
+    expect(await ping.json()).toMatchObject({ pong: 'hi' });
+
+    const docs = await fetch(`${origin}/`);
+    expect(docs.status).toBe(200);
+    expect(docs.url).toBe(`${origin}/jobs/docs`);
+    expect(await docs.text()).toContain('jobs quick start');
+    const openapi = await (await fetch(`${origin}/jobs/openapi.json`)).json();
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining(['/ping', '/compress', '/compress/{id}/events']),
+    );
+
+    child.kill('SIGINT');
+    const { code, signal } = await exited;
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    expect(output()).toContain('Stopped.');
+  });
+});
