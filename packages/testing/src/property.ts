@@ -130,7 +130,7 @@ export function describeJobRepositoryModel(
       async () => {
         await fc.assert(
           fc.asyncProperty(
-            fc.array(operation, { minLength: 1, maxLength: options.maxSteps ?? 30 }),
+            fc.array(operation, { minLength: 1, maxLength: options.maxSteps ?? 30, size: 'max' }),
             async (ops) => {
               const raw = await factory();
               const created = new Set<string>();

@@ -1,0 +1,613 @@
+import type {
+  Endpoint,
+  EndpointOptions,
+  JobQueue,
+  JobRecord,
+  JobRepository,
+  JobsRuntime,
+  JobsRuntimeOptions,
+  Worker,
+  WorkerContext,
+} from '@jobs/core';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  implement,
+  isFinalStatus,
+  JobFailedError,
+  silentLogger,
+  UnavailableError,
+} from '@jobs/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { deferred, delay, purgeJobs, trackJobs, uniqueName, waitFor } from './helpers.js';
+
+export interface RuntimeBackend {
+  repository: JobRepository;
+  queue: JobQueue;
+  /** Closes both; default: `queue.close()` then `repository.close()`. */
+  close?: () => Promise<void>;
+}
+
+export type RuntimeFactory = () => Promise<RuntimeBackend> | RuntimeBackend;
+
+export interface RuntimeContractOptions {
+  /** Runs after each test, before the backend is closed, with the endpoint names the test used. */
+  cleanup?: (backend: RuntimeBackend, endpoints: string[]) => Promise<void>;
+  /** Timeout of each test. Default 60 s. */
+  testTimeoutMs?: number;
+  /** How long a test waits for a job to reach a state. Default 30 s. */
+  waitTimeoutMs?: number;
+}
+
+const input = z.object({ value: z.number() });
+const output = z.object({ doubled: z.number() });
+type Input = z.infer<typeof input>;
+
+/** Short timings so that leases, retries and sweeps happen within a test. */
+const HOST = { leaseMs: 1_000, heartbeatIntervalMs: 100, progressIntervalMs: 20, shutdownTimeoutMs: 2_000 };
+const SWEEPER = { intervalMs: 100, undispatchedGraceMs: 200, redispatchAfterMs: 1_000 };
+
+/**
+ * Registers a `describe` block that runs the @jobs/core runtime (JobService, worker host, sweeper) on the
+ * repository and queue from `factory` and checks the guarantees of the design end to end: results are
+ * recorded exactly once, retries and timeouts, cancel reaching running code, recovery of a job whose worker
+ * died, stale messages dropped, expiry, and waiters woken by change notifications.
+ */
+export function describeJobRuntimeContract(
+  name: string,
+  factory: RuntimeFactory,
+  options: RuntimeContractOptions = {},
+): void {
+  const timeout = options.testTimeoutMs ?? 60_000;
+  const waitTimeoutMs = options.waitTimeoutMs ?? 30_000;
+
+  describe(`jobs runtime contract: ${name}`, () => {
+    let backend: RuntimeBackend;
+    let repository: JobRepository;
+    let createdIds: Set<string>;
+    let endpoints: string[];
+    let runtimes: JobsRuntime[];
+    /** Every claim made through `repository`: job id → results (null when refused). */
+    let claims: Map<string, Array<JobRecord | null>>;
+
+    beforeEach(async () => {
+      backend = await factory();
+      createdIds = new Set();
+      endpoints = [];
+      runtimes = [];
+      claims = new Map();
+      const tracked = trackJobs(backend.repository, createdIds);
+      repository = {
+        ...tracked,
+        async claim(id, claimOptions) {
+          const result = await tracked.claim(id, claimOptions);
+          const list = claims.get(id) ?? [];
+          list.push(result);
+          claims.set(id, list);
+          return result;
+        },
+      };
+    });
+
+    afterEach(async () => {
+      try {
+        await Promise.allSettled(runtimes.map((runtime) => runtime.stop({ timeoutMs: 200 })));
+        await purgeJobs(backend.repository, createdIds);
+        await options.cleanup?.(backend, endpoints);
+      } finally {
+        if (backend.close) await backend.close();
+        else {
+          await backend.queue.close();
+          await backend.repository.close();
+        }
+      }
+    });
+
+    function endpoint(endpointOptions: EndpointOptions = {}) {
+      const endpointName = uniqueName('rt');
+      endpoints.push(endpointName);
+      return defineEndpoint({ name: endpointName, input, output, maxAttempts: 3, ...endpointOptions });
+    }
+
+    type TestEndpoint = ReturnType<typeof endpoint>;
+
+    function worker(
+      e: TestEndpoint,
+      run: (value: Input, ctx: WorkerContext) => Promise<{ doubled: number }> | { doubled: number },
+      extra: Partial<Omit<Worker<TestEndpoint>, 'endpoint' | 'run'>> = {},
+    ): Worker<TestEndpoint> {
+      return implement(e, { run, ...extra });
+    }
+
+    function runtime(
+      workers: Worker<any>[],
+      overrides: Partial<Omit<JobsRuntimeOptions, 'workers'>> & { endpoints?: readonly Endpoint[] } = {},
+    ): JobsRuntime {
+      const created = createJobsRuntime({
+        repository,
+        queue: backend.queue,
+        workers,
+        logger: silentLogger,
+        host: HOST,
+        sweeper: SWEEPER,
+        ...overrides,
+      });
+      runtimes.push(created);
+      return created;
+    }
+
+    async function waitForStatus(id: string, statuses: string[], what = statuses.join(' or ')) {
+      return waitFor(
+        async () => {
+          const job = await backend.repository.get(id);
+          return job && statuses.includes(job.status) ? job : null;
+        },
+        { timeoutMs: waitTimeoutMs, message: `job ${id} to be ${what}` },
+      );
+    }
+
+    async function waitForFinal(id: string) {
+      const job = await waitFor(
+        async () => {
+          const current = await backend.repository.get(id);
+          return current && isFinalStatus(current.status) ? current : null;
+        },
+        { timeoutMs: waitTimeoutMs, message: `job ${id} to reach a final state` },
+      );
+      return job;
+    }
+
+    async function waitForRefusedClaim(id: string) {
+      await waitFor(() => (claims.get(id) ?? []).some((result) => result === null), {
+        timeoutMs: waitTimeoutMs,
+        message: `a refused claim of job ${id}`,
+      });
+    }
+
+    it(
+      'submit → run → succeeded; the output is readable',
+      async () => {
+        const e = endpoint();
+        const seen: Array<{ attempt: number; jobId: string }> = [];
+        const rt = runtime([
+          worker(e, (value, ctx) => {
+            seen.push({ attempt: ctx.attempt, jobId: ctx.job.id });
+            ctx.progress(0.5, 'half way');
+            return { doubled: value.value * 2 };
+          }),
+        ]);
+        await rt.start();
+        const { job, created } = await rt.service.submit(e.name, { value: 21 });
+        expect(created).toBe(true);
+        expect(job.status).toBe('queued');
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 42 }, error: null });
+        expect(await rt.service.output(e.name, job.id)).toEqual({ doubled: 42 });
+        expect(seen).toEqual([{ attempt: 1, jobId: job.id }]);
+      },
+      timeout,
+    );
+
+    it(
+      'a failing worker is retried, then the job fails with attempt = maxAttempts',
+      async () => {
+        const e = endpoint({ maxAttempts: 3, backoff: { initialMs: 10, factor: 1, maxMs: 10 } });
+        const attempts: number[] = [];
+        const rt = runtime([
+          worker(e, (_value, ctx) => {
+            attempts.push(ctx.attempt);
+            throw new Error(`broken on attempt ${ctx.attempt}`);
+          }),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'failed', attempt: 3, output: null });
+        expect(done.error).toMatchObject({ code: 'job_failed', detail: 'broken on attempt 3' });
+        expect(attempts).toEqual([1, 2, 3]);
+        await expect(rt.service.output(e.name, job.id)).rejects.toMatchObject({
+          code: 'output_not_available',
+        });
+      },
+      timeout,
+    );
+
+    it(
+      'a non-retryable failure fails the job at once',
+      async () => {
+        const e = endpoint({ maxAttempts: 3, backoff: { initialMs: 10, factor: 1, maxMs: 10 } });
+        let calls = 0;
+        const rt = runtime([
+          worker(e, () => {
+            calls++;
+            throw new JobFailedError('bad input', { retryable: false });
+          }),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'failed', attempt: 1 });
+        expect(done.error).toMatchObject({ code: 'job_failed', detail: 'bad input' });
+        expect(calls).toBe(1);
+      },
+      timeout,
+    );
+
+    it(
+      'an attempt past the endpoint timeout aborts the signal; attempts exhausted → failed with code timeout',
+      async () => {
+        const e = endpoint({
+          timeoutMs: 100,
+          maxAttempts: 2,
+          backoff: { initialMs: 10, factor: 1, maxMs: 10 },
+        });
+        const aborted: Array<{ attempt: number; reason: unknown }> = [];
+        const rt = runtime([
+          worker(
+            e,
+            (_value, ctx) =>
+              new Promise((resolve) => {
+                ctx.signal.addEventListener('abort', () => {
+                  aborted.push({ attempt: ctx.attempt, reason: ctx.signal.reason });
+                  // A worker that ignores the signal for a while must not delay the recorded failure.
+                  setTimeout(() => resolve({ doubled: -1 }), 50);
+                });
+              }),
+          ),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'failed', attempt: 2, output: null });
+        expect(done.error).toMatchObject({ code: 'timeout' });
+        await waitFor(() => aborted.length === 2, {
+          timeoutMs: waitTimeoutMs,
+          message: 'both attempts aborted',
+        });
+        expect(aborted.map((a) => a.attempt)).toEqual([1, 2]);
+      },
+      timeout,
+    );
+
+    it(
+      'cancel while queued: canceled at once, and the worker never runs it',
+      async () => {
+        const e = endpoint();
+        const ran: string[] = [];
+        const rt = runtime([
+          worker(e, (value, ctx) => {
+            ran.push(ctx.job.id);
+            return { doubled: value.value * 2 };
+          }),
+        ]);
+        // Not started: the job stays queued.
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        const result = await rt.service.delete(e.name, job.id);
+        expect(result.outcome).toBe('canceled');
+        expect(result.job).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
+        await rt.start();
+        await waitForRefusedClaim(job.id);
+        const other = await rt.service.submit(e.name, { value: 2 });
+        expect(await waitForFinal(other.job.id)).toMatchObject({ status: 'succeeded' });
+        expect(ran).toEqual([other.job.id]);
+        expect(await backend.repository.get(job.id)).toMatchObject({ status: 'canceled', attempt: 0 });
+      },
+      timeout,
+    );
+
+    it(
+      "cancel while running aborts the worker's signal and ends canceled",
+      async () => {
+        const e = endpoint();
+        const started = deferred();
+        let abortedWith: unknown;
+        const rt = runtime([
+          worker(
+            e,
+            (_value, ctx) =>
+              new Promise((_resolve, reject) => {
+                ctx.signal.addEventListener('abort', () => {
+                  abortedWith = ctx.signal.reason;
+                  reject(ctx.signal.reason);
+                });
+                started.resolve();
+              }),
+          ),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        await started.promise;
+        const result = await rt.service.delete(e.name, job.id);
+        expect(result.outcome).toBe('cancel_requested');
+        expect(result.job).toMatchObject({ status: 'running', cancelRequested: true });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'canceled', error: { code: 'canceled' } });
+        expect(abortedWith).toBeDefined();
+        const removed = await rt.service.delete(e.name, job.id);
+        expect(removed.outcome).toBe('removed');
+        await expect(rt.service.get(e.name, job.id)).rejects.toMatchObject({ code: 'not_found' });
+      },
+      timeout,
+    );
+
+    it(
+      'a job whose worker died mid-run runs again elsewhere and succeeds; the dead run cannot record a result',
+      async () => {
+        const e = endpoint();
+        const { repository: cutOff, cut, heal } = partitionable(repository);
+        const deadStarted = deferred();
+        const deadRelease = deferred<{ doubled: number }>();
+        const dying = createJobsRuntime({
+          repository: cutOff,
+          queue: backend.queue,
+          workers: [
+            worker(
+              e,
+              () => {
+                // The process "dies" here: from now on it reaches neither the store nor anything else.
+                cut();
+                deadStarted.resolve();
+                return deadRelease.promise;
+              },
+              { concurrency: 1 },
+            ),
+          ],
+          logger: silentLogger,
+          host: { ...HOST, leaseMs: 300, heartbeatIntervalMs: 50 },
+          sweeper: false,
+        });
+        runtimes.push(dying);
+        await dying.start();
+        const { job } = await dying.service.submit(e.name, { value: 5 });
+        await deadStarted.promise;
+
+        const survivorRuns: number[] = [];
+        const survivorStarted = deferred();
+        const survivorGo = deferred();
+        const survivor = runtime([
+          worker(e, async (value, ctx) => {
+            survivorRuns.push(ctx.attempt);
+            survivorStarted.resolve();
+            await survivorGo.promise;
+            return { doubled: value.value * 2 };
+          }),
+        ]);
+        await survivor.start();
+        await survivorStarted.promise;
+        const takenOver = await waitForStatus(job.id, ['running']);
+        expect(takenOver.attempt).toBe(2);
+
+        // The dead worker comes back while the job runs elsewhere and finishes its run: its result is refused.
+        heal();
+        deadRelease.resolve({ doubled: -1 });
+        await waitFor(() => dying.host!.activeJobs === 0, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the revived run to end',
+        });
+        expect(await backend.repository.get(job.id)).toMatchObject({
+          status: 'running',
+          attempt: 2,
+          leaseToken: takenOver.leaseToken,
+          output: null,
+        });
+
+        survivorGo.resolve();
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 2, output: { doubled: 10 } });
+        expect(survivorRuns).toEqual([2]);
+      },
+      timeout,
+    );
+
+    it(
+      'a host stopped gracefully releases its running job; another host runs it with the attempt refunded',
+      async () => {
+        const e = endpoint();
+        const firstStarted = deferred();
+        const first = runtime(
+          [
+            worker(
+              e,
+              (_value, ctx) =>
+                new Promise((_resolve, reject) => {
+                  firstStarted.resolve();
+                  ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+                }),
+            ),
+          ],
+          { sweeper: false },
+        );
+        await first.start();
+        const { job } = await first.service.submit(e.name, { value: 3 });
+        await firstStarted.promise;
+        const attempts: number[] = [];
+        const second = runtime([
+          worker(e, (value, ctx) => {
+            attempts.push(ctx.attempt);
+            return { doubled: value.value * 2 };
+          }),
+        ]);
+        await second.start();
+        await first.stop({ timeoutMs: 50 });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 6 } });
+        expect(attempts).toEqual([1]);
+      },
+      timeout,
+    );
+
+    it(
+      'a message for a job that is running or final never runs it again',
+      async () => {
+        const e = endpoint();
+        const release = deferred();
+        const calls: string[] = [];
+        const rt = runtime([
+          worker(
+            e,
+            async (value, ctx) => {
+              calls.push(ctx.job.id);
+              await release.promise;
+              return { doubled: value.value * 2 };
+            },
+            { concurrency: 4 },
+          ),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 4 });
+        await waitForStatus(job.id, ['running']);
+        await backend.queue.publish(e.name, job.id);
+        await waitForRefusedClaim(job.id);
+        release.resolve();
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 1 });
+
+        const refusedBefore = (claims.get(job.id) ?? []).filter((r) => r === null).length;
+        await backend.queue.publish(e.name, job.id);
+        await waitFor(() => (claims.get(job.id) ?? []).filter((r) => r === null).length > refusedBefore, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the message for the final job to be dropped',
+        });
+        expect(calls).toEqual([job.id]);
+        expect(await backend.repository.get(job.id)).toEqual(done);
+      },
+      timeout,
+    );
+
+    it(
+      "a finished job expires after its retention: the sweeper deletes it and runs the worker's cleanup",
+      async () => {
+        const e = endpoint({ retentionMs: 300 });
+        const cleaned: Array<{ input: unknown; output: unknown }> = [];
+        const rt = runtime([
+          worker(e, (value) => ({ doubled: value.value * 2 }), {
+            cleanup: ({ input: cleanedInput, output: cleanedOutput }) => {
+              cleaned.push({ input: cleanedInput, output: cleanedOutput });
+            },
+          }),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 7 });
+        expect(await waitForFinal(job.id)).toMatchObject({ status: 'succeeded' });
+        await waitFor(async () => (await backend.repository.get(job.id)) === null, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the sweeper to delete the expired job',
+        });
+        await expect(rt.service.get(e.name, job.id)).rejects.toMatchObject({ code: 'not_found' });
+        await waitFor(() => cleaned.length > 0, { timeoutMs: waitTimeoutMs, message: 'cleanup to run' });
+        expect(cleaned).toEqual([{ input: { value: 7 }, output: { doubled: 14 } }]);
+      },
+      timeout,
+    );
+
+    it(
+      'wait() is woken by the change, not by its poll or its timeout',
+      async () => {
+        const e = endpoint();
+        const started = deferred();
+        const progressGo = deferred();
+        const release = deferred();
+        const rt = runtime(
+          [
+            worker(e, async (value, ctx) => {
+              started.resolve();
+              await progressGo.promise;
+              ctx.progress(0.5, 'half');
+              await release.promise;
+              return { doubled: value.value * 2 };
+            }),
+          ],
+          // Polling so rare that only a change notification can end the waits below in time.
+          { service: { pollIntervalMs: 600_000 } },
+        );
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 8 });
+        await started.promise;
+        const running = await waitForStatus(job.id, ['running']);
+        const abandon = new AbortController();
+        const woken = <T>(promise: Promise<T>, what: string) =>
+          Promise.race([
+            promise,
+            delay(waitTimeoutMs).then(() => {
+              throw new Error(`${what} was not woken by the change notification`);
+            }),
+          ]);
+        try {
+          // Distinct timestamps, so that the change is visible in updatedAt.
+          await delay(5);
+          const waitForProgress = async () => {
+            let since = running.updatedAt;
+            for (;;) {
+              const current = await rt.service.wait(e.name, job.id, {
+                timeoutMs: 600_000,
+                until: 'change',
+                since,
+                signal: abandon.signal,
+              });
+              if (current.progress || abandon.signal.aborted) return current;
+              since = current.updatedAt;
+            }
+          };
+          const changed = waitForProgress();
+          // Let the waiter subscribe before the change happens (a change in between is only found by polling).
+          await delay(100);
+          progressGo.resolve();
+          const progressed = await woken(changed, 'wait for a change');
+          expect(progressed).toMatchObject({
+            status: 'running',
+            progress: { fraction: 0.5, message: 'half' },
+          });
+
+          const final = rt.service.wait(e.name, job.id, { timeoutMs: 600_000, signal: abandon.signal });
+          await delay(100);
+          release.resolve();
+          const done = await woken(final, 'wait for the final state');
+          expect(done).toMatchObject({ status: 'succeeded', output: { doubled: 16 } });
+        } finally {
+          abandon.abort();
+          progressGo.resolve();
+          release.resolve();
+        }
+      },
+      timeout,
+    );
+  });
+}
+
+/** A view of a repository that can be cut off like a crashed or partitioned process, and healed. */
+function partitionable(repository: JobRepository): { repository: JobRepository; cut(): void; heal(): void } {
+  let isCut = false;
+  const guard = async <T>(call: () => Promise<T>): Promise<T> => {
+    if (isCut) throw new UnavailableError('partitioned (test)');
+    return call();
+  };
+  return {
+    cut: () => {
+      isCut = true;
+    },
+    heal: () => {
+      isCut = false;
+    },
+    repository: {
+      create: (job) => guard(() => repository.create(job)),
+      get: (id) => guard(() => repository.get(id)),
+      claim: (id, o) => guard(() => repository.claim(id, o)),
+      heartbeat: (id, token, o) => guard(() => repository.heartbeat(id, token, o)),
+      settle: (id, token, outcome) => guard(() => repository.settle(id, token, outcome)),
+      requestCancel: (id, o) => guard(() => repository.requestCancel(id, o)),
+      remove: (id) => guard(() => repository.remove(id)),
+      markDispatched: (id) => guard(() => repository.markDispatched(id)),
+      findDispatchable: (query) => guard(() => repository.findDispatchable(query)),
+      deleteExpired: (limit) => guard(() => repository.deleteExpired(limit)),
+      list: (query) => guard(() => repository.list(query)),
+      subscribe: (listener) =>
+        guard(() =>
+          repository.subscribe((id) => {
+            if (!isCut) listener(id);
+          }),
+        ),
+      close: async () => {},
+    },
+  };
+}
