@@ -99,6 +99,8 @@ export interface JobsServer extends Served {
   /** Base URL of the jobs app (mounted at /jobs). */
   baseUrl: string;
   runtime: JobsRuntime;
+  /** The app itself, for in-process requests (`app.fetch(request)`). */
+  app: Hono;
   gates: Gates;
   /** Requests the server saw: method, path and the headers the tests look at. */
   requests: Array<{ method: string; path: string; prefer: string | null; idempotencyKey: string | null }>;
@@ -152,6 +154,7 @@ export async function startJobsServer(): Promise<JobsServer> {
     ...served,
     baseUrl: `${served.origin}/jobs`,
     runtime,
+    app,
     gates,
     requests,
     async close() {
