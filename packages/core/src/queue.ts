@@ -34,5 +34,10 @@ export interface JobQueue {
   /** Resolves once the message is durably accepted (publisher confirm for a broker). */
   publish(endpoint: string, jobId: string): Promise<void>;
   consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer>;
+  /**
+   * Messages of the endpoint waiting for a consumer, when the queue can tell. The sweeper re-dispatches
+   * long-unclaimed jobs only when this is 0, so a long backlog is not multiplied by re-dispatches.
+   */
+  depth?(endpoint: string): Promise<number> | number;
   close(): Promise<void>;
 }

@@ -60,8 +60,13 @@ export interface CancelOptions {
 export interface DispatchQuery {
   /** A queued job never handed to the queue becomes due this long after its runAt. */
   undispatchedGraceMs: number;
-  /** A job handed to the queue but still not claimed is handed again after this long. */
-  redispatchAfterMs: number;
+  /**
+   * A job handed to the queue but still not claimed is handed again after this long; null: never (only jobs
+   * never dispatched, and running jobs with an expired lease that were not dispatched since, are found).
+   */
+  redispatchAfterMs: number | null;
+  /** Only this endpoint's jobs. */
+  endpoint?: string | undefined;
   limit: number;
 }
 
@@ -135,9 +140,10 @@ export interface JobRepository {
   markDispatched(id: string): Promise<void>;
 
   /**
-   * Jobs the queue may have lost, oldest first: `queued` jobs due (runAt <= now) that were never dispatched
-   * for undispatchedGraceMs after runAt, or were dispatched more than redispatchAfterMs ago; and `running`
-   * jobs whose lease expired and that were not dispatched within redispatchAfterMs.
+   * Jobs the queue may have lost, oldest first (createdAt, id): `queued` jobs due (runAt <= now) that were
+   * never dispatched for undispatchedGraceMs after runAt, or were dispatched redispatchAfterMs ago or more;
+   * and `running` jobs whose lease expired and that were not dispatched since the claim (dispatchedAt null)
+   * or were dispatched redispatchAfterMs ago or more. With `endpoint`, only that endpoint's jobs.
    */
   findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>>;
 

@@ -1,6 +1,6 @@
 import { unrefTimer } from './notifier.js';
 import type { JobQueue } from './queue.js';
-import type { JobRepository } from './repository.js';
+import type { DispatchQuery, JobRepository } from './repository.js';
 import { runCleanup } from './service.js';
 import { consoleLogger, type Logger } from './util.js';
 import type { Worker } from './worker.js';
@@ -10,6 +10,11 @@ export interface SweeperOptions {
   queue: JobQueue;
   /** Workers whose `cleanup` runs for succeeded jobs that expire. */
   workers?: readonly Worker<any>[];
+  /**
+   * Endpoints whose long-unclaimed jobs this sweeper re-dispatches (checking the queue's depth first).
+   * Default: the workers' endpoints, or every endpoint (without a depth check) when there are no workers.
+   */
+  endpoints?: readonly string[];
   /** Time between sweeps (±10 % jitter, so many sweepers spread out). Default 5 s. */
   intervalMs?: number;
   /** Jobs deleted or re-dispatched per statement. Default 500. */
@@ -33,7 +38,8 @@ export interface SweepReport {
  * dispatches jobs the queue never got or lost, and jobs whose worker died (lease expired).
  */
 export class Sweeper {
-  readonly #options: Required<Omit<SweeperOptions, 'workers' | 'logger'>>;
+  readonly #options: Required<Omit<SweeperOptions, 'workers' | 'logger' | 'endpoints'>>;
+  readonly #endpoints: readonly string[] | null;
   readonly #workers: Map<string, Worker<any>>;
   readonly #logger: Logger;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -51,6 +57,7 @@ export class Sweeper {
       redispatchAfterMs: options.redispatchAfterMs ?? 5 * 60_000,
     };
     this.#workers = new Map((options.workers ?? []).map((worker) => [worker.endpoint.name, worker]));
+    this.#endpoints = options.endpoints ?? (this.#workers.size > 0 ? [...this.#workers.keys()] : null);
     this.#logger = options.logger ?? consoleLogger;
   }
 
@@ -78,23 +85,37 @@ export class Sweeper {
         for (const job of expired) await runCleanup(this.#workers.get(job.endpoint), job, this.#logger);
         if (expired.length < batchSize) break;
       }
-      for (let batch = 0; batch < maxBatches; batch++) {
-        const due = await repository.findDispatchable({
-          undispatchedGraceMs: this.#options.undispatchedGraceMs,
+      // Jobs never handed to the queue, and jobs whose worker died: always dispatched.
+      report.dispatched += await this.#dispatch({ redispatchAfterMs: null });
+      // Jobs handed to the queue long ago and still not claimed: the message may be lost, or only waiting
+      // behind a backlog. Where the queue can tell its depth, re-dispatch only when it holds nothing, so a
+      // long backlog is not multiplied by copies.
+      for (const endpoint of this.#endpoints ?? [undefined]) {
+        if (endpoint !== undefined && queue.depth && (await queue.depth(endpoint)) > 0) continue;
+        report.dispatched += await this.#dispatch({
           redispatchAfterMs: this.#options.redispatchAfterMs,
-          limit: batchSize,
+          endpoint,
         });
-        for (const { id, endpoint } of due) {
-          await queue.publish(endpoint, id);
-          await repository.markDispatched(id);
-          report.dispatched++;
-        }
-        if (due.length < batchSize) break;
       }
     } catch (error) {
       this.#logger.warn('sweep interrupted', { error: String(error), ...report });
     }
     return report;
+  }
+
+  async #dispatch(query: Pick<DispatchQuery, 'redispatchAfterMs' | 'endpoint'>): Promise<number> {
+    const { repository, queue, batchSize, maxBatches, undispatchedGraceMs } = this.#options;
+    let dispatched = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const due = await repository.findDispatchable({ ...query, undispatchedGraceMs, limit: batchSize });
+      for (const { id, endpoint } of due) {
+        await queue.publish(endpoint, id);
+        await repository.markDispatched(id);
+        dispatched++;
+      }
+      if (due.length < batchSize) break;
+    }
+    return dispatched;
   }
 
   #schedule(): void {

@@ -352,11 +352,11 @@ function expectedDispatchable(
         if (job.runAt.getTime() > now) return false;
         return dispatchedAt === null
           ? job.runAt.getTime() + graceMs <= now
-          : dispatchedAt < now - redispatchMs;
+          : dispatchedAt <= now - redispatchMs;
       }
       if (job.status === 'running') {
         return (
-          job.leaseExpiresAt!.getTime() <= now && (dispatchedAt === null || dispatchedAt < now - redispatchMs)
+          job.leaseExpiresAt!.getTime() <= now && (dispatchedAt === null || dispatchedAt <= now - redispatchMs)
         );
       }
       return false;

@@ -343,23 +343,29 @@ class MemoryJobRepository implements JobRepository {
   async findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>> {
     this.#open();
     const graceMs = checkDuration(query.undispatchedGraceMs, 'undispatchedGraceMs');
-    const redispatchAfterMs = checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
+    const redispatchAfterMs =
+      query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
     const limit = checkLimit(query.limit);
     if (limit === 0) return [];
     const now = this.#now();
-    // "More than redispatchAfterMs ago": dispatchedAt < now - redispatchAfterMs. Stored times are whole ms.
-    const staleDispatch = Math.ceil(now - redispatchAfterMs) - 1;
+    const wanted = (record: JobRecord) => query.endpoint === undefined || record.endpoint === query.endpoint;
+    // "redispatchAfterMs ago or more": dispatchedAt <= now - redispatchAfterMs.
+    const staleDispatch = redispatchAfterMs === null ? null : now - redispatchAfterMs;
     // Oldest first (createdAt, id), keeping only the `limit` oldest while scanning the due jobs.
     const oldest = new BoundedSelection<JobRecord>(limit, compareAge);
     this.#queuedUndispatched.forEachUpTo(now - graceMs, (record) => {
-      oldest.offer(record);
+      if (wanted(record)) oldest.offer(record);
     });
-    this.#queuedDispatched.forEachUpTo(staleDispatch, (record) => {
-      if (record.runAt.getTime() <= now) oldest.offer(record);
-    });
+    if (staleDispatch !== null) {
+      this.#queuedDispatched.forEachUpTo(staleDispatch, (record) => {
+        if (record.runAt.getTime() <= now && wanted(record)) oldest.offer(record);
+      });
+    }
     this.#running.forEachUpTo(now, (record) => {
-      if (record.dispatchedAt === null || record.dispatchedAt.getTime() <= staleDispatch)
-        oldest.offer(record);
+      const due =
+        record.dispatchedAt === null ||
+        (staleDispatch !== null && record.dispatchedAt.getTime() <= staleDispatch);
+      if (due && wanted(record)) oldest.offer(record);
     });
     return oldest.sorted().map((record) => ({ id: record.id, endpoint: record.endpoint }));
   }

@@ -607,21 +607,25 @@ class PostgresRepository implements PostgresJobRepository {
 
   async findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>> {
     const grace = checkDuration(query.undispatchedGraceMs, 'undispatchedGraceMs');
-    const redispatch = checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
+    const redispatch =
+      query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
+    const endpoint = query.endpoint === undefined ? null : checkText(query.endpoint, 'endpoint', 200);
     const limit = checkInteger(query.limit, 'limit', 0, 100_000);
     if (limit === 0) return [];
     const ms = (param: string) => `${param}::float8 * interval '1 millisecond'`;
+    // A null $2 (never re-dispatch) makes every "dispatched_at <= now - $2" comparison null, i.e. false.
     const result = await this.query<{ id: string; endpoint: string }>(
       'findDispatchable',
       `SELECT j.id, j.endpoint FROM ${this.table} j
-       WHERE (j.status = 'queued' AND j.run_at <= ${NOW}
-              AND ((j.dispatched_at IS NULL AND j.run_at <= ${NOW} - ${ms('$1')})
-                   OR j.dispatched_at <= ${NOW} - ${ms('$2')}))
-          OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}
-              AND (j.dispatched_at IS NULL OR j.dispatched_at <= ${NOW} - ${ms('$2')}))
+       WHERE ($4::text IS NULL OR j.endpoint = $4)
+         AND ((j.status = 'queued' AND j.run_at <= ${NOW}
+               AND ((j.dispatched_at IS NULL AND j.run_at <= ${NOW} - ${ms('$1')})
+                    OR j.dispatched_at <= ${NOW} - ${ms('$2')}))
+           OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}
+               AND (j.dispatched_at IS NULL OR j.dispatched_at <= ${NOW} - ${ms('$2')})))
        ORDER BY j.created_at, j.id
        LIMIT $3`,
-      [grace, redispatch, limit],
+      [grace, redispatch, limit, endpoint],
     );
     return result.rows.map((row) => ({ id: row.id, endpoint: row.endpoint }));
   }

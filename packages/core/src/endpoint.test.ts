@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { backoffDelay, defineEndpoint } from './endpoint.js';
+import { InvalidEndpointError } from './errors.js';
+
+const schemas = { input: z.object({ n: z.number() }), output: z.object({ ok: z.boolean() }) };
+
+describe('defineEndpoint', () => {
+  it('applies the documented defaults', () => {
+    const endpoint = defineEndpoint({ name: 'ping', ...schemas });
+    expect(endpoint).toMatchObject({
+      name: 'ping',
+      retentionMs: 24 * 60 * 60 * 1000,
+      timeoutMs: null,
+      maxAttempts: 3,
+      concurrency: 4,
+      backoff: { initialMs: 1000, factor: 2, maxMs: 300_000 },
+    });
+    expect(Object.isFrozen(endpoint)).toBe(true);
+  });
+
+  it.each([
+    '',
+    'Ping',
+    '1ping',
+    'a/b',
+    'a.b',
+    'a b',
+    '../x',
+    'x'.repeat(64),
+    'openapi.json',
+  ])('rejects the name %j, which could not be a queue name and URL segment', (name) => {
+    expect(() => defineEndpoint({ name, ...schemas })).toThrow(InvalidEndpointError);
+  });
+
+  it.each([
+    { maxAttempts: 0 },
+    { maxAttempts: 1.5 },
+    { concurrency: 0 },
+    { retentionMs: -1 },
+    { timeoutMs: 0 },
+    { backoff: { factor: 0 } },
+    { backoff: { initialMs: Number.NaN } },
+  ])('rejects invalid options %j', (options) => {
+    expect(() => defineEndpoint({ name: 'ping', ...schemas, ...options })).toThrow(InvalidEndpointError);
+  });
+
+  it('rejects values that are not zod schemas', () => {
+    expect(() => defineEndpoint({ name: 'ping', input: {} as never, output: schemas.output })).toThrow(
+      /zod schemas/,
+    );
+  });
+});
+
+describe('backoffDelay', () => {
+  const backoff = { initialMs: 1000, factor: 2, maxMs: 5000 };
+  it('grows exponentially from the first retry and stops at the bound', () => {
+    const middle = () => 0.5;
+    expect(backoffDelay(backoff, 2, middle)).toBe(1000);
+    expect(backoffDelay(backoff, 3, middle)).toBe(2000);
+    expect(backoffDelay(backoff, 4, middle)).toBe(4000);
+    expect(backoffDelay(backoff, 10, middle)).toBe(5000);
+  });
+  it('jitters by ±20 %', () => {
+    expect(backoffDelay(backoff, 2, () => 0)).toBe(800);
+    expect(backoffDelay(backoff, 2, () => 1)).toBe(1200);
+  });
+});

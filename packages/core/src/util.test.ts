@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from './errors.js';
+import { decodeCursor, encodeCursor, hashInput, isJobId, newJobId, stableStringify } from './util.js';
+
+describe('job ids', () => {
+  it('are random UUIDs that isJobId accepts', () => {
+    const ids = new Set(Array.from({ length: 1000 }, newJobId));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(isJobId(id)).toBe(true);
+  });
+  it.each(['', 'abc', '../../etc/passwd', `${newJobId()}x`, newJobId().toUpperCase()])('rejects %j', (id) => {
+    expect(isJobId(id)).toBe(false);
+  });
+});
+
+describe('hashInput', () => {
+  it('ignores key order and tells different values apart', async () => {
+    expect(stableStringify({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}',
+    );
+    expect(await hashInput({ a: 1, b: 2 })).toBe(await hashInput({ b: 2, a: 1 }));
+    expect(await hashInput({ a: 1 })).not.toBe(await hashInput({ a: 2 }));
+    expect(await hashInput(undefined)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('cursors', () => {
+  it('round-trip a position', () => {
+    const position = { createdAt: new Date('2026-01-02T03:04:05.678Z'), id: newJobId() };
+    const cursor = encodeCursor(position);
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(cursor)).toEqual(position);
+  });
+  it.each([
+    '',
+    'not-a-cursor',
+    btoa('[1,"x"]'),
+    btoa('{"a":1}'),
+    '%%%',
+  ])('reject %j with a typed error', (cursor) => {
+    expect(() => decodeCursor(cursor)).toThrow(InvalidInputError);
+  });
+});
