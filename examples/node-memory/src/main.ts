@@ -19,7 +19,7 @@ console.log(`jobs quick start (in-memory) is listening on ${server.origin}
 
 Try it (202 Accepted, then follow Location; Prefer: wait=30 answers 303 to the output when done):
 
-  curl -i ${api}/compress -H 'Content-Type: application/json' -d '{"megabytes":64}'
+  curl -i ${api}/compress -H 'Content-Type: application/json' -d '{"megabytes":32}'
   curl -i ${api}/compress -H 'Content-Type: application/json' -H 'Prefer: wait=30' -d '{"megabytes":16}'
   curl -N ${api}/compress/<id>/events
 

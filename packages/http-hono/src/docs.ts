@@ -53,6 +53,7 @@ const STYLE = `
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
 code, pre, textarea, input, select { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 code { background: var(--code); padding: 0 4px; border-radius: 3px; }
+pre:empty { display: none; }
 pre { background: var(--code); padding: 10px; border-radius: 6px; overflow: auto; max-height: 420px; margin: 6px 0; white-space: pre-wrap; word-break: break-word; }
 a { color: var(--accent); }
 .top { display: flex; justify-content: space-between; align-items: center; padding: 12px 24px; border-bottom: 1px solid var(--line); position: sticky; top: 0; background: var(--bg); z-index: 2; }
@@ -71,6 +72,7 @@ main { padding: 16px 24px 80px; min-width: 0; }
 .path { font-family: ui-monospace, monospace; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0; font-size: 13px; }
+td p { margin: 0; }
 th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 4px 6px; vertical-align: top; }
 details > summary { cursor: pointer; }
 .schema ul { list-style: none; padding-left: 16px; margin: 2px 0; border-left: 1px dashed var(--line); }
@@ -385,7 +387,7 @@ const SCRIPT = `
       var init = { method: method.toUpperCase(), headers: headers };
       if (body) { headers['Content-Type'] = 'application/json'; init.body = body.value; }
       var full = new URL(url, location.href).href;
-      var curlParts = ['curl -i -N -X ' + init.method + ' ' + shellQuote(full)];
+      var curlParts = ['curl -i ' + (isStream ? '-N ' : '') + '-X ' + init.method + ' ' + shellQuote(full)];
       Object.keys(headers).forEach(function (h) { curlParts.push('-H ' + shellQuote(h + ': ' + headers[h])); });
       if (init.body !== undefined) curlParts.push('--data ' + shellQuote(init.body));
       curl.textContent = curlParts.join(' \\\\\\n  ');
@@ -396,7 +398,11 @@ const SCRIPT = `
       fetch(url, init).then(function (response) {
         var line = el('p', null, [el('span', { className: response.ok ? 'status-ok' : 'status-err', text: String(response.status) + ' ' + response.statusText }), ' ', el('span', { className: 'muted', text: (Date.now() - started) + ' ms' })]);
         result.appendChild(line);
-        if (response.redirected) result.appendChild(el('p', { className: 'muted', text: 'Followed a redirect (303) to ' + response.url }));
+        if (response.redirected) {
+          result.appendChild(el('p', { className: 'muted', text: 'Followed a redirect (303) to ' + response.url }));
+          var target = /\\/([a-z][a-z0-9_-]*)\\/([0-9a-f-]{36})\\/output$/.exec(new URL(response.url).pathname);
+          if (target) rememberJob(target[1], target[2]);
+        }
         var headerLines = [];
         response.headers.forEach(function (value, name) { headerLines.push(name + ': ' + value); });
         result.appendChild(el('pre', { text: headerLines.join('\\n') }));
