@@ -369,26 +369,21 @@ class HttpEndpointClient implements EndpointClient<any, any> {
       extraTimeoutMs: wait * 1000,
     };
     return request(this.#settings.transport, spec, async (response) => {
-      if (response.redirected && response.url) {
+      const followedTo = response.redirected ? jobUrlOfOutput(response.url) : null;
+      if (followedTo) {
         // The fetch followed a 303 to the output: the job succeeded, and its URL is the output URL's parent.
-        return {
-          jobUrl: response.url.replace(/\/output\/?(\?.*)?$/, ''),
-          job: null,
-          output: { value: await readJson(response, response.url) },
-        };
+        return { jobUrl: followedTo, job: null, output: { value: await readJson(response, response.url) } };
       }
       if (response.status === 303) {
-        // A fetch that does not follow redirects (e.g. an in-process `app.request`): Location is the output.
+        // A fetch that does not follow redirects (e.g. an in-process app): Location is the output.
         const location = response.headers.get('location');
-        if (!location) throw new JobsProtocolError(this.url, '303 without a Location header');
-        const jobUrl = new URL(location, response.url || this.url).href.replace(/\/output\/?(\?.*)?$/, '');
+        const jobUrl = location ? jobUrlOfOutput(new URL(location, response.url || this.url).href) : null;
+        if (!jobUrl)
+          throw new JobsProtocolError(this.url, `303 to ${JSON.stringify(location)}, not to an output`);
         // The contract puts the finished job in the 303's body; without it, the caller GETs the job.
-        let job: Job | null = null;
-        try {
-          job = this.#parseJob(await readJson(response, jobUrl), jobUrl, response.url || jobUrl);
-        } catch {
-          job = null;
-        }
+        const job = await readJson(response, jobUrl)
+          .then((body) => this.#parseJob(body, jobUrl, response.url || jobUrl))
+          .catch(() => null);
         return { jobUrl, job };
       }
       if (response.type === 'opaqueredirect' || response.status >= 300) {
@@ -616,6 +611,12 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     if (wait === undefined || !Number.isFinite(wait) || wait < 1) return 0;
     return Math.min(this.#settings.maxWaitSeconds, Math.floor(wait));
   }
+}
+
+/** The job URL of an output URL (`…/{id}/output`), or null when `url` is not one. */
+function jobUrlOfOutput(url: string): string | null {
+  const match = /^(.*)\/output\/?(?:\?.*)?$/.exec(url);
+  return match?.[1] ? match[1] : null;
 }
 
 /** A backend outage reported inside an event stream: worth reconnecting. */

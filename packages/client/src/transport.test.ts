@@ -313,3 +313,15 @@ describe('error mapping', () => {
     expect(seen).toEqual(['Bearer 1', 'Bearer 2']);
   });
 });
+
+describe('redirects', () => {
+  it('treats a POST redirected elsewhere than an output (308) as the normal answer', async () => {
+    const app = new Hono()
+      .post('/old/ping', (c) => c.redirect('/jobs/ping', 308))
+      .post('/jobs/ping', async (c) => c.json({ ...jobJson(), echo: await c.req.json() }, 202));
+    const client = createJobsClient({ baseUrl: `${await serveApp(app)}/old` });
+    const job = await client.endpoint('ping').submit({ message: 'moved' });
+    expect(job).toMatchObject({ id: ID, status: 'queued' });
+    expect(job.links.self).toBe(`${served!.origin}/jobs/ping/${ID}`);
+  });
+});

@@ -46,21 +46,18 @@ export async function request<T>(
     const canRetry = spec.idempotent && attempt < options.retries;
     let retryDelayMs: number;
     const scope = linkSignal(spec.signal, options.requestTimeoutMs + (spec.extraTimeoutMs ?? 0));
-    let released = false;
-    const release = () => {
-      released = true;
-      scope.dispose();
-    };
     try {
-      const headers = { ...(await resolveHeaders(options.headers)), ...spec.headers };
+      // The protocol headers of the request win over same-named ones from the `headers` option.
+      const headers = new Headers(await resolveHeaders(options.headers));
+      for (const [name, value] of Object.entries(spec.headers ?? {})) headers.set(name, value);
       const init: RequestInit = { method: spec.method, headers, signal: scope.signal };
       if (spec.body !== undefined) init.body = spec.body;
       if (spec.redirect) init.redirect = spec.redirect;
       const response = await options.fetch(spec.url, init);
       if (response.ok || isRedirect(response)) {
         if (spec.streaming) scope.clearTimer();
-        const result = await read(response, release);
-        if (!spec.streaming) release();
+        const result = await read(response, scope.dispose);
+        if (!spec.streaming) scope.dispose();
         return result;
       }
       const error = await httpError(spec, response);
@@ -68,7 +65,7 @@ export async function request<T>(
       if (delay === null) throw error;
       retryDelayMs = delay;
     } catch (error) {
-      if (!released) scope.dispose();
+      scope.dispose();
       if (spec.signal?.aborted) throw spec.signal.reason;
       if (error instanceof JobsClientError) throw error;
       const networkError = new JobsNetworkError({
