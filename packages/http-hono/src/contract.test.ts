@@ -1,7 +1,19 @@
-import { JOB_ID_PATTERN } from '@jobs/core';
+import { createJobsRuntime, implement, JOB_ID_PATTERN } from '@jobs/core';
+import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobsApp } from './app.js';
 import type { JobListRepresentation, JobRepresentation } from './representation.js';
-import { get, json, pollJob, postJson, startTestServer, type TestServer, until } from './test-support.js';
+import {
+  get,
+  json,
+  ping,
+  pollJob,
+  postJson,
+  startTestServer,
+  type TestServer,
+  until,
+} from './test-support.js';
 
 const JOB_KEYS = [
   'id',
@@ -566,6 +578,34 @@ describe('CORS', () => {
       expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await corsServer.close();
+    }
+  });
+});
+
+describe('runtime independence', () => {
+  it('works as a plain fetch handler, without a Node.js server', async () => {
+    const runtime = createJobsRuntime({
+      repository: createMemoryRepository(),
+      queue: createMemoryQueue(),
+      workers: [implement(ping, (input) => ({ pong: input.message.toUpperCase() }))],
+    });
+    await runtime.start();
+    try {
+      const app = new Hono().route('/api/jobs', createJobsApp({ service: runtime.service }));
+      const created = await app.fetch(
+        new Request('http://worker.example/api/jobs/ping', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Prefer: 'wait=30' },
+          body: '{"message":"edge"}',
+        }),
+      );
+      expect(created.status).toBe(303);
+      const location = created.headers.get('location')!;
+      expect(location).toMatch(/^\/api\/jobs\/ping\/[0-9a-f-]{36}\/output$/);
+      const output = await app.fetch(new Request(`http://worker.example${location}`));
+      expect(await output.json()).toEqual({ pong: 'EDGE' });
+    } finally {
+      await runtime.stop();
     }
   });
 });
