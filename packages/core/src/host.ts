@@ -210,9 +210,11 @@ export class WorkerHost {
       } catch (error) {
         result = { ok: false, error };
       }
-      progress.close();
       const outcome = this.#outcome(endpoint, job, run, result);
       if (!outcome) return;
+      // A report still held back by the throttle is written before the final state, so it is not lost.
+      if (outcome.status === 'succeeded') await progress.flush();
+      progress.close();
       const settled = await this.#settle(job, leaseToken, outcome);
       if (settled?.status === 'succeeded') this.#recordDuration(endpoint.name, Date.now() - startedAt);
       if (settled?.status === 'queued')
@@ -417,26 +419,28 @@ class ProgressWriter {
       eta,
     };
     const wait = this.#lastWrite + this.intervalMs - now;
-    if (wait <= 0) this.#flush();
+    if (wait <= 0) void this.flush();
     else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#flush(), wait);
+      this.#timer = setTimeout(() => void this.flush(), wait);
       unrefTimer(this.#timer);
     }
+  }
+
+  /** Writes the report held back by the throttle, if any. */
+  async flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const pending = this.#pending;
+    if (!pending || this.#closed) return;
+    this.#pending = null;
+    this.#lastWrite = Date.now();
+    await this.write(pending.progress, pending.eta);
   }
 
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-  }
-
-  #flush(): void {
-    this.#timer = null;
-    const pending = this.#pending;
-    if (!pending || this.#closed) return;
-    this.#pending = null;
-    this.#lastWrite = Date.now();
-    void this.write(pending.progress, pending.eta);
   }
 }
 
