@@ -20,6 +20,7 @@ export type JobsErrorCode =
   | 'job_failed'
   | 'lease_lost'
   | 'attempts_exhausted'
+  | 'method_not_allowed'
   | 'internal';
 
 export interface JobsErrorOptions {

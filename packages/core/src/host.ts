@@ -30,6 +30,8 @@ interface Run {
   leaseToken: string;
   controller: AbortController;
   reason: AbortReason | null;
+  /** Last time the repository confirmed the lease (ms). */
+  renewedAt: number;
   abort(reason: AbortReason): void;
 }
 
@@ -169,6 +171,7 @@ export class WorkerHost {
       leaseToken,
       controller,
       reason: null,
+      renewedAt: Date.now(),
       abort(reason) {
         if (run.reason) return;
         run.reason = reason;
@@ -346,15 +349,22 @@ export class WorkerHost {
     update: { progress?: JobProgress | null; estimatedCompletionAt?: Date | null },
   ): Promise<void> {
     if (run.reason === 'lease_lost') return;
+    const sentAt = Date.now();
     try {
       const result = await this.#repository.heartbeat(run.job.id, run.leaseToken, {
         leaseMs: this.#leaseMs,
         ...update,
       });
       if (!result.held) run.abort('lease_lost');
-      else if (result.cancelRequested) run.abort('canceled');
+      else {
+        run.renewedAt = Math.max(run.renewedAt, sentAt);
+        if (result.cancelRequested) run.abort('canceled');
+      }
     } catch (error) {
       this.#logger.warn('heartbeat failed', { jobId: run.job.id, error: String(error) });
+      // Cut off from the repository for a whole lease: another worker may run the job by now, so stop this
+      // run rather than duplicate its side effects; its result would be refused anyway.
+      if (Date.now() - run.renewedAt > this.#leaseMs) run.abort('lease_lost');
     }
   }
 

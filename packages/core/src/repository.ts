@@ -92,8 +92,11 @@ export type Unsubscribe = () => void;
  * Every method is safe to call concurrently from many processes. Times (`createdAt`, lease expiry,
  * `runAt`, `expiresAt`, ...) come from the repository's own clock so that every node agrees.
  * Values are copied in and out: a caller never shares an object with the store.
- * Every change of a job (create, claim, heartbeat that changes progress, settle, cancel, remove)
- * is announced to subscribers, in every process sharing the store.
+ * Every change of a job (create, claim, heartbeat that changes progress or ETA, settle, cancel, remove)
+ * is announced to subscribers, in every process sharing the store, and sets `updatedAt` to now; lease
+ * renewals and `markDispatched` are silent and leave `updatedAt` as it is (waiters compare it).
+ * `cancelRequested` and `error` survive `claim` and `settle` to `queued`: a cancel request is never lost
+ * by a retry.
  * A backend that cannot be reached makes methods reject with `UnavailableError`; invalid values
  * (that the store cannot hold) make them reject with `InvalidInputError`; nothing is changed then.
  */

@@ -207,20 +207,20 @@ export class JobService {
 
   /** Waits for a final state (or any change) of the job, woken by change notifications; polls as a backstop. */
   async wait(endpointName: string, id: string, options: WaitOptions): Promise<JobRecord> {
-    let job = await this.get(endpointName, id, options);
     const until = options.until ?? 'final';
-    const since = options.since ?? job.updatedAt;
-    const done = (current: JobRecord) =>
-      isFinalStatus(current.status) ||
-      (until === 'change' && current.updatedAt.getTime() !== since.getTime());
-    if (done(job) || options.timeoutMs <= 0) return job;
-    await this.#notifier.ready().catch(() => {});
-    const deadline = Date.now() + options.timeoutMs;
+    // Watch before the first read, so a change between the read and the wait is not missed.
     let changed = false;
     const unwatch = this.#notifier.watch(id, () => {
       changed = true;
     });
     try {
+      if (options.timeoutMs > 0) await this.#notifier.ready().catch(() => {});
+      let job = await this.get(endpointName, id, options);
+      const since = options.since ?? job.updatedAt;
+      const done = (current: JobRecord) =>
+        isFinalStatus(current.status) ||
+        (until === 'change' && current.updatedAt.getTime() !== since.getTime());
+      const deadline = Date.now() + options.timeoutMs;
       while (!done(job) && !options.signal?.aborted) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
