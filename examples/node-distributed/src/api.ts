@@ -1,0 +1,114 @@
+/**
+ * API process: the HTTP front end on the shared PostgreSQL repository, publishing to RabbitMQ. Stateless:
+ * run as many as the request rate needs, behind any load balancer. It runs no workers and no sweeper.
+ *
+ *   DATABASE_URL=postgres://... AMQP_URL=amqp://... PORT=3001 pnpm api
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createJobsRuntime } from '@jobs/core';
+import { createJobsApp } from '@jobs/http-hono';
+import { Hono } from 'hono';
+import { openBackends } from './backends.js';
+import { type ApiConfig, ConfigError, readApiConfig } from './config.js';
+import { endpoints } from './endpoints.js';
+import { announceReady, handleStopSignals } from './lifecycle.js';
+import { createLogger } from './logger.js';
+import { readStats } from './stats.js';
+
+async function main(config: ApiConfig): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const backends = await openBackends(config, logger);
+  const runtime = createJobsRuntime({
+    repository: backends.repository,
+    queue: backends.queue,
+    endpoints,
+    sweeper: false, // the worker processes sweep
+    service: { pollIntervalMs: config.waitPollMs },
+    logger,
+  });
+  await runtime.start();
+
+  // Aborting it ends open long-polls and event streams, so the server can close.
+  const shutdown = new AbortController();
+  const responses = new Map<number, number>();
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    await next();
+    responses.set(c.res.status, (responses.get(c.res.status) ?? 0) + 1);
+  });
+  app.get('/healthz', (c) => c.json({ status: 'ok', name: config.name, pid: process.pid }));
+  app.get('/readyz', async (c) => {
+    const queue = backends.queue.status();
+    let database = 'up';
+    try {
+      await backends.repository.pool.query('SELECT 1');
+    } catch {
+      database = 'down';
+    }
+    const ready = database === 'up' && queue.publish !== 'closed' && !shutdown.signal.aborted;
+    return c.json({ ready, database, queue }, ready ? 200 : 503);
+  });
+  app.get('/stats', async (c) =>
+    c.json({
+      name: config.name,
+      pid: process.pid,
+      responses: Object.fromEntries(responses),
+      queue: backends.queue.status(),
+      endpoints: await readStats(backends, endpoints).catch(() => null),
+    }),
+  );
+  app.route(
+    '/jobs',
+    createJobsApp({
+      service: runtime.service,
+      signal: shutdown.signal,
+      maxWaitSeconds: config.maxWaitSeconds,
+      logger,
+      openapi: { title: 'jobs: distributed example' },
+    }),
+  );
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(started),
+    );
+    started.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  handleStopSignals({
+    logger,
+    forceAfterMs: config.shutdownTimeoutMs + 5_000,
+    async stop() {
+      // 1. No new connections; idle keep-alive connections close now, requests in progress finish.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      shutdown.abort();
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      // 2. Requests still running after the bound are cut off.
+      const bound = setTimeout(() => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(bound);
+      // 3. Then the runtime, the broker and the database.
+      await runtime.stop({ timeoutMs: 0 });
+      await backends.close();
+    },
+  });
+
+  logger.info('ready', { role: 'api', url: `http://${config.host}:${port}/jobs`, schema: config.schema });
+  announceReady({ role: 'api', port });
+}
+
+let config: ApiConfig;
+try {
+  config = readApiConfig(process.env);
+} catch (error) {
+  console.error(error instanceof ConfigError ? `configuration: ${error.message}` : error);
+  process.exit(2);
+}
+main(config).catch((error: unknown) => {
+  console.error('api process failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});
