@@ -5,7 +5,10 @@ const packages = ['core', 'memory', 'testing', 'http-hono', 'repo-postgres', 'qu
 
 /** Tests import the workspace packages from source, so they never run against a stale build. */
 export const workspaceAlias = Object.fromEntries(
-  packages.map((dir) => [`@jobs/${dir}`, fileURLToPath(new URL(`./packages/${dir}/src/index.ts`, import.meta.url))]),
+  packages.map((dir) => [
+    `@jobs/${dir}`,
+    fileURLToPath(new URL(`./packages/${dir}/src/index.ts`, import.meta.url)),
+  ]),
 );
 
 /**
@@ -20,7 +23,9 @@ export function packageTests(name: string, test: Record<string, unknown> = {}) {
     resolve: { alias: workspaceAlias },
     test: {
       name,
-      include: faultsPass ? ['src/**/*.faults.test.ts', 'test/**/*.faults.test.ts'] : ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      include: faultsPass
+        ? ['src/**/*.faults.test.ts', 'test/**/*.faults.test.ts']
+        : ['src/**/*.test.ts', 'test/**/*.test.ts'],
       exclude: faultsPass ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.faults.test.ts'],
       ...test,
     },

@@ -356,7 +356,8 @@ function expectedDispatchable(
       }
       if (job.status === 'running') {
         return (
-          job.leaseExpiresAt!.getTime() <= now && (dispatchedAt === null || dispatchedAt <= now - redispatchMs)
+          job.leaseExpiresAt!.getTime() <= now &&
+          (dispatchedAt === null || dispatchedAt <= now - redispatchMs)
         );
       }
       return false;
