@@ -32,6 +32,7 @@ export class ManagedConnection {
   #lastError: string | undefined;
   #loop: Promise<void> | null = null;
   #closed = false;
+  #attempted = false;
 
   constructor(role: ConnectionRole, options: ResolvedOptions, events: EventHub) {
     this.role = role;
@@ -52,6 +53,11 @@ export class ManagedConnection {
   /** Whether anything used the connection yet (it opens on first use). */
   get started(): boolean {
     return this.#loop !== null;
+  }
+
+  /** True until the first connection attempt has succeeded or failed. */
+  get firstAttemptPending(): boolean {
+    return !this.#attempted && !this.#closed;
   }
 
   get closed(): boolean {
@@ -121,6 +127,7 @@ export class ManagedConnection {
       try {
         connection = await this.#open();
       } catch (error) {
+        this.#attempted = true;
         this.#lastError = describeError(error);
         if (this.#closed) break;
         this.#options.logger.warn('amqp connection failed', { role: this.role, error: this.#lastError });
@@ -134,6 +141,7 @@ export class ManagedConnection {
         await closeQuietly(connection);
         break;
       }
+      this.#attempted = true;
       const connectedAt = Date.now();
       const lost = this.#watch(connection);
       this.#current = connection;

@@ -2,7 +2,7 @@ import { describeJobQueueContract } from '@jobs/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { createAmqpQueue } from './index.js';
 import type { AmqpJobQueue } from './queue.js';
-import { AMQP_URL, Admin, randomName, recordingLogger } from './test-support.js';
+import { Admin, AMQP_URL, randomName, recordingLogger } from './test-support.js';
 
 let admin: Admin;
 beforeAll(async () => {

@@ -62,7 +62,12 @@ export class Publisher implements ConnectionUser {
   async publish(target: Target, jobId: string, headers: Record<string, unknown> = {}): Promise<void> {
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
     if (!this.#unuse) this.#unuse = this.#connection.use(this);
-    const deadline = Date.now() + this.#options.publishTimeoutMs;
+    // The first connection attempt is always awaited (within connectTimeoutMs): publishTimeoutMs bounds the
+    // wait for a broker known to be down, not the lazy first connect.
+    const wait = this.#connection.firstAttemptPending
+      ? Math.max(this.#options.publishTimeoutMs, this.#options.connectTimeoutMs + 1_000)
+      : this.#options.publishTimeoutMs;
+    const deadline = Date.now() + wait;
     const { channel, connection } = await this.#writable(target, deadline);
     return this.#send(channel, connection, target, jobId, headers);
   }
@@ -92,7 +97,13 @@ export class Publisher implements ConnectionUser {
           const declaring = target.deadLetter
             ? this.#topology.ensureDeadLetter(connection)
             : this.#topology.ensure(connection, target.endpoint);
-          await beforeDeadline(declaring, deadline, 'declaring the queue');
+          // A declare is a round trip like a confirm: bounded by confirmTimeoutMs at least, so that
+          // publishTimeoutMs = 0 ("do not wait for a connection") still lets the first publish declare.
+          await beforeDeadline(
+            declaring,
+            Math.max(deadline, Date.now() + this.#options.confirmTimeoutMs),
+            'declaring the queue',
+          );
           if (this.#channel === channel && !this.#connection.blocked && !this.#draining)
             return { channel, connection };
         } catch (error) {

@@ -253,7 +253,9 @@ describe('poison messages', () => {
     for (let i = 0; i < 2; i++) {
       const channel = await admin.connection.createChannel();
       channel.on('error', () => {});
-      const got = await waitFor(() => channel.get(`${h.queue.prefix}.${e}`, { noAck: false }));
+      const got = await waitFor(
+        async () => (await channel.get(`${h.queue.prefix}.${e}`, { noAck: false })) || null,
+      );
       expect(JSON.parse(got.content.toString()).jobId).toBe(id);
       await channel.close();
     }
@@ -518,6 +520,14 @@ describe('unreachable broker', () => {
     expect(events.slice(after)).toEqual([]);
   });
 
+  it('with publishTimeoutMs 0 the first publish still connects; once the broker is known down, publishes fail at once', async () => {
+    const h = harness({ publishTimeoutMs: 0 });
+    const e = h.endpoint();
+    await h.queue.publish(e, newJobId());
+    await h.queue.publish(e, newJobId());
+    expect(await h.queue.depth(e)).toBe(2);
+  });
+
   it('with publishTimeoutMs 0 a publish fails at once while not connected', async () => {
     const queue = createAmqpQueue({
       url: 'amqp://guest:guest@127.0.0.1:1',
@@ -526,6 +536,8 @@ describe('unreachable broker', () => {
       publishTimeoutMs: 0,
     });
     try {
+      // The first waits for the first connection attempt; later ones do not wait for reconnects.
+      await expect(queue.publish('ping', newJobId())).rejects.toBeInstanceOf(UnavailableError);
       await expect(queue.publish('ping', newJobId())).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       await queue.close();

@@ -2,7 +2,6 @@ import { silentLogger } from '@jobs/core';
 import { createMemoryRepository } from '@jobs/memory';
 import { createPostgresRepository } from '@jobs/repo-postgres';
 import { describeJobRuntimeContract, type RuntimeBackend } from '@jobs/testing';
-import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { createAmqpQueue } from './index.js';
 import type { AmqpJobQueue } from './queue.js';
@@ -20,13 +19,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await admin?.close();
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  client.on('error', () => {});
-  await client.connect();
+  const repository = postgresRepository();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await repository.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   } finally {
-    await client.end();
+    await repository.close();
   }
 });
 

@@ -37,7 +37,9 @@ export async function waitFor<T>(
 }
 
 /** A logger that keeps warnings and errors, so tests can show them when they fail and check for surprises. */
-export function recordingLogger(): Logger & { entries: Array<{ level: string; message: string; fields?: unknown }> } {
+export function recordingLogger(): Logger & {
+  entries: Array<{ level: string; message: string; fields?: unknown }>;
+} {
   const entries: Array<{ level: string; message: string; fields?: unknown }> = [];
   return {
     entries,
@@ -63,7 +65,9 @@ export class Admin {
   ) {}
 
   static async open(): Promise<Admin> {
-    const connection = await connect(AMQP_URL, { clientProperties: { connection_name: 'jobs-tests (admin)' } });
+    const connection = await connect(AMQP_URL, {
+      clientProperties: { connection_name: 'jobs-tests (admin)' },
+    });
     connection.on('error', () => {});
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => {});
@@ -81,13 +85,20 @@ export class Admin {
     }
   }
 
-  async publishRaw(queue: string, body: Buffer | string, headers: Record<string, unknown> = {}): Promise<void> {
+  async publishRaw(
+    queue: string,
+    body: Buffer | string,
+    headers: Record<string, unknown> = {},
+  ): Promise<void> {
     const channel = await this.connection.createConfirmChannel();
     channel.on('error', () => {});
     try {
       await new Promise<void>((resolve, reject) => {
-        channel.sendToQueue(queue, Buffer.isBuffer(body) ? body : Buffer.from(body), { persistent: true, headers }, (error) =>
-          error ? reject(error) : resolve(),
+        channel.sendToQueue(
+          queue,
+          Buffer.isBuffer(body) ? body : Buffer.from(body),
+          { persistent: true, headers },
+          (error) => (error ? reject(error) : resolve()),
         );
       });
     } finally {

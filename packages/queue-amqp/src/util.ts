@@ -19,6 +19,8 @@ export class Signal {
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
+      // A waiter never keeps the process alive by itself (sockets and backoff timers do while they matter).
+      unref(timer);
       this.#waiters.add(done);
     });
   }
