@@ -1,4 +1,4 @@
-import type { JobRecord, JobRepository, JobStatus, NewJob, SettleOutcome } from '@jobs/core';
+import type { DispatchQuery, JobRecord, JobRepository, JobStatus, NewJob, SettleOutcome } from '@jobs/core';
 import { newJobId, newLeaseToken } from '@jobs/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { delay, makeNewJob, problem, purgeJobs, trackJobs, uniqueName, waitFor } from './helpers.js';
@@ -976,18 +976,17 @@ export function describeJobRepositoryContract(
     });
 
     describe('findDispatchable', () => {
-      const query = (
-        overrides: Partial<{ undispatchedGraceMs: number; redispatchAfterMs: number }> = {},
-      ) => ({
+      const query = (overrides: Partial<DispatchQuery> = {}): DispatchQuery => ({
         undispatchedGraceMs: 60_000,
         redispatchAfterMs: 60_000,
         limit: DISPATCH_LIMIT,
         ...overrides,
       });
 
-      async function dispatchableIds(q: ReturnType<typeof query>): Promise<string[]> {
+      async function dispatchableIds(q: DispatchQuery): Promise<string[]> {
         const found = await repo.findDispatchable(q);
         expect(found.length).toBeLessThanOrEqual(q.limit);
+        if (q.endpoint !== undefined) for (const f of found) expect(f.endpoint).toBe(q.endpoint);
         return found.map((f) => f.id);
       }
 
@@ -1065,6 +1064,116 @@ export function describeJobRepositoryContract(
       );
 
       it(
+        'with redispatchAfterMs null finds the jobs never dispatched: queued past the grace, running with an expired lease',
+        async () => {
+          const queued = await create();
+          // Dispatched, then requeued by a retry: the requeue clears the dispatch, so it counts as never dispatched.
+          const { job: retried, token: retriedToken } = await claimNew();
+          await repo.markDispatched(retried.id);
+          await repo.settle(retried.id, retriedToken, {
+            status: 'queued',
+            delayMs: 0,
+            error: problem('job_failed'),
+            refundAttempt: false,
+          });
+          // Dispatched before its claim: the claim clears the dispatch.
+          const dispatchedThenClaimed = await create();
+          await repo.markDispatched(dispatchedThenClaimed.id);
+          await repo.claim(dispatchedThenClaimed.id, { leaseToken: newLeaseToken(), leaseMs: 50 });
+          const { job: expired } = await claimNew(50);
+          await delay(120);
+          const ids = await dispatchableIds(query({ undispatchedGraceMs: 20, redispatchAfterMs: null }));
+          for (const id of [queued.id, retried.id, dispatchedThenClaimed.id, expired.id])
+            expect(ids).toContain(id);
+        },
+        timeout,
+      );
+
+      it(
+        'with redispatchAfterMs null never finds a job dispatched since: queued, or running with an expired lease',
+        async () => {
+          const queued = await create();
+          await repo.markDispatched(queued.id);
+          const { job: running } = await claimNew(50);
+          await delay(120);
+          // The lease expired; the job was handed to the queue again (by a sweeper) after the claim.
+          await repo.markDispatched(running.id);
+          await delay(80);
+          const never = await dispatchableIds(query({ undispatchedGraceMs: 0, redispatchAfterMs: null }));
+          expect(never).not.toContain(queued.id);
+          expect(never).not.toContain(running.id);
+          // Both are otherwise due: a finite redispatchAfterMs finds them.
+          const again = await dispatchableIds(query({ undispatchedGraceMs: 0, redispatchAfterMs: 20 }));
+          expect(again).toContain(queued.id);
+          expect(again).toContain(running.id);
+        },
+        timeout,
+      );
+
+      it(
+        "with an endpoint finds only that endpoint's jobs",
+        async () => {
+          const other = uniqueName('repo');
+          const make = async (e: string) => {
+            const undispatched = (await repo.create(makeNewJob(e))).job;
+            const dispatched = (await repo.create(makeNewJob(e))).job;
+            await repo.markDispatched(dispatched.id);
+            const running = (await repo.create(makeNewJob(e))).job;
+            await repo.claim(running.id, { leaseToken: newLeaseToken(), leaseMs: 50 });
+            return { undispatched: undispatched.id, dispatched: dispatched.id, running: running.id };
+          };
+          const ours = await make(endpoint);
+          const theirs = await make(other);
+          await delay(120);
+          for (const [e, mine, foreign] of [
+            [endpoint, ours, theirs],
+            [other, theirs, ours],
+          ] as const) {
+            const all = await dispatchableIds(
+              query({ undispatchedGraceMs: 0, redispatchAfterMs: 0, endpoint: e }),
+            );
+            expect(all).toEqual(expect.arrayContaining([mine.undispatched, mine.dispatched, mine.running]));
+            for (const id of Object.values(foreign)) expect(all).not.toContain(id);
+
+            const never = await dispatchableIds(
+              query({ undispatchedGraceMs: 0, redispatchAfterMs: null, endpoint: e }),
+            );
+            expect(never).toEqual(expect.arrayContaining([mine.undispatched, mine.running]));
+            expect(never).not.toContain(mine.dispatched);
+            for (const id of Object.values(foreign)) expect(never).not.toContain(id);
+          }
+          const unknown = await dispatchableIds(
+            query({ undispatchedGraceMs: 0, redispatchAfterMs: 0, endpoint: uniqueName('repo') }),
+          );
+          expect(unknown).toEqual([]);
+        },
+        timeout,
+      );
+
+      it(
+        'boundaries are inclusive: with 0, a job dispatched or made due just now is found at once',
+        async () => {
+          // "dispatched redispatchAfterMs ago or more" and "undispatchedGraceMs after runAt": a job whose time
+          // is exactly now is due, so several operations within one millisecond of the store's clock still count.
+          const { job: running } = await claimNew(1);
+          await delay(20);
+          const queued = await Promise.all(Array.from({ length: 5 }, () => create()));
+          for (const job of [...queued, running]) await repo.markDispatched(job.id);
+          const redispatched = await dispatchableIds(
+            query({ undispatchedGraceMs: 60_000, redispatchAfterMs: 0 }),
+          );
+          for (const job of [...queued, running]) expect(redispatched).toContain(job.id);
+
+          const fresh = await Promise.all(Array.from({ length: 5 }, () => create()));
+          const undispatched = await dispatchableIds(
+            query({ undispatchedGraceMs: 0, redispatchAfterMs: null }),
+          );
+          for (const job of fresh) expect(undispatched).toContain(job.id);
+        },
+        timeout,
+      );
+
+      it(
         'returns the oldest first and respects the limit',
         async () => {
           const jobs: JobRecord[] = [];
@@ -1078,6 +1187,197 @@ export function describeJobRepositoryContract(
           expect(ours).toEqual(jobs.map((j) => j.id));
           const limited = await repo.findDispatchable({ ...query({ undispatchedGraceMs: 10 }), limit: 3 });
           expect(limited).toHaveLength(3);
+        },
+        timeout,
+      );
+    });
+
+    describe('updatedAt', () => {
+      /** Lets the store's clock move on, so that a change lands on a later millisecond. */
+      const tick = () => delay(5);
+
+      /** Follows one job's updatedAt through operations that must move it or leave it. */
+      async function follow(id: string) {
+        let last = (await mustGet(id)).updatedAt.getTime();
+        return {
+          async moves(what: string, operation: () => Promise<unknown>) {
+            await tick();
+            await operation();
+            const job = await mustGet(id);
+            expect(job.updatedAt.getTime(), `updatedAt after ${what}`).toBeGreaterThan(last);
+            last = job.updatedAt.getTime();
+            return job;
+          },
+          async stays(what: string, operation: () => Promise<unknown>) {
+            await tick();
+            await operation();
+            const job = await mustGet(id);
+            expect(job.updatedAt.getTime(), `updatedAt after ${what}`).toBe(last);
+            return job;
+          },
+        };
+      }
+
+      it(
+        'is set at create and moves on claim, heartbeat with progress or ETA, requestCancel and settle',
+        async () => {
+          const job = await create();
+          expect(Math.abs(job.updatedAt.getTime() - job.createdAt.getTime())).toBeLessThanOrEqual(
+            CLOCK_TOLERANCE_MS,
+          );
+          const token = newLeaseToken();
+          const retryToken = newLeaseToken();
+          const updated = await follow(job.id);
+          await updated.moves('claim', () => repo.claim(job.id, { leaseToken: token, leaseMs: LONG_LEASE }));
+          await updated.moves('heartbeat with progress', () =>
+            repo.heartbeat(job.id, token, { leaseMs: LONG_LEASE, progress: { fraction: 0.5 } }),
+          );
+          await updated.moves('heartbeat with an ETA', () =>
+            repo.heartbeat(job.id, token, {
+              leaseMs: LONG_LEASE,
+              estimatedCompletionAt: new Date(Date.now() + 60_000),
+            }),
+          );
+          await updated.moves('requestCancel of a running job', () =>
+            repo.requestCancel(job.id, { retentionMs: LONG_LEASE, error: problem('canceled') }),
+          );
+          await updated.moves('settle to queued', () =>
+            repo.settle(job.id, token, {
+              status: 'queued',
+              delayMs: 0,
+              error: problem('job_failed'),
+              refundAttempt: false,
+            }),
+          );
+          await updated.moves('a second claim', () =>
+            repo.claim(job.id, { leaseToken: retryToken, leaseMs: LONG_LEASE }),
+          );
+          await updated.moves('settle succeeded', () =>
+            repo.settle(job.id, retryToken, { status: 'succeeded', output: 1, retentionMs: LONG_LEASE }),
+          );
+
+          const failing = await claimNew();
+          await (await follow(failing.job.id)).moves('settle failed', () =>
+            repo.settle(failing.job.id, failing.token, {
+              status: 'failed',
+              error: problem('job_failed'),
+              retentionMs: LONG_LEASE,
+            }),
+          );
+          const queued = await create();
+          await (await follow(queued.id)).moves('requestCancel of a queued job', () =>
+            repo.requestCancel(queued.id, { retentionMs: LONG_LEASE, error: problem('canceled') }),
+          );
+        },
+        timeout,
+      );
+
+      it(
+        'stays on markDispatched and on a plain lease renewal',
+        async () => {
+          const job = await create();
+          const updated = await follow(job.id);
+          const dispatched = await updated.stays('markDispatched of a queued job', () =>
+            repo.markDispatched(job.id),
+          );
+          expect(dispatched.dispatchedAt).toBeInstanceOf(Date);
+
+          const token = newLeaseToken();
+          await updated.moves('claim', () => repo.claim(job.id, { leaseToken: token, leaseMs: 60_000 }));
+          const before = await mustGet(job.id);
+          const renewed = await updated.stays('a heartbeat without progress or ETA', () =>
+            repo.heartbeat(job.id, token, { leaseMs: LONG_LEASE }),
+          );
+          // The lease was renewed all the same.
+          expect(renewed.leaseExpiresAt!.getTime()).toBeGreaterThan(before.leaseExpiresAt!.getTime());
+          await updated.stays('markDispatched of a running job', () => repo.markDispatched(job.id));
+        },
+        timeout,
+      );
+    });
+
+    describe('retries keep cancelRequested and error', () => {
+      it(
+        'cancelRequested and the error survive settle to queued and every later claim',
+        async () => {
+          const { job, token } = await claimNew();
+          await repo.requestCancel(job.id, { retentionMs: LONG_LEASE, error: problem('canceled') });
+          const failure = problem('job_failed');
+          const requeued = await repo.settle(job.id, token, {
+            status: 'queued',
+            delayMs: 0,
+            error: failure,
+            refundAttempt: false,
+          });
+          expect(requeued).toMatchObject({
+            status: 'queued',
+            attempt: 1,
+            cancelRequested: true,
+            error: failure,
+          });
+          expect(await repo.get(job.id)).toEqual(requeued);
+
+          const retryToken = newLeaseToken();
+          const retried = await repo.claim(job.id, { leaseToken: retryToken, leaseMs: LONG_LEASE });
+          expect(retried).toMatchObject({
+            status: 'running',
+            attempt: 2,
+            cancelRequested: true,
+            error: failure,
+          });
+          expect(await repo.heartbeat(job.id, retryToken, { leaseMs: LONG_LEASE })).toEqual({
+            held: true,
+            cancelRequested: true,
+          });
+
+          // A release (graceful shutdown) keeps them as well, and so does a claim after an expired lease.
+          const released = await repo.settle(job.id, retryToken, {
+            status: 'queued',
+            delayMs: 0,
+            error: failure,
+            refundAttempt: true,
+          });
+          expect(released).toMatchObject({
+            status: 'queued',
+            attempt: 1,
+            cancelRequested: true,
+            error: failure,
+          });
+          await repo.claim(job.id, { leaseToken: newLeaseToken(), leaseMs: 50 });
+          await delay(120);
+          const takenOver = await repo.claim(job.id, { leaseToken: newLeaseToken(), leaseMs: LONG_LEASE });
+          expect(takenOver).toMatchObject({
+            status: 'running',
+            attempt: 3,
+            cancelRequested: true,
+            error: failure,
+          });
+          expect(await repo.get(job.id)).toEqual(takenOver);
+        },
+        timeout,
+      );
+
+      it(
+        'a queued job asked to cancel earlier is canceled by requestCancel',
+        async () => {
+          const { job, token } = await claimNew();
+          await repo.requestCancel(job.id, { retentionMs: LONG_LEASE, error: problem('canceled') });
+          await repo.settle(job.id, token, {
+            status: 'queued',
+            delayMs: 60_000,
+            error: null,
+            refundAttempt: false,
+          });
+          const canceled = await repo.requestCancel(job.id, {
+            retentionMs: LONG_LEASE,
+            error: problem('canceled'),
+          });
+          expect(canceled).toMatchObject({
+            status: 'canceled',
+            error: problem('canceled'),
+            leaseToken: null,
+          });
+          expect(await repo.get(job.id)).toEqual(canceled);
         },
         timeout,
       );
