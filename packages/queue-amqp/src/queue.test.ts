@@ -1,4 +1,5 @@
 import { InvalidInputError, newJobId, type QueueDelivery, UnavailableError } from '@jobs/core';
+import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AmqpQueueEvent } from './events.js';
 import { type AmqpQueueOptions, createAmqpQueue } from './index.js';
@@ -485,6 +486,32 @@ describe('broker-side changes', () => {
     await waitFor(() => deliveries.length === 2, { message: 'the delivery after reconnecting' });
     expect(deliveries[1]?.jobId).toBe(id);
     expect(h.queue.status()).toEqual({ publish: 'connected', consume: 'connected' });
+  });
+});
+
+describe('custom connection factory', () => {
+  it('opens every connection through `connection`, again on reconnect', async () => {
+    const name = randomName('jobs-test-custom');
+    let opened = 0;
+    const h = harness({
+      connection: () => {
+        opened++;
+        return connect(AMQP_URL, { clientProperties: { connection_name: name } });
+      },
+    });
+    const e = h.endpoint();
+    const deliveries: QueueDelivery[] = [];
+    await h.queue.consume(e, async (delivery) => void deliveries.push(delivery), { concurrency: 1 });
+    await h.queue.publish(e, newJobId());
+    await waitFor(() => deliveries.length === 1, { message: 'the delivery' });
+    expect(opened).toBe(2);
+    expect(await closeConnectionsNamed(name)).toBe(2);
+    await waitFor(() => count(h.events, 'consumer-attached') === 2, {
+      message: 'the consumer attached again',
+    });
+    await h.queue.publish(e, newJobId());
+    await waitFor(() => deliveries.length === 2, { message: 'the delivery after reconnecting' });
+    expect(opened).toBe(4);
   });
 });
 
