@@ -15,10 +15,10 @@ import { cors as corsMiddleware } from 'hono/cors';
 import { readJsonBody } from './body.js';
 import { referencePage } from './docs.js';
 import { eventId, jobEventStream } from './events.js';
-import { parseIdempotencyKey, parsePreferWait } from './headers.js';
+import { ifNoneMatchMatches, parseIdempotencyKey, parseIfNoneMatch, parsePreferWait } from './headers.js';
 import { buildOpenApiDocument, type OpenApiOptions } from './openapi.js';
 import { errorResponse, methodNotAllowed, notFoundProblem, problemResponse } from './problems.js';
-import { type JobListRepresentation, jobLinks, toRepresentation } from './representation.js';
+import { type JobListRepresentation, jobETag, jobLinks, toRepresentation } from './representation.js';
 
 export type OwnerResolver = (
   c: Context<any, any, any>,
@@ -31,9 +31,9 @@ export interface JobsCorsOptions {
   credentials?: boolean;
   /** Preflight cache lifetime in seconds (`Access-Control-Max-Age`). Default 600. */
   maxAge?: number;
-  /** Request headers allowed besides Content-Type, Prefer, Idempotency-Key, Last-Event-ID (e.g. Authorization). */
+  /** Request headers allowed besides Content-Type, Prefer, Idempotency-Key, Last-Event-ID, If-None-Match (e.g. Authorization). */
   allowHeaders?: string[];
-  /** Response headers exposed besides Location, Content-Location, Retry-After, Preference-Applied, Link, Idempotent-Replayed. */
+  /** Response headers exposed besides Location, Content-Location, Retry-After, Preference-Applied, Link, Idempotent-Replayed, ETag. */
   exposeHeaders?: string[];
 }
 
@@ -77,8 +77,9 @@ const EXPOSED_HEADERS = [
   'Preference-Applied',
   'Link',
   'Idempotent-Replayed',
+  'ETag',
 ];
-const ALLOWED_HEADERS = ['Content-Type', 'Prefer', 'Idempotency-Key', 'Last-Event-ID'];
+const ALLOWED_HEADERS = ['Content-Type', 'Prefer', 'Idempotency-Key', 'Last-Event-ID', 'If-None-Match'];
 const RESERVED = new Set(['openapi.json']);
 
 /**
@@ -256,6 +257,7 @@ export function createJobsApp(options: JobsAppOptions): Hono {
     }
     const links = jobLinks(base, current);
     c.header('Content-Location', links.self);
+    c.header('ETag', jobETag(current));
     c.header('Cache-Control', 'no-store');
     if (!created) c.header('Idempotent-Replayed', 'true');
     if (wait !== null && current.status === 'succeeded' && links.output) {
@@ -271,20 +273,51 @@ export function createJobsApp(options: JobsAppOptions): Hono {
     const owner = await resolveOwner(c);
     const id = c.req.param('id') ?? '';
     const wait = preferredWait(c);
-    const job =
-      wait !== null && wait > 0
-        ? await waiting(c, (signal) =>
-            service.wait(endpoint.name, id, { owner, timeoutMs: wait * 1000, until: 'change', signal }),
-          )
-        : await service.get(endpoint.name, id, { owner });
+    const condition = parseIfNoneMatch(c.req.header('if-none-match'));
+    let job: JobRecord;
+    if (condition === null) {
+      // Unconditional: a long-poll answers the first change after the request arrived.
+      job =
+        wait !== null && wait > 0
+          ? await waiting(c, (signal) =>
+              service.wait(endpoint.name, id, { owner, timeoutMs: wait * 1000, until: 'change', signal }),
+            )
+          : await service.get(endpoint.name, id, { owner });
+    } else {
+      // Conditional: answer as soon as the job's state is not one the client already has (maybe at once).
+      job = await service.get(endpoint.name, id, { owner });
+      if (wait !== null && wait > 0 && condition !== '*') {
+        const deadline = Date.now() + wait * 1000;
+        job = await waiting(c, async (signal) => {
+          let current = job;
+          // A final job does not change any more (it can only disappear: 404).
+          while (ifNoneMatchMatches(condition, jobETag(current)) && !isFinalStatus(current.status)) {
+            const remaining = deadline - Date.now();
+            if (remaining <= 0 || signal.aborted) break;
+            current = await service.wait(endpoint.name, id, {
+              owner,
+              timeoutMs: remaining,
+              until: 'change',
+              since: current.updatedAt,
+              signal,
+            });
+          }
+          return current;
+        });
+      }
+    }
     const base = baseOf(c, 2);
     const links = jobLinks(base, job);
+    const etag = jobETag(job);
+    c.header('ETag', etag);
     c.header('Cache-Control', 'no-store');
+    if (!isFinalStatus(job.status)) c.header('Retry-After', String(service.retryAfterSeconds(job)));
+    // RFC 9110 §15.4.5: a 304 carries the validator and caching headers a 200 would have, and no body.
+    if (condition !== null && ifNoneMatchMatches(condition, etag)) return c.body(null, 304);
     if (job.status === 'succeeded' && links.output) {
       c.header('Location', links.output);
       return c.json(toRepresentation(base, job), 303);
     }
-    if (!isFinalStatus(job.status)) c.header('Retry-After', String(service.retryAfterSeconds(job)));
     return c.json(toRepresentation(base, job), 200);
   }
 
@@ -294,6 +327,7 @@ export function createJobsApp(options: JobsAppOptions): Hono {
     c.header('Cache-Control', 'no-store');
     if (outcome === 'removed') return c.body(null, 204);
     const representation = toRepresentation(baseOf(c, 2), job);
+    c.header('ETag', jobETag(job));
     if (outcome === 'canceled') return c.json(representation, 200);
     c.header('Retry-After', String(service.retryAfterSeconds(job)));
     return c.json(representation, 202);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIdempotencyKey, parsePreferWait } from './headers.js';
+import { ifNoneMatchMatches, parseIdempotencyKey, parseIfNoneMatch, parsePreferWait } from './headers.js';
 
 describe('parsePreferWait', () => {
   it('reads wait=N among other preferences', () => {
@@ -44,5 +44,45 @@ describe('parseIdempotencyKey', () => {
         expect.objectContaining({ status: 422, code: 'invalid_input' }),
       );
     }
+  });
+});
+
+describe('parseIfNoneMatch', () => {
+  it('reads *, one tag or a list, weak or strong (the W/ is dropped: weak comparison)', () => {
+    expect(parseIfNoneMatch('*')).toBe('*');
+    expect(parseIfNoneMatch(' * ')).toBe('*');
+    expect(parseIfNoneMatch('"abc"')).toEqual(['"abc"']);
+    expect(parseIfNoneMatch('W/"abc"')).toEqual(['"abc"']);
+    expect(parseIfNoneMatch('"a", W/"b",\t"c,d" ,, ""')).toEqual(['"a"', '"b"', '"c,d"', '""']);
+  });
+
+  it('ignores an absent, empty or unreadable header (null: answered unconditionally)', () => {
+    for (const header of [
+      null,
+      undefined,
+      '',
+      ' , ',
+      'abc',
+      '"abc',
+      'w/"abc"',
+      '"a" "b"',
+      '"a"x',
+      '"a b"',
+      '*, "a"',
+    ]) {
+      expect(parseIfNoneMatch(header)).toBeNull();
+    }
+  });
+});
+
+describe('ifNoneMatchMatches', () => {
+  it('compares opaque tags, whichever side is weak; * matches any tag', () => {
+    expect(ifNoneMatchMatches(['"1-a"'], '"1-a"')).toBe(true);
+    expect(ifNoneMatchMatches(['"1-a"'], 'W/"1-a"')).toBe(true);
+    expect(ifNoneMatchMatches(parseIfNoneMatch('W/"1-a"')!, '"1-a"')).toBe(true);
+    expect(ifNoneMatchMatches(['"0-b"', '"1-a"'], '"1-a"')).toBe(true);
+    expect(ifNoneMatchMatches(['"1-b"'], '"1-a"')).toBe(false);
+    expect(ifNoneMatchMatches(['"1-A"'], '"1-a"')).toBe(false);
+    expect(ifNoneMatchMatches('*', '"1-a"')).toBe(true);
   });
 });

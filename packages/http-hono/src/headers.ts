@@ -22,6 +22,54 @@ export function parsePreferWait(header: string | null | undefined): number | nul
   return null;
 }
 
+/** A parsed `If-None-Match`: `*`, or the opaque tags of the listed entity tags (quotes kept, `W/` dropped). */
+export type IfNoneMatch = '*' | readonly string[];
+
+/**
+ * `If-None-Match` (RFC 9110 §13.1.2): `*` or a comma-separated list of entity tags (`"abc"`, `W/"abc"`).
+ * Returns null when the header is absent, lists no tag, or cannot be read: such a condition is ignored and
+ * the request is answered as an unconditional one.
+ */
+export function parseIfNoneMatch(header: string | null | undefined): IfNoneMatch | null {
+  if (header === null || header === undefined) return null;
+  if (header.trim() === '*') return '*';
+  const tags: string[] = [];
+  let i = 0;
+  const skipSpace = () => {
+    while (header[i] === ' ' || header[i] === '\t') i++;
+  };
+  for (;;) {
+    skipSpace();
+    while (header[i] === ',') {
+      i++;
+      skipSpace();
+    }
+    if (i >= header.length) break;
+    if (header.startsWith('W/', i)) i += 2;
+    if (header[i] !== '"') return null;
+    const end = header.indexOf('"', i + 1);
+    if (end === -1) return null;
+    const opaque = header.slice(i, end + 1);
+    // etagc: %x21 / %x23-7E / obs-text
+    if (!/^"[\x21\x23-\x7e\x80-\xff]*"$/.test(opaque)) return null;
+    tags.push(opaque);
+    i = end + 1;
+    skipSpace();
+    if (i < header.length && header[i] !== ',') return null;
+  }
+  return tags.length > 0 ? tags : null;
+}
+
+/**
+ * Whether the condition matches an entity tag, by the weak comparison that `If-None-Match` uses (RFC 9110
+ * §8.8.3.2: the opaque tags are equal, whether either is weak or not). `*` matches any current tag.
+ */
+export function ifNoneMatchMatches(condition: IfNoneMatch, etag: string): boolean {
+  if (condition === '*') return true;
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  return condition.includes(opaque);
+}
+
 function splitOutsideQuotes(value: string, separator: string): string[] {
   const parts: string[] = [];
   let current = '';

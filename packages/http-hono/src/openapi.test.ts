@@ -79,6 +79,7 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(submit.responses['202'].headers).sort()).toEqual(
       [
         'Content-Location',
+        'ETag',
         'Idempotent-Replayed',
         'Location',
         'Preference-Applied',
@@ -94,9 +95,27 @@ describe('GET /openapi.json', () => {
       '#/components/parameters/IdempotencyKey',
     ]);
     const item = document.paths['/task/{id}'];
-    expect(Object.keys(item.get.responses).sort()).toEqual(['200', '303', '404', '500', '503']);
+    expect(Object.keys(item.get.responses).sort()).toEqual(['200', '303', '304', '404', '500', '503']);
     expect(Object.keys(item.delete.responses).sort()).toEqual(['200', '202', '204', '404', '500', '503']);
     expect(item.get.responses['200'].headers).toHaveProperty('Retry-After');
+    // Conditional long-polling: the ETag of every job answer, If-None-Match, 304 without a body.
+    expect(item.get.parameters.map((p: { $ref: string }) => p.$ref)).toEqual([
+      '#/components/parameters/Prefer',
+      '#/components/parameters/IfNoneMatch',
+    ]);
+    expect(document.components.parameters.IfNoneMatch).toMatchObject({ name: 'If-None-Match', in: 'header' });
+    for (const response of [
+      item.get.responses['200'],
+      item.get.responses['303'],
+      item.get.responses['304'],
+      item.delete.responses['200'],
+      item.delete.responses['202'],
+      submit.responses['303'],
+    ]) {
+      expect(response.headers.ETag).toEqual({ $ref: '#/components/headers/ETag' });
+    }
+    expect(item.get.responses['304']).not.toHaveProperty('content');
+    expect(document.components.headers.ETag.schema).toEqual({ type: 'string' });
     expect(document.paths['/task/{id}/events'].get.responses['200'].content).toHaveProperty(
       'text/event-stream',
     );

@@ -26,8 +26,9 @@ export interface OpenApiBuildOptions extends OpenApiOptions {
 
 const CONTRACT = `
 Asynchronous jobs: \`POST /{endpoint}\` stores a job and answers \`202 Accepted\` with its URL in
-\`Location\`. Poll the job URL (honouring \`Retry-After\`) or long-poll it with \`Prefer: wait=N\`; once the job
-succeeded, the job URL answers \`303 See Other\` to its output. Read the output, then \`DELETE\` the job.
+\`Location\`. Poll the job URL (honouring \`Retry-After\`) or long-poll it with \`Prefer: wait=N\`, sending the last
+\`ETag\` seen in \`If-None-Match\` so that the server answers as soon as the job is in another state (\`304\` when
+it is not); once the job succeeded, the job URL answers \`303 See Other\` to its output. Read the output, then \`DELETE\` the job.
 \`GET /{endpoint}/{id}/events\` streams the job's changes as Server-Sent Events.
 
 Every error is \`application/problem+json\` (RFC 9457) with a stable \`type\` URI and a \`code\`.
@@ -80,6 +81,7 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
             headers: {
               Location: ref('headers', 'Location'),
               'Content-Location': ref('headers', 'ContentLocation'),
+              ETag: ref('headers', 'ETag'),
               'Retry-After': ref('headers', 'RetryAfter'),
               'Preference-Applied': ref('headers', 'PreferenceApplied'),
               'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'),
@@ -92,6 +94,7 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
             headers: {
               Location: ref('headers', 'OutputLocation'),
               'Content-Location': ref('headers', 'ContentLocation'),
+              ETag: ref('headers', 'ETag'),
               'Preference-Applied': ref('headers', 'PreferenceApplied'),
               'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'),
               Vary: ref('headers', 'Vary'),
@@ -142,12 +145,17 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
           'Queued or running: 200 with `Retry-After`. Succeeded: 303 to the output, the job in the body.',
           "Failed or canceled: 200 with `error`. Unknown, expired or another owner's: 404.",
           `\`Prefer: wait=N\` long-polls: answers as soon as the job changes, or after N seconds (at most ${options.maxWaitSeconds}).`,
+          'Every answer carries the `ETag` of the job state. With `If-None-Match` set to the last `ETag` seen, the',
+          'answer is 304 while the job is still in that state; with `Prefer: wait=N` as well, the request waits until',
+          'the state differs from that one (at once if it already does) and answers 200/303 with the new state, or',
+          '304 when the wait ended with no change, so that no change between two long-polls is missed.',
         ].join(' '),
-        parameters: [ref('parameters', 'Prefer')],
+        parameters: [ref('parameters', 'Prefer'), ref('parameters', 'IfNoneMatch')],
         responses: {
           '200': {
             description: 'The job is queued, running, failed or canceled.',
             headers: {
+              ETag: ref('headers', 'ETag'),
               'Retry-After': ref('headers', 'RetryAfter'),
               'Cache-Control': ref('headers', 'CacheControl'),
               'Preference-Applied': ref('headers', 'PreferenceApplied'),
@@ -159,11 +167,23 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
             description: 'The job succeeded; `Location` is its output.',
             headers: {
               Location: ref('headers', 'OutputLocation'),
+              ETag: ref('headers', 'ETag'),
               'Cache-Control': ref('headers', 'CacheControl'),
               'Preference-Applied': ref('headers', 'PreferenceApplied'),
               Vary: ref('headers', 'Vary'),
             },
             content: { 'application/json': { schema: ref('schemas', 'Job') } },
+          },
+          '304': {
+            description:
+              'Not Modified: `If-None-Match` matches the job state (with `Prefer: wait=N`: it still did when the wait ended). No body.',
+            headers: {
+              ETag: ref('headers', 'ETag'),
+              'Retry-After': ref('headers', 'RetryAfter'),
+              'Cache-Control': ref('headers', 'CacheControl'),
+              'Preference-Applied': ref('headers', 'PreferenceApplied'),
+              Vary: ref('headers', 'Vary'),
+            },
           },
           '404': ref('responses', 'NotFound'),
           '500': ref('responses', 'InternalError'),
@@ -179,11 +199,12 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
         responses: {
           '200': {
             description: 'The queued job was canceled.',
+            headers: { ETag: ref('headers', 'ETag') },
             content: { 'application/json': { schema: ref('schemas', 'Job') } },
           },
           '202': {
             description: 'The job is running; cancellation was requested.',
-            headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+            headers: { ETag: ref('headers', 'ETag'), 'Retry-After': ref('headers', 'RetryAfter') },
             content: { 'application/json': { schema: ref('schemas', 'Job') } },
           },
           '204': { description: 'The finished job was removed.' },
@@ -475,6 +496,14 @@ function parameters(maxWaitSeconds: number) {
       description: `RFC 7240. \`wait=N\` waits up to N seconds (capped at ${maxWaitSeconds}); \`Preference-Applied\` tells the wait honoured.`,
       schema: { type: 'string', examples: ['wait=10'] },
     },
+    IfNoneMatch: {
+      name: 'If-None-Match',
+      in: 'header',
+      required: false,
+      description:
+        'RFC 9110: the `ETag` of the job state last seen (or a list of them, or `*`; weak comparison). Answers 304 while the job is in that state; with `Prefer: wait=N`, waits until it is not.',
+      schema: { type: 'string', examples: ['"1767607201250-1x2y3z4a5b"'] },
+    },
     IdempotencyKey: {
       name: 'Idempotency-Key',
       in: 'header',
@@ -526,6 +555,10 @@ function headers() {
       type: 'integer',
       minimum: 0,
     }),
+    ETag: header(
+      'RFC 9110 entity tag of the job state (`"<updatedAt epoch ms>-<fingerprint>"`; opaque to clients). It changes with every change of the job; send it back in `If-None-Match`.',
+      { type: 'string' },
+    ),
     PreferenceApplied: header('RFC 7240: the `wait=N` that was honoured.', { type: 'string' }),
     IdempotentReplayed: header('`true` when an Idempotency-Key replay returned an existing job.', {
       type: 'string',

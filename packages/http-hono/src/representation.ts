@@ -71,3 +71,45 @@ export function toRepresentation(basePath: string, job: JobHeader): JobRepresent
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
+
+/**
+ * The entity tag of a job's state, `"<updatedAt in epoch ms>-<fingerprint>"` (a strong validator: the same
+ * state gives the same JSON). `updatedAt` changes with every announced change, and the fingerprint of the
+ * state tells apart two changes within the same millisecond, which `updatedAt` alone cannot.
+ */
+export function jobETag(job: JobHeader): string {
+  return `"${job.updatedAt.getTime()}-${fingerprint(stateText(job))}"`;
+}
+
+/** Every field of the job's state that the representation shows, as one string. */
+function stateText(job: JobHeader): string {
+  const time = (date: Date | null) => (date ? date.getTime() : null);
+  return JSON.stringify([
+    job.id,
+    job.status,
+    job.createdAt.getTime(),
+    time(job.startedAt),
+    time(job.finishedAt),
+    time(job.expiresAt),
+    time(job.estimatedCompletionAt),
+    job.attempt,
+    job.maxAttempts,
+    job.progress ? [job.progress.fraction, job.progress.message ?? null] : null,
+    job.error,
+    job.cancelRequested,
+  ]);
+}
+
+/** A 53-bit hash of `text` in base 36 (two multiplicative 32-bit lanes; not cryptographic, not needed). */
+function fingerprint(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
