@@ -209,22 +209,30 @@ export class ManagedConnection {
             connection_name: `${options.connectionName} (${this.role})`,
           },
         });
-    // A custom factory may not bound its own time: give up after connectTimeoutMs, and close a late arrival.
+    // A custom factory may not bound its own time, and close() must not wait for a hanging attempt: give up
+    // after connectTimeoutMs (or at close), and close a connection that arrives after that.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
+    let onAbort: (() => void) | undefined;
+    let abandoned = false;
     try {
       return await Promise.race([
         opening,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            timedOut = true;
+            abandoned = true;
             reject(new Error(`connecting timed out after ${options.connectTimeoutMs} ms`));
           }, options.connectTimeoutMs + 1_000);
+          onAbort = () => {
+            abandoned = true;
+            reject(new Error('the queue was closed while connecting'));
+          };
+          this.#stop.signal.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
     } finally {
       clearTimeout(timer);
-      if (timedOut) {
+      if (onAbort) this.#stop.signal.removeEventListener('abort', onAbort);
+      if (abandoned) {
         opening.then(
           (late) => {
             late.on('error', () => {});

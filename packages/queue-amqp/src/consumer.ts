@@ -65,6 +65,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
   #attachedOnce = false;
   #lastAttachError: string | undefined;
   #reattachTimer: ReturnType<typeof setTimeout> | null = null;
+  #reattachFor: ChannelModel | null = null;
   #unuse: (() => void) | null = null;
 
   constructor(endpoint: string, handler: DeliveryHandler, concurrency: number, context: ConsumerContext) {
@@ -287,7 +288,12 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
   }
 
   #scheduleReattach(connection: ChannelModel): void {
-    if (this.#state !== 'running' || this.#reattachTimer) return;
+    if (this.#state !== 'running') return;
+    if (this.#reattachTimer) {
+      if (this.#reattachFor === connection) return; // already scheduled for this connection
+      clearTimeout(this.#reattachTimer); // scheduled for a connection that is gone
+    }
+    this.#reattachFor = connection;
     this.#attachFailures++;
     const delayMs = reconnectDelay(this.#attachFailures, this.#options.reconnect);
     this.#reattachTimer = setTimeout(() => {

@@ -30,8 +30,8 @@ export interface AmqpQueueOptions {
   /**
    * How long a publish may wait to be written: for the connection (while connecting or reconnecting),
    * for the broker to unblock it (resource alarm), for the write buffer to drain, for the queue to be declared.
-   * Past it the publish rejects with `UnavailableError`. 0 fails at once when the broker is not connected.
-   * Default 5 s.
+   * Past it the publish rejects with `UnavailableError`. 0 fails at once while the broker is known to be down
+   * or blocked (the first connection attempt, and opening the channel, are always awaited). Default 5 s.
    */
   publishTimeoutMs?: number;
   /**

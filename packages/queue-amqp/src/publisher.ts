@@ -35,6 +35,7 @@ export class Publisher implements ConnectionUser {
   #draining = false;
   #channelFailures = 0;
   #reopenTimer: ReturnType<typeof setTimeout> | null = null;
+  #reopenFor: ChannelModel | null = null;
   #unuse: (() => void) | null = null;
   #closed = false;
 
@@ -62,12 +63,7 @@ export class Publisher implements ConnectionUser {
   async publish(target: Target, jobId: string, headers: Record<string, unknown> = {}): Promise<void> {
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
     if (!this.#unuse) this.#unuse = this.#connection.use(this);
-    // The first connection attempt is always awaited (within connectTimeoutMs): publishTimeoutMs bounds the
-    // wait for a broker known to be down, not the lazy first connect.
-    const wait = this.#connection.firstAttemptPending
-      ? Math.max(this.#options.publishTimeoutMs, this.#options.connectTimeoutMs + 1_000)
-      : this.#options.publishTimeoutMs;
-    const deadline = Date.now() + wait;
+    const deadline = Date.now() + this.#options.publishTimeoutMs;
     const { channel, connection } = await this.#writable(target, deadline);
     return this.#send(channel, connection, target, jobId, headers);
   }
@@ -85,10 +81,18 @@ export class Publisher implements ConnectionUser {
   /** Waits for a channel that may be written to now, with the target's queue declared. */
   async #writable(
     target: Target,
-    deadline: number,
+    publishDeadline: number,
   ): Promise<{ channel: ConfirmChannel; connection: ChannelModel }> {
+    // The first connection attempt and the opening of the channel on a live connection are always awaited
+    // (bounded by connectTimeoutMs): publishTimeoutMs bounds the wait for a broker known to be down or blocked,
+    // not the lazy first connect.
+    const settlingDeadline = Date.now() + this.#options.connectTimeoutMs + 1_000;
     let lastError: unknown;
     for (;;) {
+      const live = this.#connection.connection;
+      const settling =
+        this.#connection.firstAttemptPending || (live !== null && this.#channelConnection !== live);
+      const deadline = settling ? Math.max(publishDeadline, settlingDeadline) : publishDeadline;
       if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
       const connection = this.#connection.connection;
       const channel = this.#channel;
@@ -262,7 +266,12 @@ export class Publisher implements ConnectionUser {
   }
 
   #scheduleReopen(connection: ChannelModel): void {
-    if (this.#closed || this.#reopenTimer) return;
+    if (this.#closed) return;
+    if (this.#reopenTimer) {
+      if (this.#reopenFor === connection) return; // already scheduled for this connection
+      clearTimeout(this.#reopenTimer); // scheduled for a connection that is gone
+    }
+    this.#reopenFor = connection;
     this.#channelFailures++;
     const delayMs = reconnectDelay(this.#channelFailures, this.#options.reconnect);
     this.#reopenTimer = setTimeout(() => {

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { InvalidInputError, newJobId, type QueueDelivery, UnavailableError } from '@jobs/core';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -547,7 +548,45 @@ describe('unreachable broker', () => {
     expect(events.slice(after)).toEqual([]);
   });
 
-  it('with publishTimeoutMs 0 the first publish still connects; once the broker is known down, publishes fail at once', async () => {
+  it('a broker that accepts TCP but never answers: attempts time out; close() does not wait for a hanging one', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const quick = createAmqpQueue({
+        url: `amqp://guest:guest@127.0.0.1:${port}`,
+        prefix: randomName('t'),
+        logger: recordingLogger(),
+        connectTimeoutMs: 200,
+        publishTimeoutMs: 200,
+      });
+      const error = await quick.publish('ping', newJobId()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect((error as Error).message).toMatch(/ETIMEDOUT|timed out/);
+      await quick.close();
+
+      // An attempt bounded far beyond the test's timeout: close() must abandon it.
+      const hanging = createAmqpQueue({
+        url: `amqp://guest:guest@127.0.0.1:${port}`,
+        prefix: randomName('t'),
+        logger: recordingLogger(),
+        connectTimeoutMs: 600_000,
+      });
+      const publishing = hanging.publish('ping', newJobId()).catch((caught: unknown) => caught);
+      await waitFor(() => sockets.size >= 2, { message: 'the second connection attempt' });
+      await hanging.close();
+      expect(await publishing).toBeInstanceOf(UnavailableError);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('with publishTimeoutMs 0 publishing works while connected (the first publish awaits the first connect)', async () => {
     const h = harness({ publishTimeoutMs: 0 });
     const e = h.endpoint();
     await h.queue.publish(e, newJobId());
