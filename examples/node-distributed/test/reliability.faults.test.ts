@@ -99,9 +99,10 @@ describe('distributed deployment: reliability with real processes', () => {
     await withScenario({ tag: 's2', env: FAST_RECOVERY }, async (scenario) => {
       const begin = scenario.startedAt;
       const victim = scenario.worker(1);
-      const total = 240;
+      // A small backlog, so the killed worker's jobs can run again as soon as their leases expire.
+      const total = 90;
       const responses = await pool(total, 16, (i) =>
-        submit(scenario.api(i % 2), 'sleep', { ms: randomInt(1_000, 2_000) }),
+        submit(scenario.api(i % 2), 'sleep', { ms: randomInt(1_000, 3_000) }),
       );
       const ids = expectAllAccepted(responses);
       await waitFor(() => runningIn(scenario.records(), victim.pid).size >= 5, {
@@ -111,6 +112,32 @@ describe('distributed deployment: reliability with real processes', () => {
       victim.signal('SIGKILL');
       const killedAt = Date.now();
       expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+      // Leases, not broker timeouts, detect the dead worker: once a lease expires, the sweeper hands the job
+      // out again and another worker runs it.
+      const orphans = [...runningIn(scenario.records(), victim.pid)];
+      const rerun = () => {
+        const executions = byJob(scenario.records());
+        return orphans.filter((id) => executions.get(id)!.starts.some((start) => start.pid !== victim.pid));
+      };
+      try {
+        await waitFor(() => rerun().length === orphans.length, {
+          timeoutMs: 60_000,
+          what: 'the orphaned jobs to run again',
+        });
+      } catch (error) {
+        const stuck = orphans.filter((id) => !rerun().includes(id));
+        const rows = await scenario.pool.query(
+          `SELECT id, status, attempt, lease_expires_at, dispatched_at, started_at FROM "${scenario.schema}".jobs
+           WHERE id = ANY($1)`,
+          [stuck],
+        );
+        throw new Error(
+          `${stuck.length} of the ${orphans.length} jobs running in the killed worker were not handed out again ` +
+            `60 s after the kill (lease ${FAST_RECOVERY.LEASE_MS} ms): ${JSON.stringify(rows.rows)}`,
+          { cause: error },
+        );
+      }
 
       const counts = await scenario.waitAllFinal(total, 120_000);
       expect(counts).toEqual({ succeeded: total });
@@ -126,6 +153,7 @@ describe('distributed deployment: reliability with real processes', () => {
       );
       const executedTwice = ids.filter((id) => (executions.get(id)?.starts.length ?? 0) > 1);
       expect(lostInVictim.length).toBeGreaterThanOrEqual(5);
+      expect([...lostInVictim].sort()).toEqual([...orphans].sort());
       expect(executedTwice.sort()).toEqual([...lostInVictim].sort());
       let recoveredAfterMs = 0;
       let firstRecoveryMs = Number.POSITIVE_INFINITY;
@@ -143,9 +171,9 @@ describe('distributed deployment: reliability with real processes', () => {
       }
       report(
         `scenario 2: submitted=${total} succeeded=${counts.succeeded} executedTwice=${executedTwice.length} ` +
-          `seconds=${seconds(begin)} (running in the killed worker: ${lostInVictim.length}, re-run elsewhere ` +
-          `${(firstRecoveryMs / 1000).toFixed(1)} to ${(recoveredAfterMs / 1000).toFixed(1)} s after the kill, ` +
-          `behind the queued backlog; lease ${FAST_RECOVERY.LEASE_MS} ms)`,
+          `seconds=${seconds(begin)} (running in the killed worker: ${lostInVictim.length}, running again elsewhere ` +
+          `${(firstRecoveryMs / 1000).toFixed(1)} to ${(recoveredAfterMs / 1000).toFixed(1)} s after the kill; ` +
+          `lease ${FAST_RECOVERY.LEASE_MS} ms, sweep every ${FAST_RECOVERY.SWEEP_INTERVAL_MS} ms)`,
       );
     });
   }, 180_000);
