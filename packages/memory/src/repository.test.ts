@@ -208,6 +208,78 @@ describe('memory repository: injected clock', () => {
     expect((await repository.claim(job.id, { leaseToken: 'c', leaseMs: 1_000 }))?.attempt).toBe(3);
   });
 
+  it('finds jobs to dispatch exactly at their boundaries, by endpoint, and never re-dispatches with null', async () => {
+    const clock = manualClock();
+    const repository = track(createMemoryRepository({ clock: clock.now }));
+    const find = async (query: { graceMs?: number; redispatchAfterMs: number | null; endpoint?: string }) =>
+      (
+        await repository.findDispatchable({
+          undispatchedGraceMs: query.graceMs ?? 1_000_000,
+          redispatchAfterMs: query.redispatchAfterMs,
+          endpoint: query.endpoint,
+          limit: 100,
+        })
+      ).map((job) => job.id);
+
+    // Never dispatched: due exactly undispatchedGraceMs after runAt, with or without re-dispatch.
+    const fresh = (await repository.create(newJob({ endpoint: 'a' }))).job;
+    clock.advance(199);
+    expect(await find({ graceMs: 200, redispatchAfterMs: null })).toEqual([]);
+    clock.advance(1);
+    expect(await find({ graceMs: 200, redispatchAfterMs: null })).toEqual([fresh.id]);
+    await repository.requestCancel(fresh.id, { retentionMs: 1, error: PROBLEM });
+
+    // A running job whose lease ends exactly now, not dispatched since its claim.
+    clock.advance(10);
+    const running = (await repository.create(newJob({ endpoint: 'a' }))).job;
+    await repository.markDispatched(running.id);
+    await repository.claim(running.id, { leaseToken: 't', leaseMs: 100 });
+    clock.advance(99);
+    expect(await find({ redispatchAfterMs: null })).toEqual([]);
+    clock.advance(1);
+    expect(await find({ redispatchAfterMs: null })).toEqual([running.id]);
+
+    // Dispatched: due exactly redispatchAfterMs after the dispatch, and never with null.
+    clock.advance(10);
+    const queued = (await repository.create(newJob({ endpoint: 'a' }))).job;
+    clock.advance(10);
+    const elsewhere = (await repository.create(newJob({ endpoint: 'b' }))).job;
+    for (const id of [running.id, queued.id, elsewhere.id]) await repository.markDispatched(id);
+    clock.advance(499);
+    expect(await find({ redispatchAfterMs: 500 })).toEqual([]);
+    clock.advance(1);
+    expect(await find({ redispatchAfterMs: 500 })).toEqual([running.id, queued.id, elsewhere.id]);
+    expect(await find({ redispatchAfterMs: 500, endpoint: 'a' })).toEqual([running.id, queued.id]);
+    expect(await find({ redispatchAfterMs: 500, endpoint: 'b' })).toEqual([elsewhere.id]);
+    expect(await find({ redispatchAfterMs: 500, endpoint: 'c' })).toEqual([]);
+    clock.advance(1_000_000);
+    expect(await find({ redispatchAfterMs: null })).toEqual([]);
+    expect(await find({ redispatchAfterMs: 0, endpoint: 'b' })).toEqual([elsewhere.id]);
+  });
+
+  it('moves updatedAt on announced changes only, not on markDispatched or a plain lease renewal', async () => {
+    const clock = manualClock(5_000);
+    const repository = track(createMemoryRepository({ clock: clock.now }));
+    const { job } = await repository.create(newJob());
+    const updatedAt = async () => (await repository.get(job.id))!.updatedAt.getTime();
+    clock.advance(10);
+    await repository.markDispatched(job.id);
+    expect(await updatedAt()).toBe(5_000);
+    clock.advance(10);
+    await repository.claim(job.id, { leaseToken: 't', leaseMs: 1_000 });
+    expect(await updatedAt()).toBe(5_020);
+    clock.advance(10);
+    await repository.heartbeat(job.id, 't', { leaseMs: 1_000 });
+    await repository.markDispatched(job.id);
+    expect(await updatedAt()).toBe(5_020);
+    clock.advance(10);
+    await repository.heartbeat(job.id, 't', { leaseMs: 1_000, estimatedCompletionAt: new Date(9_000) });
+    expect(await updatedAt()).toBe(5_040);
+    clock.advance(10);
+    await repository.requestCancel(job.id, { retentionMs: 1_000, error: PROBLEM });
+    expect(await updatedAt()).toBe(5_050);
+  });
+
   it('expires final jobs by the clock, oldest expiresAt first, in batches', async () => {
     const clock = manualClock();
     const repository = track(createMemoryRepository({ clock: clock.now }));
@@ -342,23 +414,21 @@ function expectedDispatchable(
   jobs: JobRecord[],
   now: number,
   graceMs: number,
-  redispatchMs: number,
+  redispatchMs: number | null,
+  endpoint: string | undefined,
   limit: number,
 ) {
+  const stale = (dispatchedAt: number) => redispatchMs !== null && dispatchedAt <= now - redispatchMs;
   return jobs
     .filter((job) => {
+      if (endpoint !== undefined && job.endpoint !== endpoint) return false;
       const dispatchedAt = job.dispatchedAt?.getTime() ?? null;
       if (job.status === 'queued') {
         if (job.runAt.getTime() > now) return false;
-        return dispatchedAt === null
-          ? job.runAt.getTime() + graceMs <= now
-          : dispatchedAt <= now - redispatchMs;
+        return dispatchedAt === null ? job.runAt.getTime() + graceMs <= now : stale(dispatchedAt);
       }
       if (job.status === 'running') {
-        return (
-          job.leaseExpiresAt!.getTime() <= now &&
-          (dispatchedAt === null || dispatchedAt <= now - redispatchMs)
-        );
+        return job.leaseExpiresAt!.getTime() <= now && (dispatchedAt === null || stale(dispatchedAt));
       }
       return false;
     })
@@ -428,15 +498,17 @@ describe('memory repository: indexes agree with a full scan', () => {
         );
         const now = clock.now();
         const graceMs = pick([0, 10, 50]);
-        const redispatchMs = pick([0, 20, 100]);
+        const redispatchMs = pick([0, 20, 100, null]);
+        const dispatchEndpoint = pick([undefined, 'a', 'b']);
         const limit = pick([1, 5, 1_000]);
         const found = await repository.findDispatchable({
           undispatchedGraceMs: graceMs,
           redispatchAfterMs: redispatchMs,
+          endpoint: dispatchEndpoint,
           limit,
         });
         expect(found.map((job) => job.id)).toEqual(
-          expectedDispatchable(all, now, graceMs, redispatchMs, limit),
+          expectedDispatchable(all, now, graceMs, redispatchMs, dispatchEndpoint, limit),
         );
 
         const owner = pick(owners);

@@ -11,6 +11,7 @@ import type {
 } from '@jobs/core';
 import {
   createJobsRuntime,
+  createSweeper,
   defineEndpoint,
   implement,
   isFinalStatus,
@@ -18,6 +19,7 @@ import {
   silentLogger,
   UnavailableError,
 } from '@jobs/core';
+import { createMemoryQueue } from '@jobs/memory';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { deferred, delay, purgeJobs, trackJobs, uniqueName, waitFor } from './helpers.js';
@@ -572,12 +574,272 @@ export function describeJobRuntimeContract(
       },
       timeout,
     );
+
+    it(
+      "a quick worker's last progress report, held back by the default throttle, is stored with its success",
+      async () => {
+        const e = endpoint();
+        const rt = runtime(
+          [
+            worker(
+              e,
+              (value, ctx) => {
+                // A burst within the default 1 s throttle: the first is written at once, the rest held back.
+                ctx.progress(1 / 3, '1 of 3');
+                ctx.progress(2 / 3, '2 of 3');
+                ctx.progress(1, '3 of 3');
+                return { doubled: value.value * 2 };
+              },
+              { concurrency: 5 },
+            ),
+          ],
+          {
+            host: {
+              leaseMs: HOST.leaseMs,
+              heartbeatIntervalMs: HOST.heartbeatIntervalMs,
+              shutdownTimeoutMs: HOST.shutdownTimeoutMs,
+            },
+          },
+        );
+        await rt.start();
+        // Several at once, so that the writes of different jobs interleave.
+        const jobs = await Promise.all(
+          Array.from({ length: 5 }, (_, value) => rt.service.submit(e.name, { value })),
+        );
+        for (const [value, { job }] of jobs.entries()) {
+          const done = await waitForFinal(job.id);
+          expect(done).toMatchObject({
+            status: 'succeeded',
+            output: { doubled: value * 2 },
+            progress: { fraction: 1, message: '3 of 3' },
+          });
+        }
+      },
+      timeout,
+    );
+
+    it(
+      'the sweeper re-dispatches long-unclaimed jobs only once their queue is empty, not behind a backlog',
+      async () => {
+        const e = endpoint();
+        // Depth-aware re-dispatch needs a queue that reports its depth: the backend's queue when it can tell,
+        // else the in-memory queue (a queue without depth is re-dispatched to by design: nothing to test there).
+        const ownQueue = typeof backend.queue.depth === 'function' ? null : createMemoryQueue();
+        const queue = ownQueue ?? backend.queue;
+        try {
+          const depth = async () => queue.depth!(e.name);
+          const published: string[] = [];
+          const counting: JobQueue = {
+            async publish(endpointName, jobId) {
+              await queue.publish(endpointName, jobId);
+              if (endpointName === e.name) published.push(jobId);
+            },
+            consume: (endpointName, handler, consumeOptions) =>
+              queue.consume(endpointName, handler, consumeOptions),
+            depth: (endpointName) => queue.depth!(endpointName),
+            close: async () => {},
+          };
+          const api = runtime([], { queue: counting, endpoints: [e], sweeper: false });
+          // Every job dispatched "long ago" (0 ms) and unclaimed is a candidate for re-dispatch.
+          const sweeper = createSweeper({
+            repository,
+            queue: counting,
+            endpoints: [e.name],
+            undispatchedGraceMs: 60_000,
+            redispatchAfterMs: 0,
+            logger: silentLogger,
+          });
+          const ids: string[] = [];
+          for (let value = 0; value < 3; value++) {
+            ids.push((await api.service.submit(e.name, { value })).job.id);
+          }
+          expect(published).toEqual(ids);
+          for (const id of ids) expect((await backend.repository.get(id))?.dispatchedAt).toBeInstanceOf(Date);
+
+          // A backlog (no consumer): the messages wait in the queue, so sweeps add no copies.
+          await waitFor(async () => (await depth()) >= ids.length, {
+            timeoutMs: waitTimeoutMs,
+            message: 'the queue to hold the backlog',
+          });
+          for (let sweep = 0; sweep < 3; sweep++) await sweeper.sweep();
+          expect(published).toEqual(ids);
+
+          // The messages get lost: a consumer takes them and claims nothing.
+          const drained = new Set<string>();
+          const consumer = await queue.consume(
+            e.name,
+            async (delivery) => {
+              drained.add(delivery.jobId);
+            },
+            { concurrency: ids.length },
+          );
+          await waitFor(() => ids.every((id) => drained.has(id)), {
+            timeoutMs: waitTimeoutMs,
+            message: 'the backlog to be drained',
+          });
+          await consumer.stop();
+          await waitFor(async () => (await depth()) === 0, {
+            timeoutMs: waitTimeoutMs,
+            message: 'the queue to be empty',
+          });
+          for (const id of ids) expect((await backend.repository.get(id))?.status).toBe('queued');
+
+          // The queue is empty and the jobs still queued: each is dispatched again, once.
+          await sweeper.sweep();
+          expect(published.slice(0, ids.length)).toEqual(ids);
+          expect([...published.slice(ids.length)].sort()).toEqual([...ids].sort());
+
+          // Those copies wait in the queue now: later sweeps add none.
+          await waitFor(async () => (await depth()) >= ids.length, {
+            timeoutMs: waitTimeoutMs,
+            message: 'the queue to hold the re-dispatched messages',
+          });
+          await sweeper.sweep();
+          expect(published).toHaveLength(2 * ids.length);
+        } finally {
+          await ownQueue?.close();
+        }
+      },
+      timeout,
+    );
+
+    it(
+      "a host cut off from the repository for a whole lease aborts its worker's signal",
+      async () => {
+        const e = endpoint();
+        const leaseMs = 400;
+        const { repository: cutOff, cut, renewals } = partitionable(repository);
+        const started = deferred();
+        let abortedAt: number | null = null;
+        let abortReason: unknown;
+        const calls: number[] = [];
+        const host = createJobsRuntime({
+          repository: cutOff,
+          queue: backend.queue,
+          workers: [
+            worker(
+              e,
+              (_value, ctx) =>
+                new Promise((_resolve, reject) => {
+                  calls.push(ctx.attempt);
+                  ctx.signal.addEventListener('abort', () => {
+                    abortedAt = Date.now();
+                    abortReason = ctx.signal.reason;
+                    reject(ctx.signal.reason);
+                  });
+                  started.resolve();
+                }),
+            ),
+          ],
+          logger: silentLogger,
+          host: { ...HOST, leaseMs, heartbeatIntervalMs: 50 },
+          sweeper: false,
+        });
+        runtimes.push(host);
+        await host.start();
+        const { job } = await host.service.submit(e.name, { value: 1 });
+        await started.promise;
+        await waitFor(() => renewals.held >= 2, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the lease to be renewed while connected',
+        });
+
+        cut();
+        const aborted = await waitFor(() => abortedAt, {
+          timeoutMs: waitTimeoutMs,
+          message: "the worker's signal to abort while cut off",
+        });
+        expect(abortReason).toMatchObject({ name: 'AbortError' });
+        // Not at the first failed renewal: only once the last renewal that got through is about a lease old.
+        expect(renewals.failed).toBeGreaterThan(0);
+        expect(aborted - renewals.lastHeldAt!).toBeGreaterThanOrEqual(leaseMs / 2);
+        await waitFor(() => host.host!.activeJobs === 0, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the aborted run to end',
+        });
+        // The run recorded nothing: the job is still running under that lease, for the sweeper to recover.
+        expect(await backend.repository.get(job.id)).toMatchObject({
+          status: 'running',
+          attempt: 1,
+          output: null,
+        });
+        expect(calls).toEqual([1]);
+      },
+      timeout,
+    );
+
+    it(
+      'a host cut off for less than a lease keeps its run going and records the result once reconnected',
+      async () => {
+        const e = endpoint();
+        const { repository: cutOff, cut, heal, renewals } = partitionable(repository);
+        const started = deferred();
+        const release = deferred();
+        let abortedWhileRunning: boolean | null = null;
+        const host = createJobsRuntime({
+          repository: cutOff,
+          queue: backend.queue,
+          workers: [
+            worker(e, async (value, ctx) => {
+              started.resolve();
+              await release.promise;
+              abortedWhileRunning = ctx.signal.aborted;
+              return { doubled: value.value * 2 };
+            }),
+          ],
+          logger: silentLogger,
+          // A long lease: a few failed renewals in a row are far from it.
+          host: { ...HOST, leaseMs: 10_000, heartbeatIntervalMs: 50 },
+          sweeper: false,
+        });
+        runtimes.push(host);
+        await host.start();
+        const { job } = await host.service.submit(e.name, { value: 9 });
+        await started.promise;
+        await waitFor(() => renewals.held >= 1, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the lease to be renewed while connected',
+        });
+        cut();
+        await waitFor(() => renewals.failed >= 3, {
+          timeoutMs: waitTimeoutMs,
+          message: 'renewals to fail while cut off',
+        });
+        heal();
+        const heldBefore = renewals.held;
+        await waitFor(() => renewals.held > heldBefore, {
+          timeoutMs: waitTimeoutMs,
+          message: 'a renewal to get through again',
+        });
+        release.resolve();
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 18 } });
+        expect(abortedWhileRunning).toBe(false);
+      },
+      timeout,
+    );
   });
 }
 
+/** What a `partitionable` repository saw of the lease renewals (heartbeats) made through it. */
+interface Renewals {
+  /** Heartbeats that held the lease. */
+  held: number;
+  /** Heartbeats refused because the repository was cut off. */
+  failed: number;
+  /** When (this process's clock) the latest heartbeat that held the lease was made. */
+  lastHeldAt: number | null;
+}
+
 /** A view of a repository that can be cut off like a crashed or partitioned process, and healed. */
-function partitionable(repository: JobRepository): { repository: JobRepository; cut(): void; heal(): void } {
+function partitionable(repository: JobRepository): {
+  repository: JobRepository;
+  cut(): void;
+  heal(): void;
+  renewals: Renewals;
+} {
   let isCut = false;
+  const renewals: Renewals = { held: 0, failed: 0, lastHeldAt: null };
   const guard = async <T>(call: () => Promise<T>): Promise<T> => {
     if (isCut) throw new UnavailableError('partitioned (test)');
     return call();
@@ -589,11 +851,27 @@ function partitionable(repository: JobRepository): { repository: JobRepository; 
     heal: () => {
       isCut = false;
     },
+    renewals,
     repository: {
       create: (job) => guard(() => repository.create(job)),
       get: (id) => guard(() => repository.get(id)),
       claim: (id, o) => guard(() => repository.claim(id, o)),
-      heartbeat: (id, token, o) => guard(() => repository.heartbeat(id, token, o)),
+      heartbeat: (id, token, o) => {
+        const madeAt = Date.now();
+        return guard(() => repository.heartbeat(id, token, o)).then(
+          (result) => {
+            if (result.held) {
+              renewals.held++;
+              renewals.lastHeldAt = Math.max(renewals.lastHeldAt ?? madeAt, madeAt);
+            }
+            return result;
+          },
+          (error: unknown) => {
+            renewals.failed++;
+            throw error;
+          },
+        );
+      },
       settle: (id, token, outcome) => guard(() => repository.settle(id, token, outcome)),
       requestCancel: (id, o) => guard(() => repository.requestCancel(id, o)),
       remove: (id) => guard(() => repository.remove(id)),
