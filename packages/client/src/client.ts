@@ -211,6 +211,8 @@ interface Submitted {
 
 interface Observation {
   job: Job;
+  /** The server answered 304: the job is still in the state of the job the request named. */
+  notModified: boolean;
   retryAfterSeconds: number | null;
   appliedWaitSeconds: number | null;
 }
@@ -236,11 +238,12 @@ class HttpEndpointClient implements EndpointClient<any, any> {
 
   async submit(input: unknown, options: SubmitOptions = {}): Promise<Job> {
     const submitted = await this.#post(input, options);
-    return submitted.job ?? (await this.#observe(submitted.jobUrl, 0, options.signal)).job;
+    return submitted.job ?? (await this.#observe(submitted.jobUrl, 0, options.signal, null)).job;
   }
 
   async get(job: JobRef, options: GetOptions = {}): Promise<Job> {
-    return (await this.#observe(this.jobUrl(job), this.#waitSeconds(options.wait), options.signal)).job;
+    const url = this.jobUrl(job);
+    return (await this.#observe(url, this.#waitSeconds(options.wait), options.signal, knownJob(job))).job;
   }
 
   wait(job: JobRef, options: WaitOptions = {}): Promise<Job> {
@@ -382,7 +385,7 @@ class HttpEndpointClient implements EndpointClient<any, any> {
           throw new JobsProtocolError(this.url, `303 to ${JSON.stringify(location)}, not to an output`);
         // The contract puts the finished job in the 303's body; without it, the caller GETs the job.
         const job = await readJson(response, jobUrl)
-          .then((body) => this.#parseJob(body, jobUrl, response.url || jobUrl))
+          .then((body) => withETag(this.#parseJob(body, jobUrl, response.url || jobUrl), response))
           .catch(() => null);
         return { jobUrl, job };
       }
@@ -392,14 +395,24 @@ class HttpEndpointClient implements EndpointClient<any, any> {
       const body = await readJson(response, this.url);
       const id = isRecord(body) && typeof body.id === 'string' ? body.id : '';
       const jobUrl = this.jobUrl(id);
-      return { jobUrl, job: this.#parseJob(body, jobUrl, response.url || jobUrl) };
+      return { jobUrl, job: withETag(this.#parseJob(body, jobUrl, response.url || jobUrl), response) };
     });
   }
 
-  /** One GET of the job, long-polling for `wait` seconds when > 0. */
-  async #observe(jobUrl: string, wait: number, signal: AbortSignal | undefined): Promise<Observation> {
+  /**
+   * One GET of the job, long-polling for `wait` seconds when > 0. With a `known` state that has an ETag, the
+   * GET is conditional (`If-None-Match`): the server answers as soon as the job is in another state, or 304
+   * (`notModified`, the known job is returned) when it is still in that one.
+   */
+  async #observe(
+    jobUrl: string,
+    wait: number,
+    signal: AbortSignal | undefined,
+    known: Job | null,
+  ): Promise<Observation> {
     const headers: Record<string, string> = { accept: ACCEPT_JSON };
     if (wait > 0) headers.prefer = `wait=${wait}`;
+    if (known?.etag) headers['if-none-match'] = known.etag;
     const spec: RequestSpec = {
       method: 'GET',
       url: jobUrl,
@@ -412,18 +425,22 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     };
     const observation = await request(this.#settings.transport, spec, async (response) => {
       if (response.type === 'opaqueredirect') return null;
+      const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
+      const appliedWaitSeconds = parseAppliedWait(response.headers.get('preference-applied'));
+      if (response.status === 304) {
+        await response.body?.cancel().catch(() => {});
+        if (!known) throw new JobsProtocolError(jobUrl, '304 Not Modified to an unconditional request');
+        return { job: known, notModified: true, retryAfterSeconds, appliedWaitSeconds };
+      }
       const body = await readJson(response, jobUrl);
-      return {
-        job: this.#parseJob(body, jobUrl, response.url || jobUrl),
-        retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')),
-        appliedWaitSeconds: parseAppliedWait(response.headers.get('preference-applied')),
-      };
+      const job = withETag(this.#parseJob(body, jobUrl, response.url || jobUrl), response);
+      return { job, notModified: false, retryAfterSeconds, appliedWaitSeconds };
     });
     if (observation) return observation;
     // A browser turned the 303 (the job succeeded) into an opaque redirect and hid the body: the job's event
     // stream starts with its current state.
     for await (const event of this.#events(jobUrl, { signal })) {
-      return { job: event.job, retryAfterSeconds: null, appliedWaitSeconds: null };
+      return { job: event.job, notModified: false, retryAfterSeconds: null, appliedWaitSeconds: null };
     }
     throw new JobsProtocolError(jobUrl, 'the event stream ended without an event');
   }
@@ -432,6 +449,8 @@ class HttpEndpointClient implements EndpointClient<any, any> {
    * Observes the job until it is final. In long-poll mode the first request is a plain GET (so the current
    * state is reported at once), every later one asks the server to hold it; when the server does not say it
    * honoured the wait (`Preference-Applied`), the client sleeps `Retry-After` between requests, as in poll mode.
+   * Every request after the first names the last state seen (`If-None-Match` with its ETag), so the server
+   * answers at once when the job changed between two requests, and 304 while it did not.
    */
   async #wait(jobUrl: string, known: Job | null, options: WaitOptions): Promise<Job> {
     const { signal, onProgress, timeoutMs = Number.POSITIVE_INFINITY } = options;
@@ -439,7 +458,7 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     const deadline = Date.now() + timeoutMs;
     let last: Job | null = null;
     let observation: Observation | null = known
-      ? { job: known, retryAfterSeconds: null, appliedWaitSeconds: null }
+      ? { job: known, notModified: false, retryAfterSeconds: null, appliedWaitSeconds: null }
       : null;
     let longPolled = false;
     for (;;) {
@@ -448,13 +467,11 @@ class HttpEndpointClient implements EndpointClient<any, any> {
         const remainingSeconds = Math.floor((deadline - Date.now()) / 1000);
         const wait =
           longPoll && last ? Math.max(0, Math.min(this.#settings.maxWaitSeconds, remainingSeconds)) : 0;
-        observation = await this.#observe(jobUrl, wait, signal);
+        observation = await this.#observe(jobUrl, wait, signal, last);
         longPolled = wait > 0;
       }
       const { job } = observation;
-      if (!last || last.updatedAt.getTime() !== job.updatedAt.getTime() || last.status !== job.status) {
-        onProgress?.(job);
-      }
+      if (!observation.notModified && isNewState(last, job)) onProgress?.(job);
       last = job;
       if (isFinal(job.status)) return job;
       const remaining = deadline - Date.now();
@@ -525,7 +542,7 @@ class HttpEndpointClient implements EndpointClient<any, any> {
         return { body: response.body, release };
       });
       if (!stream) {
-        const { job } = await this.#observe(jobUrl, 0, signal);
+        const { job } = await this.#observe(jobUrl, 0, signal, null);
         yield { type: 'status', id: parser.lastEventId || null, job };
         if (isFinal(job.status)) return;
         throw new JobsProtocolError(url, `the stream ended while the job is ${job.status}`);
@@ -611,6 +628,27 @@ class HttpEndpointClient implements EndpointClient<any, any> {
     if (wait === undefined || !Number.isFinite(wait) || wait < 1) return 0;
     return Math.min(this.#settings.maxWaitSeconds, Math.floor(wait));
   }
+}
+
+/** A job the caller passed that names a state the server tagged: a full `Job` with its ETag. */
+function knownJob(job: JobRef): Job | null {
+  if (typeof job !== 'object' || job === null) return null;
+  const candidate = job as Partial<Job>;
+  return typeof candidate.etag === 'string' && typeof candidate.status === 'string' ? (job as Job) : null;
+}
+
+/** Records the response's ETag on the job parsed from its body. */
+function withETag(job: Job, response: Response): Job {
+  const etag = response.headers.get('etag');
+  if (etag) job.etag = etag;
+  return job;
+}
+
+/** Whether `job` is another state than `last` (by ETag when both have one, else by update time and status). */
+function isNewState(last: Job | null, job: Job): boolean {
+  if (!last) return true;
+  if (last.etag && job.etag) return last.etag !== job.etag;
+  return last.updatedAt.getTime() !== job.updatedAt.getTime() || last.status !== job.status;
 }
 
 /** The job URL of an output URL (`…/{id}/output`), or null when `url` is not one. */

@@ -102,8 +102,16 @@ export interface JobsServer extends Served {
   /** The app itself, for in-process requests (`app.fetch(request)`). */
   app: Hono;
   gates: Gates;
-  /** Requests the server saw: method, path and the headers the tests look at. */
-  requests: Array<{ method: string; path: string; prefer: string | null; idempotencyKey: string | null }>;
+  /** Requests the server saw: method, path, the headers the tests look at, and the answer's status and ETag. */
+  requests: Array<{
+    method: string;
+    path: string;
+    prefer: string | null;
+    idempotencyKey: string | null;
+    ifNoneMatch: string | null;
+    status: number | null;
+    etag: string | null;
+  }>;
 }
 
 /** The real stack: memory repository and queue, runtime with workers, @jobs/http-hono, a socket. */
@@ -132,13 +140,19 @@ export async function startJobsServer(): Promise<JobsServer> {
   const requests: JobsServer['requests'] = [];
   const app = new Hono();
   app.use('*', async (c, next) => {
-    requests.push({
+    const seen: JobsServer['requests'][number] = {
       method: c.req.method,
       path: new URL(c.req.url).pathname,
       prefer: c.req.header('prefer') ?? null,
       idempotencyKey: c.req.header('idempotency-key') ?? null,
-    });
+      ifNoneMatch: c.req.header('if-none-match') ?? null,
+      status: null,
+      etag: null,
+    };
+    requests.push(seen);
     await next();
+    seen.status = c.res.status;
+    seen.etag = c.res.headers.get('etag');
   });
   app.route(
     '/jobs',

@@ -15,6 +15,12 @@ export interface JobLinks {
 /** A job as the client returns it: the server's job representation with its dates as `Date` objects. */
 export interface Job extends JobHeader {
   links: JobLinks;
+  /**
+   * The `ETag` the server sent with this state of the job, when it sent one (not for jobs from a list or an
+   * event stream). `get` and `wait` send it back in `If-None-Match`, so that the server answers as soon as
+   * the job is in another state.
+   */
+  etag?: string;
 }
 
 export function isFinal(status: JobStatus): boolean {
