@@ -396,7 +396,7 @@ const SCRIPT = `
       stop.style.display = isStream ? '' : 'none';
       var started = Date.now();
       fetch(url, init).then(function (response) {
-        var line = el('p', null, [el('span', { className: response.ok ? 'status-ok' : 'status-err', text: String(response.status) + ' ' + response.statusText }), ' ', el('span', { className: 'muted', text: (Date.now() - started) + ' ms' })]);
+        var line = el('p', null, [el('span', { className: response.ok || response.status === 304 ? 'status-ok' : 'status-err', text: String(response.status) + ' ' + response.statusText }), ' ', el('span', { className: 'muted', text: (Date.now() - started) + ' ms' })]);
         result.appendChild(line);
         if (response.redirected) {
           result.appendChild(el('p', { className: 'muted', text: 'Followed a redirect (303) to ' + response.url }));
