@@ -253,7 +253,7 @@ describe('poison messages', () => {
     await h.queue.publish(e, id);
     // Two consumers that take the message and die without settling it (like a crashing worker process).
     for (let i = 0; i < 2; i++) {
-      const channel = await admin.connection.createChannel();
+      const channel = await (await admin.connection()).createChannel();
       channel.on('error', () => {});
       const got = await waitFor(
         async () => (await channel.get(`${h.queue.prefix}.${e}`, { noAck: false })) || null,

@@ -57,26 +57,36 @@ export function recordEvents(queue: AmqpJobQueue): AmqpQueueEvent[] {
   return events;
 }
 
-/** A plain amqplib connection of the tests, apart from the queue under test. */
+/**
+ * A plain amqplib connection of the tests, apart from the queue under test. It reconnects on next use when
+ * the broker dropped it (a faults test restarts the broker), so cleanups after that still run.
+ */
 export class Admin {
-  private constructor(
-    readonly connection: ChannelModel,
-    readonly channel: Channel,
-  ) {}
+  #connection: ChannelModel | null = null;
 
   static async open(): Promise<Admin> {
-    const connection = await connect(AMQP_URL, {
-      clientProperties: { connection_name: 'jobs-tests (admin)' },
-    });
-    connection.on('error', () => {});
-    const channel = await connection.createConfirmChannel();
-    channel.on('error', () => {});
-    return new Admin(connection, channel);
+    const admin = new Admin();
+    await admin.connection();
+    return admin;
+  }
+
+  async connection(): Promise<ChannelModel> {
+    if (!this.#connection) {
+      const connection = await connect(AMQP_URL, {
+        clientProperties: { connection_name: 'jobs-tests (admin)' },
+      });
+      connection.on('error', () => {});
+      connection.on('close', () => {
+        if (this.#connection === connection) this.#connection = null;
+      });
+      this.#connection = connection;
+    }
+    return this.#connection;
   }
 
   /** Runs `fn` on a throwaway channel (a failed operation closes only that one). */
   async withChannel<T>(fn: (channel: Channel) => Promise<T>): Promise<T> {
-    const channel = await this.connection.createChannel();
+    const channel = await (await this.connection()).createChannel();
     channel.on('error', () => {});
     try {
       return await fn(channel);
@@ -90,7 +100,7 @@ export class Admin {
     body: Buffer | string,
     headers: Record<string, unknown> = {},
   ): Promise<void> {
-    const channel = await this.connection.createConfirmChannel();
+    const channel = await (await this.connection()).createConfirmChannel();
     channel.on('error', () => {});
     try {
       await new Promise<void>((resolve, reject) => {
@@ -123,19 +133,22 @@ export class Admin {
     }
   }
 
+  /** Idempotent (the broker answers ok for a queue that does not exist). */
   async deleteQueue(queue: string): Promise<void> {
-    await this.withChannel((channel) => channel.deleteQueue(queue)).catch(() => {});
+    await this.withChannel((channel) => channel.deleteQueue(queue));
   }
 
   /** Deletes the endpoint queues, the dead-letter queue and exchange of a prefix. */
   async deleteTopology(prefix: string, endpoints: Iterable<string>): Promise<void> {
     for (const endpoint of endpoints) await this.deleteQueue(`${prefix}.${endpoint}`);
     await this.deleteQueue(`${prefix}.dead-letter`);
-    await this.withChannel((channel) => channel.deleteExchange(`${prefix}.dead-letter`)).catch(() => {});
+    await this.withChannel((channel) => channel.deleteExchange(`${prefix}.dead-letter`));
   }
 
   async close(): Promise<void> {
-    await this.connection.close().catch(() => {});
+    const connection = this.#connection;
+    this.#connection = null;
+    await connection?.close().catch(() => {});
   }
 }
 
