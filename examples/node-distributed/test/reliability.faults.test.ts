@@ -32,6 +32,11 @@ import {
 const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
 const randomInt = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
+/** `min to max` of milliseconds, in seconds. */
+function range(values: number[]): string {
+  return `${(Math.min(...values) / 1000).toFixed(1)} to ${(Math.max(...values) / 1000).toFixed(1)}`;
+}
+
 function report(line: string): void {
   console.log(line);
 }
@@ -120,11 +125,25 @@ describe('distributed deployment: reliability with real processes', () => {
         const executions = byJob(scenario.records());
         return orphans.filter((id) => executions.get(id)!.starts.some((start) => start.pid !== victim.pid));
       };
+      // When the sweeper handed each one out again (dispatched after the kill, or already claimed again).
+      const handedOut = new Map<string, number>();
+      const watchHandouts = async () => {
+        const rows = await scenario.pool.query<{ id: string; handed: boolean }>(
+          `SELECT id, (attempt > 1 OR dispatched_at >= to_timestamp($2::float8 / 1000)) AS handed
+           FROM "${scenario.schema}".jobs WHERE id = ANY($1)`,
+          [orphans, killedAt],
+        );
+        for (const row of rows.rows)
+          if (row.handed && !handedOut.has(row.id)) handedOut.set(row.id, Date.now());
+      };
       try {
-        await waitFor(() => rerun().length === orphans.length, {
-          timeoutMs: 60_000,
-          what: 'the orphaned jobs to run again',
-        });
+        await waitFor(
+          async () => {
+            await watchHandouts();
+            return rerun().length === orphans.length;
+          },
+          { timeoutMs: 60_000, intervalMs: 100, what: 'the orphaned jobs to run again' },
+        );
       } catch (error) {
         const stuck = orphans.filter((id) => !rerun().includes(id));
         const rows = await scenario.pool.query(
@@ -169,9 +188,11 @@ describe('distributed deployment: reliability with real processes', () => {
       for (const id of ids) {
         if (!lostInVictim.includes(id)) expect(executions.get(id)!.starts.length).toBe(1);
       }
+      const handoutDelays = orphans.map((id) => (handedOut.get(id) ?? Number.NaN) - killedAt);
       report(
         `scenario 2: submitted=${total} succeeded=${counts.succeeded} executedTwice=${executedTwice.length} ` +
-          `seconds=${seconds(begin)} (running in the killed worker: ${lostInVictim.length}, running again elsewhere ` +
+          `seconds=${seconds(begin)} (running in the killed worker: ${lostInVictim.length}, handed out again ` +
+          `${range(handoutDelays)} s after the kill, running again elsewhere ` +
           `${(firstRecoveryMs / 1000).toFixed(1)} to ${(recoveredAfterMs / 1000).toFixed(1)} s after the kill; ` +
           `lease ${FAST_RECOVERY.LEASE_MS} ms, sweep every ${FAST_RECOVERY.SWEEP_INTERVAL_MS} ms)`,
       );
