@@ -30,6 +30,8 @@ interface Run {
   leaseToken: string;
   controller: AbortController;
   reason: AbortReason | null;
+  /** The worker returned or threw: its signal is no longer aborted (the result is being recorded). */
+  finished: boolean;
   /** Last time the repository confirmed the lease (ms). */
   renewedAt: number;
   abort(reason: AbortReason): void;
@@ -138,9 +140,10 @@ export class WorkerHost {
     if (!job) return; // final, running elsewhere, not due, or gone: the message was stale.
     if (job.endpoint !== worker.endpoint.name) {
       this.#logger.error('delivery on the wrong endpoint queue', { jobId: job.id, endpoint: job.endpoint });
-      await this.#settle(job, leaseToken, { status: 'queued', delayMs: 0, error: null, refundAttempt: true });
-      return;
+      return this.#release(job, leaseToken);
     }
+    // stop() began while the claim was under way: hand the job straight back.
+    if (this.#state !== 'running') return this.#release(job, leaseToken);
     if (job.cancelRequested) {
       await this.#settle(job, leaseToken, {
         status: 'canceled',
@@ -171,9 +174,10 @@ export class WorkerHost {
       leaseToken,
       controller,
       reason: null,
+      finished: false,
       renewedAt: Date.now(),
       abort(reason) {
-        if (run.reason) return;
+        if (run.reason || run.finished) return;
         run.reason = reason;
         controller.abort(
           new DOMException(`Job ${reason}`, reason === 'timeout' ? 'TimeoutError' : 'AbortError'),
@@ -213,6 +217,7 @@ export class WorkerHost {
       } catch (error) {
         result = { ok: false, error };
       }
+      run.finished = true;
       const outcome = this.#outcome(endpoint, job, run, result);
       if (!outcome) return;
       // A report still held back by the throttle is written before the final state, so it is not lost.
@@ -220,8 +225,10 @@ export class WorkerHost {
       progress.close();
       const settled = await this.#settle(job, leaseToken, outcome);
       if (settled?.status === 'succeeded') this.#recordDuration(endpoint.name, Date.now() - startedAt);
-      if (settled?.status === 'queued')
-        this.#redispatch(settled, outcome.status === 'queued' ? outcome.delayMs : 0);
+      if (settled?.status === 'queued') {
+        // Awaited when immediate, so stop() waits for a released job to be back in the queue.
+        await this.#redispatch(settled, outcome.status === 'queued' ? outcome.delayMs : 0);
+      }
     } finally {
       progress.close();
       clearInterval(heartbeat);
@@ -320,7 +327,17 @@ export class WorkerHost {
     }
   }
 
-  #redispatch(job: JobRecord, delayMs: number): void {
+  async #release(job: JobRecord, leaseToken: string): Promise<void> {
+    const released = await this.#settle(job, leaseToken, {
+      status: 'queued',
+      delayMs: 0,
+      error: null,
+      refundAttempt: true,
+    });
+    if (released) await this.#redispatch(released, 0);
+  }
+
+  async #redispatch(job: JobRecord, delayMs: number): Promise<void> {
     const publish = async () => {
       try {
         await this.#queue.publish(job.endpoint, job.id);
@@ -332,10 +349,7 @@ export class WorkerHost {
         });
       }
     };
-    if (delayMs <= 0) {
-      void publish();
-      return;
-    }
+    if (delayMs <= 0) return publish();
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       void publish();
@@ -436,15 +450,18 @@ class ProgressWriter {
     }
   }
 
-  /** Writes the report held back by the throttle, if any. */
-  async flush(): Promise<void> {
+  #writing: Promise<void> = Promise.resolve();
+
+  /** Writes the report held back by the throttle, if any, after the write in flight (writes never overtake). */
+  flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     const pending = this.#pending;
-    if (!pending || this.#closed) return;
+    if (!pending || this.#closed) return this.#writing;
     this.#pending = null;
     this.#lastWrite = Date.now();
-    await this.write(pending.progress, pending.eta);
+    this.#writing = this.#writing.then(() => this.write(pending.progress, pending.eta)).catch(() => {});
+    return this.#writing;
   }
 
   close(): void {

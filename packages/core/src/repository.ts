@@ -93,7 +93,8 @@ export type Unsubscribe = () => void;
  * `runAt`, `expiresAt`, ...) come from the repository's own clock so that every node agrees.
  * Values are copied in and out: a caller never shares an object with the store.
  * Every change of a job (create, claim, heartbeat that changes progress or ETA, settle, cancel, remove)
- * is announced to subscribers, in every process sharing the store, and sets `updatedAt` to now; lease
+ * is announced to subscribers, in every process sharing the store, and sets `updatedAt` to now (or 1 ms past
+ * its previous value, so that it strictly increases per job and two changes never share it); lease
  * renewals and `markDispatched` are silent and leave `updatedAt` as it is (waiters compare it).
  * `cancelRequested` and `error` survive `claim` and `settle` to `queued`: a cancel request is never lost
  * by a retry.
@@ -139,7 +140,11 @@ export interface JobRepository {
   /** Deletes a job in a final state. Returns the removed job; null when unknown or not final. */
   remove(id: string): Promise<JobRecord | null>;
 
-  /** Records that the job id was handed to the queue now (for `queued` or `running` jobs; else no-op). */
+  /**
+   * Records that the job id was handed to the queue now, for a `queued` job or a `running` job whose lease
+   * expired; otherwise a no-op (a job claimed before the call keeps dispatchedAt null, so that it is found
+   * again at once should its worker die).
+   */
   markDispatched(id: string): Promise<void>;
 
   /**

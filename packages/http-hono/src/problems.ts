@@ -94,10 +94,11 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
       1,
       Math.ceil(jobsError instanceof UnavailableError ? jobsError.retryAfterSeconds : 5),
     );
+    // An outage answers every request with 503: one short line each, no stack, so logs stay readable.
     logger.warn('backend unavailable', {
       method: request.method,
       path: new URL(request.url).pathname,
-      error: describe(error),
+      error: error instanceof Error ? error.message : String(error),
     });
     return problemResponse(
       {

@@ -47,6 +47,11 @@ function copyIn<T>(value: T, path: string): T {
   }
 }
 
+/** Marks a change: updatedAt strictly increases per job, so two changes in one millisecond differ. */
+function touch(record: JobRecord, now: number): void {
+  record.updatedAt = new Date(Math.max(now, record.updatedAt.getTime() + 1));
+}
+
 function checkDuration(value: unknown, path: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw invalid(`${path} must be a finite number of milliseconds >= 0.`, path);
@@ -210,7 +215,7 @@ class MemoryJobRepository implements JobRepository {
     record.startedAt = new Date(now);
     record.progress = null;
     record.dispatchedAt = null;
-    record.updatedAt = new Date(now);
+    touch(record, now);
     this.#reindex(record);
     this.#notify(id);
     return structuredClone(record);
@@ -242,7 +247,7 @@ class MemoryJobRepository implements JobRepository {
       record.estimatedCompletionAt = estimatedCompletionAt;
       changed = true;
     }
-    if (changed) record.updatedAt = new Date(now);
+    if (changed) touch(record, now);
     this.#reindex(record);
     if (changed) this.#notify(id);
     return { held: true, cancelRequested: record.cancelRequested };
@@ -277,7 +282,7 @@ class MemoryJobRepository implements JobRepository {
     const record = this.#jobs.get(id);
     if (!record || record.status !== 'running' || record.leaseToken !== leaseToken) return null;
     const now = this.#now();
-    record.updatedAt = new Date(now);
+    touch(record, now);
     record.leaseToken = null;
     record.leaseExpiresAt = null;
     if (outcome.status === 'queued') {
@@ -312,12 +317,12 @@ class MemoryJobRepository implements JobRepository {
       record.error = error;
       record.finishedAt = new Date(now);
       record.expiresAt = new Date(now + retentionMs);
-      record.updatedAt = new Date(now);
+      touch(record, now);
       this.#reindex(record);
       this.#notify(id);
     } else if (record.status === 'running' && !record.cancelRequested) {
       record.cancelRequested = true;
-      record.updatedAt = new Date(this.#now());
+      touch(record, this.#now());
       this.#notify(id);
     }
     return structuredClone(record);
@@ -335,8 +340,10 @@ class MemoryJobRepository implements JobRepository {
   async markDispatched(id: string): Promise<void> {
     this.#open();
     const record = this.#jobs.get(id);
-    if (!record || (record.status !== 'queued' && record.status !== 'running')) return;
-    record.dispatchedAt = new Date(this.#now());
+    const now = this.#now();
+    const leaseExpired = record?.status === 'running' && record.leaseExpiresAt!.getTime() <= now;
+    if (!record || (record.status !== 'queued' && !leaseExpired)) return;
+    record.dispatchedAt = new Date(now);
     this.#reindex(record);
   }
 

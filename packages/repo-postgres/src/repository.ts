@@ -83,6 +83,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 const FINAL = `('succeeded', 'failed', 'canceled')`;
 /** The database clock at millisecond precision: what a JavaScript Date can hold, so values round-trip exactly. */
 const NOW = `date_trunc('milliseconds', now())`;
+/** updated_at of a changed row: strictly increasing per job, so two changes in one millisecond differ. */
+const TOUCH = `greatest(${NOW}, j.updated_at + interval '1 millisecond')`;
 const plusMs = (param: string) =>
   `date_trunc('milliseconds', now() + ${param}::float8 * interval '1 millisecond')`;
 const epochMs = (column: string) => `(extract(epoch from j.${column}) * 1000)::int8 AS ${column}`;
@@ -451,7 +453,7 @@ class PostgresRepository implements PostgresJobRepository {
       'claim',
       `UPDATE ${this.table} AS j
        SET status = 'running', attempt = j.attempt + 1, lease_token = $2, lease_expires_at = ${plusMs('$3')},
-           started_at = ${NOW}, progress = NULL, dispatched_at = NULL, updated_at = ${NOW}
+           started_at = ${NOW}, progress = NULL, dispatched_at = NULL, updated_at = ${TOUCH}
        WHERE j.id = $1
          AND ((j.status = 'queued' AND j.run_at <= ${NOW}) OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}))
        RETURNING ${COLUMNS}, pg_notify($4, j.id)`,
@@ -485,9 +487,9 @@ class PostgresRepository implements PostgresJobRepository {
            progress = CASE WHEN $4::boolean THEN $5::jsonb ELSE j.progress END,
            estimated_completion_at = CASE WHEN $6::boolean THEN date_trunc('milliseconds', $7::timestamptz)
                                           ELSE j.estimated_completion_at END,
-           updated_at = CASE WHEN ${changed} THEN ${NOW} ELSE j.updated_at END
+           updated_at = CASE WHEN ${changed} THEN ${TOUCH} ELSE j.updated_at END
        WHERE j.id = $1 AND j.status = 'running' AND j.lease_token = $2
-       RETURNING j.cancel_requested, CASE WHEN j.updated_at = ${NOW} THEN pg_notify($8, j.id) END`,
+       RETURNING j.cancel_requested, CASE WHEN j.updated_at >= ${NOW} THEN pg_notify($8, j.id) END`,
       [id, leaseToken, leaseMs, setProgress, progress, setEta, eta, this.channel],
     );
     const row = result.rows[0];
@@ -523,7 +525,7 @@ class PostgresRepository implements PostgresJobRepository {
         const output = outcome.status === 'succeeded' ? this.json(outcome.output, 'output') : null;
         const error = outcome.status === 'succeeded' ? null : this.jsonOrNull(outcome.error, 'error');
         set = `status = $3, output = $4::jsonb, error = $5::jsonb, finished_at = ${NOW}, expires_at = ${plusMs('$6')},
-               lease_token = NULL, lease_expires_at = NULL, updated_at = ${NOW}`;
+               lease_token = NULL, lease_expires_at = NULL, updated_at = ${TOUCH}`;
         values = [outcome.status, output, error, retentionMs];
         break;
       }
@@ -533,7 +535,7 @@ class PostgresRepository implements PostgresJobRepository {
         set = `status = 'queued', run_at = ${plusMs('$3')}, error = $4::jsonb,
                attempt = CASE WHEN $5::boolean THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
                lease_token = NULL, lease_expires_at = NULL, dispatched_at = NULL, progress = NULL,
-               estimated_completion_at = NULL, updated_at = ${NOW}`;
+               estimated_completion_at = NULL, updated_at = ${TOUCH}`;
         values = [delayMs, error, outcome.refundAttempt === true];
         break;
       }
@@ -575,7 +577,7 @@ class PostgresRepository implements PostgresJobRepository {
            finished_at = CASE WHEN j.status = 'queued' THEN ${NOW} ELSE j.finished_at END,
            expires_at = CASE WHEN j.status = 'queued' THEN ${plusMs('$3')} ELSE j.expires_at END,
            cancel_requested = CASE WHEN j.status = 'running' THEN true ELSE j.cancel_requested END,
-           updated_at = ${NOW}
+           updated_at = ${TOUCH}
        WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND NOT j.cancel_requested))
        RETURNING ${COLUMNS}, pg_notify($4, j.id)`,
       [id, error, retentionMs, this.channel],
@@ -600,7 +602,8 @@ class PostgresRepository implements PostgresJobRepository {
     // Bookkeeping for the sweeper, not a change anyone waits for: no notification, updatedAt unchanged.
     await this.query(
       'markDispatched',
-      `UPDATE ${this.table} AS j SET dispatched_at = ${NOW} WHERE j.id = $1 AND j.status IN ('queued', 'running')`,
+      `UPDATE ${this.table} AS j SET dispatched_at = ${NOW}
+       WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}))`,
       [id],
     );
   }

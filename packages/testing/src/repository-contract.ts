@@ -943,7 +943,7 @@ export function describeJobRepositoryContract(
 
     describe('markDispatched', () => {
       it(
-        'records the dispatch of queued and running jobs; claim clears it',
+        'records the dispatch of queued jobs and of running jobs whose lease expired; claim clears it',
         async () => {
           const job = await create();
           await repo.markDispatched(job.id);
@@ -953,12 +953,22 @@ export function describeJobRepositoryContract(
           expect(dispatched.status).toBe('queued');
 
           const token = newLeaseToken();
-          const claimed = await repo.claim(job.id, { leaseToken: token, leaseMs: LONG_LEASE });
+          const claimed = await repo.claim(job.id, { leaseToken: token, leaseMs: 300 });
           expect(claimed!.dispatchedAt).toBeNull();
+          // A job claimed before its publisher recorded the dispatch keeps null, so it is found again at once
+          // should its worker die.
           await repo.markDispatched(job.id);
-          const running = await mustGet(job.id);
-          expect(running.dispatchedAt).toBeInstanceOf(Date);
-          expect(running).toMatchObject({ status: 'running', leaseToken: token });
+          expect(await mustGet(job.id)).toMatchObject({
+            status: 'running',
+            leaseToken: token,
+            dispatchedAt: null,
+          });
+
+          await delay(400);
+          await repo.markDispatched(job.id);
+          const expired = await mustGet(job.id);
+          expect(expired.dispatchedAt).toBeInstanceOf(Date);
+          expect(expired).toMatchObject({ status: 'running', leaseToken: token });
         },
         timeout,
       );
