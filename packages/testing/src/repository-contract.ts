@@ -1283,6 +1283,26 @@ export function describeJobRepositoryContract(
       );
 
       it(
+        'strictly increases per job, even for changes in the same millisecond',
+        async () => {
+          const job = await create();
+          const token = newLeaseToken();
+          const seen = [job.updatedAt.getTime()];
+          const record = async () => seen.push((await mustGet(job.id)).updatedAt.getTime());
+          await repo.claim(job.id, { leaseToken: token, leaseMs: LONG_LEASE });
+          await record();
+          for (const fraction of [0.25, 0.5, 0.75]) {
+            await repo.heartbeat(job.id, token, { leaseMs: LONG_LEASE, progress: { fraction } });
+            await record();
+          }
+          await repo.settle(job.id, token, { status: 'succeeded', output: 1, retentionMs: LONG_LEASE });
+          await record();
+          for (let i = 1; i < seen.length; i++) expect(seen[i]!, `change ${i}`).toBeGreaterThan(seen[i - 1]!);
+        },
+        timeout,
+      );
+
+      it(
         'stays on markDispatched and on a plain lease renewal',
         async () => {
           const job = await create();
