@@ -1,10 +1,10 @@
-// Test support shared by the Bun and Deno examples' tests (they run under Node with vitest): finds the runtime
-// binary that the workspace installed, starts the example as a real child process, runs one job through its
-// HTTP API and stops it with SIGINT.
+// The test of the Bun and Deno examples (run under Node with vitest): finds the runtime binary that the
+// workspace installed, starts the example as a real child process, runs one job through its HTTP API and stops
+// it with SIGINT. Each example's main.test.ts calls `exampleSuite`.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 /**
  * The binary that an npm package (`bun`, `deno`) installed in the example's node_modules: never one from the
@@ -29,7 +29,7 @@ export function installedBinary(exampleDir: string, pkg: string, relativePath: s
   return binary;
 }
 
-export interface ExampleProcess {
+interface ExampleProcess {
   child: ChildProcess;
   /** e.g. http://127.0.0.1:41234, read from the banner. */
   origin: string;
@@ -39,7 +39,7 @@ export interface ExampleProcess {
 }
 
 /** Starts `binary args…` in `cwd` on a free port (PORT=0) and waits for its "listening on" banner. */
-export async function startExample(binary: string, args: string[], cwd: string): Promise<ExampleProcess> {
+async function startExample(binary: string, args: string[], cwd: string): Promise<ExampleProcess> {
   const child = spawn(binary, args, {
     cwd,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
@@ -68,7 +68,7 @@ export async function startExample(binary: string, args: string[], cwd: string):
 }
 
 /** Kills the process if a test left it running. */
-export function killIfRunning(example: ExampleProcess | null): void {
+function killIfRunning(example: ExampleProcess | null): void {
   const child = example?.child;
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
@@ -77,7 +77,7 @@ export function killIfRunning(example: ExampleProcess | null): void {
  * One real job through the HTTP API: POST → 202 with Location → wait on the job URL → 303 to the output →
  * the output → its event stream → DELETE → 404.
  */
-export async function runOneJob(origin: string): Promise<void> {
+async function runOneJob(origin: string): Promise<void> {
   const post = await fetch(`${origin}/jobs/compress`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -125,7 +125,7 @@ export async function runOneJob(origin: string): Promise<void> {
 }
 
 /** `/` redirects to the reference page; the OpenAPI document lists both endpoints. */
-export async function checkReference(origin: string): Promise<void> {
+async function checkReference(origin: string): Promise<void> {
   const docs = await fetch(`${origin}/`);
   expect(docs.status).toBe(200);
   expect(docs.url).toBe(`${origin}/jobs/docs`);
@@ -137,9 +137,38 @@ export async function checkReference(origin: string): Promise<void> {
 }
 
 /** SIGINT, then the process must end on its own with code 0 after its graceful stop. */
-export async function stopWithSigint(example: ExampleProcess): Promise<void> {
+async function stopWithSigint(example: ExampleProcess): Promise<void> {
   example.child.kill('SIGINT');
   const { code, signal } = await example.exited;
   expect({ code, signal, output: example.output() }).toMatchObject({ code: 0, signal: null });
   expect(example.output()).toContain('Stopped.');
+}
+
+/**
+ * The example's test: `runtime` names it ("Bun"), `exampleDir` is its folder, and `command` gives the binary
+ * and arguments that its `pnpm start` runs (resolved inside the test, so a missing binary fails the test).
+ */
+export function exampleSuite(
+  runtime: string,
+  exampleDir: string,
+  command: () => { binary: string; args: string[] },
+): void {
+  describe(`examples/${runtime.toLowerCase()}`, () => {
+    let example: ExampleProcess | null = null;
+    afterEach(() => {
+      killIfRunning(example);
+      example = null;
+    });
+
+    it(`serves the API on ${runtime}, runs a job POST → 202 → 303 → output → DELETE, serves the reference, and stops cleanly on SIGINT`, async () => {
+      const { binary, args } = command();
+      example = await startExample(binary, args, exampleDir);
+      expect(example.output()).toMatch(
+        new RegExp(`jobs quick start on ${runtime} \\d+\\.\\d+\\.\\d+ \\(in-memory\\) is listening on`),
+      );
+      await runOneJob(example.origin);
+      await checkReference(example.origin);
+      await stopWithSigint(example);
+    });
+  });
 }
