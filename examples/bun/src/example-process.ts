@@ -17,7 +17,11 @@ export function installedBinary(exampleDir: string, pkg: string, relativePath: s
     throw new Error(`The npm package "${pkg}" is not installed in ${exampleDir}: run \`pnpm install\`.`);
   const binary = join(packageDir, relativePath);
   const version = existsSync(binary)
-    ? spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 30_000 })
+    ? spawnSync(binary, ['--version'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' },
+      })
     : null;
   if (!version || version.status !== 0) {
     throw new Error(
@@ -42,7 +46,15 @@ interface ExampleProcess {
 async function startExample(binary: string, args: string[], cwd: string): Promise<ExampleProcess> {
   const child = spawn(binary, args, {
     cwd,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
+    // No update check (Deno) or crash report upload (Bun): tests reach nothing beyond this machine.
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NO_COLOR: '1',
+      DENO_NO_UPDATE_CHECK: '1',
+      DO_NOT_TRACK: '1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
