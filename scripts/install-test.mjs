@@ -118,7 +118,8 @@ function exec(command, args, { cwd, timeoutMs, env = {} }) {
       clearTimeout(timer);
       running.delete(child);
       if (timedOut) output += `\n(killed after ${timeoutMs / 1000} s: it did not finish or did not exit)`;
-      resolve({ code: timedOut ? 1 : (code ?? (signal ? 1 : 0)), output: output.trim() });
+      if (signal && !timedOut) output += `\n(killed by ${signal})`;
+      resolve({ code: timedOut || signal ? 1 : code, output: output.trim() });
     });
   });
 }
@@ -137,6 +138,28 @@ async function step(name, command, args, options) {
   const lines = output.split('\n').filter(Boolean);
   const last = (options.summary && lines.find((line) => options.summary.test(line))) || lines.at(-1);
   log(`✓ ${name} (${seconds(since)})${last ? `\n            ${last}` : ''}`);
+}
+
+/**
+ * Waits for every chain of steps (a failure does not stop the others), then runs the `sequential` ones one
+ * after the other (each whatever the previous did), then reports all failures at once.
+ */
+async function settle(chains, sequential = []) {
+  const results = await Promise.allSettled(chains);
+  for (const next of sequential) {
+    results.push(
+      await next().then(
+        (value) => ({ status: 'fulfilled', value }),
+        (reason) => ({ status: 'rejected', reason }),
+      ),
+    );
+  }
+  const failures = results.filter((result) => result.status === 'rejected');
+  if (failures.length === 0) return;
+  const messages = failures.map(({ reason }) =>
+    reason instanceof StepError ? reason.message : String(reason),
+  );
+  throw new StepError(messages.join('\n'));
 }
 
 /** The version npm installs for a peer range: its lowest (`^3.2.0 || ^4.0.0` → 3.2.0), or the newest. */
@@ -264,7 +287,7 @@ try {
     '--prefer-offline',
     '--loglevel=error',
   ];
-  await Promise.all(
+  await settle(
     consumers.map((consumer) =>
       step(`npm install (${consumer.name})`, 'npm', npmArgs, { cwd: consumer.dir, timeoutMs: 300_000 }),
     ),
@@ -288,46 +311,52 @@ try {
     const run = brokerRuns.find((entry) => entry.flavour === flavour);
     return { JOBS_INSTALL_TEST_SCHEMA: run.schema, JOBS_INSTALL_TEST_PREFIX: run.prefix };
   };
-  await Promise.all([
-    (async () => {
-      for (const script of ['run.mjs', 'run.cjs']) {
-        await step(`node ${script} (memory-http)`, 'node', [script], {
-          cwd: memoryHttp.dir,
-          timeoutMs: 120_000,
-        });
-      }
-      await tsc(memoryHttp, 'tsconfig.node16.json');
-      await tsc(memoryHttp, 'tsconfig.bundler.json');
-    })(),
-    (async () => {
-      for (const [script, flavour] of [
+  // Within a consumer the steps run one after the other, each whatever the previous one did.
+  const sequence = async (steps) => settle([], steps);
+  await settle([
+    sequence([
+      () =>
+        step('node run.mjs (memory-http)', 'node', ['run.mjs'], { cwd: memoryHttp.dir, timeoutMs: 120_000 }),
+      () =>
+        step('node run.cjs (memory-http)', 'node', ['run.cjs'], { cwd: memoryHttp.dir, timeoutMs: 120_000 }),
+      () => tsc(memoryHttp, 'tsconfig.node16.json'),
+      () => tsc(memoryHttp, 'tsconfig.bundler.json'),
+    ]),
+    sequence(
+      [
         ['run.mjs', 'esm'],
         ['run.cjs', 'cjs'],
-      ]) {
-        await step(`node ${script} (postgres-amqp)`, 'node', [script], {
-          cwd: postgresAmqp.dir,
-          timeoutMs: 120_000,
-          env: brokerEnv(flavour),
-        });
-      }
-      await tsc(postgresAmqp, 'tsconfig.node16.json');
-      await tsc(postgresAmqp, 'tsconfig.bundler.json');
-    })(),
-    (async () => {
-      await step(
-        'vitest run: @jobs/testing suites on the installed @jobs/memory (adapter-author)',
-        'node',
-        ['node_modules/vitest/vitest.mjs', 'run', '--reporter=dot', 'memory-contract'],
-        {
-          cwd: adapterAuthor.dir,
-          timeoutMs: 600_000,
-          env: { CI: 'true', NO_COLOR: '1' },
-          summary: /^\s*Tests\s/,
-        },
-      );
-      await tsc(adapterAuthor, 'tsconfig.node16.json');
-      await tsc(adapterAuthor, 'tsconfig.bundler.json');
-    })(),
+      ]
+        .map(
+          ([script, flavour]) =>
+            () =>
+              step(`node ${script} (postgres-amqp)`, 'node', [script], {
+                cwd: postgresAmqp.dir,
+                timeoutMs: 120_000,
+                env: brokerEnv(flavour),
+              }),
+        )
+        .concat([
+          () => tsc(postgresAmqp, 'tsconfig.node16.json'),
+          () => tsc(postgresAmqp, 'tsconfig.bundler.json'),
+        ]),
+    ),
+    sequence([
+      () =>
+        step(
+          'vitest run: @jobs/testing suites on the installed @jobs/memory (adapter-author)',
+          'node',
+          ['node_modules/vitest/vitest.mjs', 'run', '--reporter=dot', 'memory-contract'],
+          {
+            cwd: adapterAuthor.dir,
+            timeoutMs: 600_000,
+            env: { CI: 'true', NO_COLOR: '1' },
+            summary: /^\s*Tests\s/,
+          },
+        ),
+      () => tsc(adapterAuthor, 'tsconfig.node16.json'),
+      () => tsc(adapterAuthor, 'tsconfig.bundler.json'),
+    ]),
   ]);
   await cleanup();
   log(`install test passed (peers: ${peersMode})`);
