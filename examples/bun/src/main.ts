@@ -1,6 +1,11 @@
 // The quick start on Bun: `pnpm start` here, i.e. `bun --tsconfig-override=tsconfig.json src/main.ts`.
 // PORT (default 3000; 0 picks a free port) and HOST (default 127.0.0.1).
-import { banner, listenOptions, startQuickStartService, stopOnSignals } from './service.js';
+import {
+  banner,
+  listenOptions,
+  startQuickStartService,
+  stopOnSignals,
+} from '@jobs/example-node-memory/src/service.ts';
 
 let listen: ReturnType<typeof listenOptions>;
 try {

@@ -7,7 +7,7 @@ import {
   listenOptions,
   startQuickStartService,
   stopOnSignals,
-} from '@jobs/example-bun/src/service.ts';
+} from '@jobs/example-node-memory/src/service.ts';
 
 let listen: ListenOptions;
 try {

@@ -1,10 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createJobsRuntime, type Logger } from '@jobs/core';
-import { createJobsApp } from '@jobs/http-hono';
-import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
-import { Hono } from 'hono';
-import { compressWorker, pingWorker } from './workers.js';
+import type { Logger } from '@jobs/core';
+import { startQuickStartService } from './service.js';
 
 export interface QuickStartOptions {
   /** 0 picks a free port. */
@@ -21,38 +18,10 @@ export interface QuickStartServer {
   stop(): Promise<void>;
 }
 
-/** The whole service in one process: memory repository and queue, worker host, sweeper, HTTP API at /jobs. */
+/** The whole service in one process on Node: memory repository and queue, worker host, sweeper, HTTP API at /jobs. */
 export async function startQuickStart(options: QuickStartOptions): Promise<QuickStartServer> {
-  const repository = createMemoryRepository();
-  const queue = createMemoryQueue();
-  const runtime = createJobsRuntime({
-    repository,
-    queue,
-    workers: [pingWorker, compressWorker],
-    logger: options.logger,
-    host: { shutdownTimeoutMs: 10_000 },
-  });
-  await runtime.start();
-
-  const shutdown = new AbortController();
-  const app = new Hono();
-  app.get('/', (c) => c.redirect('/jobs/docs'));
-  app.route(
-    '/jobs',
-    createJobsApp({
-      service: runtime.service,
-      cors: true,
-      signal: shutdown.signal,
-      logger: options.logger,
-      openapi: {
-        title: 'jobs quick start',
-        version: '1.0.0',
-        description: 'Two endpoints served from one process with the in-memory repository and queue.',
-      },
-    }),
-  );
-
-  const server = serve({ fetch: app.fetch, port: options.port, hostname: options.hostname });
+  const service = await startQuickStartService({ title: 'jobs quick start', logger: options.logger });
+  const server = serve({ fetch: service.fetch, port: options.port, hostname: options.hostname });
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', resolve);
@@ -62,24 +31,9 @@ export async function startQuickStart(options: QuickStartOptions): Promise<Quick
   const host = ['127.0.0.1', '::1', '0.0.0.0', '::'].includes(options.hostname)
     ? 'localhost'
     : options.hostname;
-
-  let stopping: Promise<void> | null = null;
   return {
     origin: `http://${host}:${port}`,
     port,
-    stop() {
-      stopping ??= (async () => {
-        // No new connections; answer the long-polls and end the event streams now.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        shutdown.abort();
-        // Let running jobs finish (bounded), then release the rest.
-        await runtime.stop();
-        if ('closeIdleConnections' in server) server.closeIdleConnections();
-        await closed;
-        await queue.close();
-        await repository.close();
-      })();
-      return stopping;
-    },
+    stop: () => service.stop(() => new Promise<void>((resolve) => server.close(() => resolve()))),
   };
 }

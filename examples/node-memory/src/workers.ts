@@ -69,6 +69,9 @@ export const compressWorker = implement(compress, {
         ctx.signal.throwIfAborted();
         if (!gzip.write(nextChunk(pool, random))) await once(gzip, 'drain', { signal: ctx.signal });
         ctx.progress((i + 1) / input.megabytes, `${i + 1} of ${input.megabytes} MiB compressed`);
+        // Give the event loop a turn per MiB: runtimes whose zlib compresses inside write() (Deno) would
+        // otherwise starve requests, heartbeats and timers until the job ends.
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
       gzip.end();
       await ended;

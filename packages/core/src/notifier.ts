@@ -71,7 +71,12 @@ export function waitForWake(
   });
 }
 
+/** Lets the process exit while the timer is pending: Node and Bun timers have unref(), Deno has Deno.unrefTimer. */
 export function unrefTimer(timer: unknown): void {
-  if (timer && typeof timer === 'object' && 'unref' in timer && typeof timer.unref === 'function')
+  if (timer && typeof timer === 'object' && 'unref' in timer && typeof timer.unref === 'function') {
     timer.unref();
+    return;
+  }
+  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+  if (typeof timer === 'number' && typeof deno?.unrefTimer === 'function') deno.unrefTimer(timer);
 }

@@ -1,11 +1,11 @@
-// The quick start's service without a server, shared by the Bun and the Deno examples: the endpoints and workers
-// of examples/node-memory on the in-memory repository and queue, as a web-standard fetch handler that
+// The quick start's service without a server, shared by the Node, Bun and Deno examples: the endpoints and
+// workers on the in-memory repository and queue, as a web-standard fetch handler that @hono/node-server,
 // Bun.serve and Deno.serve take as is. Nothing here depends on the runtime.
 import { createJobsRuntime, type Logger } from '@jobs/core';
-import { compressWorker, pingWorker } from '@jobs/example-node-memory/src/workers.ts';
 import { createJobsApp } from '@jobs/http-hono';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { Hono } from 'hono';
+import { compressWorker, pingWorker } from './workers.js';
 
 export interface QuickStartService {
   /** The HTTP API at /jobs (reference page at /jobs/docs; `/` redirects there). */
