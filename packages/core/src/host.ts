@@ -1,5 +1,5 @@
 import { backoffDelay, type Endpoint } from './endpoint.js';
-import { isJobsError, JobFailedError, problemType } from './errors.js';
+import { isJobsError, JobFailedError, problemType, UnavailableError } from './errors.js';
 import { ChangeNotifier, unrefTimer } from './notifier.js';
 import type { JobQueue, QueueConsumer, QueueDelivery } from './queue.js';
 import type { JobRepository, SettleOutcome } from './repository.js';
@@ -88,11 +88,7 @@ export class WorkerHost {
   async start(): Promise<void> {
     if (this.#state !== 'idle') throw new Error(`Worker host cannot start: it is ${this.#state}.`);
     this.#state = 'running';
-    await this.#notifier.ready().catch((error) => {
-      this.#logger.warn('change notifications unavailable; cancel requests arrive with heartbeats', {
-        error: String(error),
-      });
-    });
+    await this.#subscribe();
     try {
       for (const worker of this.#workers.values()) {
         const concurrency = worker.concurrency ?? worker.endpoint.concurrency;
@@ -108,6 +104,27 @@ export class WorkerHost {
     }
   }
 
+  /** Change notifications bring cancel requests within a second; until they work, retry every 5 s. */
+  async #subscribe(): Promise<void> {
+    try {
+      await this.#notifier.ready();
+    } catch (error) {
+      this.#logger.warn(
+        'change notifications unavailable; cancel requests arrive with heartbeats until they are',
+        {
+          error: String(error),
+        },
+      );
+      if (this.#state !== 'running') return;
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        if (this.#state === 'running') void this.#subscribe();
+      }, 5_000);
+      unrefTimer(timer);
+      this.#retryTimers.add(timer);
+    }
+  }
+
   /**
    * Takes no new work, lets in-flight jobs finish within the bound, then aborts the rest and releases them
    * (back to queued, the attempt refunded, dispatched again) so another host picks them up at once.
@@ -120,7 +137,15 @@ export class WorkerHost {
     this.#consumers = [];
     await Promise.all(consumers.map((consumer) => consumer.stop({ timeoutMs }).catch(() => {})));
     for (const run of this.#runs.values()) run.abort('shutdown');
-    await Promise.allSettled([...this.#handlers]);
+    // Released jobs are recorded and re-published at once; worker code that ignores its signal gets one
+    // more bound to return, then is left behind (its results would be refused).
+    const handlers = Promise.allSettled([...this.#handlers]).then(() => 0);
+    const left = await Promise.race([
+      handlers,
+      sleep(Math.max(timeoutMs, 1_000)).then(() => this.#handlers.size),
+    ]);
+    if (left > 0)
+      this.#logger.warn('worker code still running after stop; its results will be refused', { left });
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     await this.#notifier.close();
@@ -136,7 +161,7 @@ export class WorkerHost {
     const worker = this.#workers.get(delivery.endpoint);
     if (!worker || this.#state !== 'running') throw new Error('Not accepting work.');
     const leaseToken = newLeaseToken();
-    const job = await this.#repository.claim(delivery.jobId, { leaseToken, leaseMs: this.#leaseMs });
+    const job = await this.#claim(delivery.jobId, leaseToken);
     if (!job) return; // final, running elsewhere, not due, or gone: the message was stale.
     if (job.endpoint !== worker.endpoint.name) {
       this.#logger.error('delivery on the wrong endpoint queue', { jobId: job.id, endpoint: job.endpoint });
@@ -164,6 +189,28 @@ export class WorkerHost {
       return;
     }
     await this.#run(worker, job, leaseToken);
+  }
+
+  /**
+   * Claims, retrying while the repository is unreachable (for up to a lease), so a short outage does not burn
+   * the message's deliveries and send it to the dead letters while the job waits behind a backlog.
+   */
+  async #claim(jobId: string, leaseToken: string): Promise<JobRecord | null> {
+    const giveUpAt = Date.now() + this.#leaseMs;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await this.#repository.claim(jobId, { leaseToken, leaseMs: this.#leaseMs });
+      } catch (error) {
+        if (
+          !(error instanceof UnavailableError) ||
+          this.#state !== 'running' ||
+          Date.now() + delay > giveUpAt
+        ) {
+          throw error;
+        }
+        await sleep(delay);
+      }
+    }
   }
 
   async #run(worker: Worker<any>, job: JobRecord, leaseToken: string): Promise<void> {
@@ -194,6 +241,7 @@ export class WorkerHost {
     const timeout =
       endpoint.timeoutMs === null ? null : setTimeout(() => run.abort('timeout'), endpoint.timeoutMs);
     const unwatch = this.#notifier.watch(job.id, () => void this.#checkRemote(run));
+    let workerSettled: Promise<void> = Promise.resolve();
     try {
       const estimateMs = this.#estimate(worker, job);
       if (estimateMs !== undefined) {
@@ -206,14 +254,13 @@ export class WorkerHost {
         progress: (fraction, message) => progress.report(fraction, message, startedAt),
       };
       let result: { ok: true; value: unknown } | { ok: false; error: unknown };
+      const running = Promise.resolve().then(() => worker.run(job.input, context));
+      workerSettled = running.then(
+        () => {},
+        () => {},
+      );
       try {
-        result = {
-          ok: true,
-          value: await abortable(
-            Promise.resolve().then(() => worker.run(job.input, context)),
-            controller.signal,
-          ),
-        };
+        result = { ok: true, value: await abortable(running, controller.signal) };
       } catch (error) {
         result = { ok: false, error };
       }
@@ -234,7 +281,10 @@ export class WorkerHost {
       clearInterval(heartbeat);
       if (timeout) clearTimeout(timeout);
       unwatch();
-      this.#runs.delete(job.id);
+      if (this.#runs.get(job.id) === run) this.#runs.delete(job.id);
+      // The result is recorded; the slot stays taken until the worker's own code has returned, so a worker
+      // that ignores its signal never runs beside its retry beyond the concurrency limit.
+      await workerSettled;
     }
   }
 
@@ -267,7 +317,17 @@ export class WorkerHost {
         break;
     }
     if (result.ok) {
-      const parsed = endpoint.output.safeParse(result.value);
+      let parsed: ReturnType<Endpoint['output']['safeParse']>;
+      try {
+        parsed = endpoint.output.safeParse(result.value);
+      } catch (error) {
+        this.#logger.error('the output schema threw', { jobId: job.id, error: String(error) });
+        return {
+          status: 'failed',
+          error: problem('invalid_output', 'Invalid output', 'The output could not be validated.'),
+          retentionMs,
+        };
+      }
       if (parsed.success) return { status: 'succeeded', output: parsed.data, retentionMs };
       this.#logger.error('worker output does not match the output schema', {
         jobId: job.id,
@@ -290,8 +350,14 @@ export class WorkerHost {
     if (error instanceof JobFailedError)
       return this.#failure(endpoint, job, error.toProblem(), error.retryable);
     if (isJobsError(error)) return this.#failure(endpoint, job, error.toProblem(), error.status >= 500);
-    const detail = error instanceof Error ? error.message : String(error);
-    return this.#failure(endpoint, job, problem('job_failed', 'Job failed', detail), true);
+    // A plain error's message may carry internals (hosts, SQL, paths): it is logged, not shown to clients.
+    // Workers that want a message seen throw JobFailedError.
+    this.#logger.warn('worker failed', {
+      jobId: job.id,
+      attempt: job.attempt,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return this.#failure(endpoint, job, problem('job_failed', 'Job failed', 'The worker failed.'), true);
   }
 
   #failure(endpoint: Endpoint, job: JobRecord, error: ProblemDetails, retryable: boolean): SettleOutcome {
@@ -315,6 +381,7 @@ export class WorkerHost {
         if (!settled) this.#logger.warn('result refused: the lease is no longer held', { jobId: job.id });
         return settled;
       } catch (error) {
+        if (!(error instanceof UnavailableError)) return this.#settleRefused(job, leaseToken, outcome, error);
         if (Date.now() + delay > giveUpAt) {
           this.#logger.error('could not record the result; the job will run again after its lease', {
             jobId: job.id,
@@ -325,6 +392,25 @@ export class WorkerHost {
         await sleep(delay);
       }
     }
+  }
+
+  /** The store refused the outcome itself (e.g. an output it cannot hold): fail the job, saying why. */
+  async #settleRefused(
+    job: JobRecord,
+    leaseToken: string,
+    outcome: SettleOutcome,
+    error: unknown,
+  ): Promise<JobRecord | null> {
+    this.#logger.error('the repository refused the result', { jobId: job.id, error: String(error) });
+    if (outcome.status !== 'succeeded') return null;
+    const detail = error instanceof Error ? error.message : String(error);
+    return this.#repository
+      .settle(job.id, leaseToken, {
+        status: 'failed',
+        error: problem('invalid_output', 'Invalid output', `The output could not be stored: ${detail}`),
+        retentionMs: outcome.retentionMs,
+      })
+      .catch(() => null);
   }
 
   async #release(job: JobRecord, leaseToken: string): Promise<void> {

@@ -15,7 +15,11 @@ export interface JobsRuntimeOptions {
   /** Workers run in this process; none for an API-only process. */
   workers?: readonly Worker<any>[];
   service?: Omit<JobServiceOptions, 'repository' | 'queue' | 'endpoints' | 'workers' | 'logger'>;
-  host?: Omit<WorkerHostOptions, 'repository' | 'queue' | 'workers' | 'logger'>;
+  /**
+   * Worker host options, or false for a process that must not run the workers it is given: an API process
+   * passes its workers with `host: false` so that DELETE and expiry still run their `cleanup`.
+   */
+  host?: Omit<WorkerHostOptions, 'repository' | 'queue' | 'workers' | 'logger'> | false;
   /** Sweeper options, or false for a process that must not sweep. */
   sweeper?: Omit<SweeperOptions, 'repository' | 'queue' | 'workers' | 'logger'> | false;
   logger?: Logger;
@@ -36,9 +40,19 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
   const endpoints = options.endpoints ?? workers.map((worker) => worker.endpoint);
   const common = { repository: options.repository, queue: options.queue, logger: options.logger };
   const service = createJobService({ ...common, ...options.service, endpoints, workers });
-  const host = workers.length > 0 ? createWorkerHost({ ...common, ...options.host, workers }) : null;
+  const host =
+    workers.length > 0 && options.host !== false
+      ? createWorkerHost({ ...common, ...options.host, workers })
+      : null;
   const sweeper =
-    options.sweeper === false ? null : createSweeper({ ...common, ...options.sweeper, workers });
+    options.sweeper === false
+      ? null
+      : createSweeper({
+          ...common,
+          endpoints: endpoints.map((endpoint) => endpoint.name),
+          ...options.sweeper,
+          workers,
+        });
   return {
     service,
     host,

@@ -9,11 +9,11 @@ import {
   problemType,
   type ValidationIssue,
 } from './errors.js';
-import { ChangeNotifier, waitForWake } from './notifier.js';
+import { ChangeNotifier, unrefTimer, waitForWake } from './notifier.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository, ListPage } from './repository.js';
 import { isFinalStatus, JOB_STATUSES, type JobRecord, type JobStatus, type ProblemDetails } from './types.js';
-import { consoleLogger, hashInput, isJobId, type Logger, newJobId } from './util.js';
+import { consoleLogger, hashInput, isJobId, type Logger, newJobId, sleep } from './util.js';
 import type { Worker } from './worker.js';
 
 export interface JobServiceOptions {
@@ -81,6 +81,7 @@ export class JobService {
   readonly #idempotencyPendingMs: number;
   readonly #pollIntervalMs: number;
   readonly #logger: Logger;
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(options: JobServiceOptions) {
     this.repository = options.repository;
@@ -201,7 +202,12 @@ export class JobService {
 
   async #remove(job: JobRecord): Promise<JobRecord> {
     const removed = await this.repository.remove(job.id);
-    if (removed) await runCleanup(this.#workers.get(removed.endpoint), removed, this.#logger);
+    if (removed) {
+      // In the background: a slow cleanup must not hold the DELETE; close() waits for it (bounded).
+      const cleanup = runCleanup(this.#workers.get(removed.endpoint), removed, this.#logger);
+      this.#cleanups.add(cleanup);
+      void cleanup.finally(() => this.#cleanups.delete(cleanup));
+    }
     return removed ?? job;
   }
 
@@ -214,7 +220,9 @@ export class JobService {
       changed = true;
     });
     try {
-      if (options.timeoutMs > 0) await this.#notifier.ready().catch(() => {});
+      if (options.timeoutMs > 0) {
+        await Promise.race([this.#notifier.ready().catch(() => {}), sleep(options.timeoutMs)]);
+      }
       let job = await this.get(endpointName, id, options);
       const since = options.since ?? job.updatedAt;
       const done = (current: JobRecord) =>
@@ -294,6 +302,7 @@ export class JobService {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.#cleanups]);
     await this.#notifier.close();
   }
 
@@ -334,15 +343,35 @@ export function toIssues(
   }));
 }
 
+/** Longest a worker's cleanup may take before it is given up (and logged). */
+export const CLEANUP_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs a succeeded job's worker cleanup, at most once and bounded in time: errors and time-outs are logged,
+ * never thrown. It runs in the process that deletes or expires the job, with the workers registered there.
+ */
 export async function runCleanup(
   worker: Worker<any> | undefined,
   job: JobRecord,
   logger: Logger,
 ): Promise<void> {
   if (!worker?.cleanup || job.status !== 'succeeded') return;
+  const cleanup = worker.cleanup;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await worker.cleanup({ input: job.input, output: job.output, job });
+    await Promise.race([
+      Promise.resolve().then(() => cleanup({ input: job.input, output: job.output, job })),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`cleanup took longer than ${CLEANUP_TIMEOUT_MS} ms`)),
+          CLEANUP_TIMEOUT_MS,
+        );
+        unrefTimer(timer);
+      }),
+    ]);
   } catch (error) {
     logger.error('worker cleanup failed', { jobId: job.id, endpoint: job.endpoint, error: String(error) });
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -28,6 +28,20 @@ export interface SweeperOptions {
   logger?: Logger;
 }
 
+const CLEANUP_CONCURRENCY = 8;
+
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await run(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
 export interface SweepReport {
   expired: number;
   dispatched: number;
@@ -78,29 +92,41 @@ export class Sweeper {
   async sweep(): Promise<SweepReport> {
     const report = { expired: 0, dispatched: 0 };
     const { repository, queue, batchSize, maxBatches } = this.#options;
-    try {
+    await this.#step('expiry', async () => {
       for (let batch = 0; batch < maxBatches; batch++) {
         const expired = await repository.deleteExpired(batchSize);
         report.expired += expired.length;
-        for (const job of expired) await runCleanup(this.#workers.get(job.endpoint), job, this.#logger);
+        await inParallel(expired, CLEANUP_CONCURRENCY, (job) =>
+          runCleanup(this.#workers.get(job.endpoint), job, this.#logger),
+        );
         if (expired.length < batchSize) break;
       }
-      // Jobs never handed to the queue, and jobs whose worker died: always dispatched.
+    });
+    // Jobs never handed to the queue, and jobs whose worker died: always dispatched.
+    await this.#step('dispatch', async () => {
       report.dispatched += await this.#dispatch({ redispatchAfterMs: null });
-      // Jobs handed to the queue long ago and still not claimed: the message may be lost, or only waiting
-      // behind a backlog. Where the queue can tell its depth, re-dispatch only when it holds nothing, so a
-      // long backlog is not multiplied by copies.
-      for (const endpoint of this.#endpoints ?? [undefined]) {
-        if (endpoint !== undefined && queue.depth && (await queue.depth(endpoint)) > 0) continue;
+    });
+    // Jobs handed to the queue long ago and still not claimed: the message may be lost, or only waiting
+    // behind a backlog. Where the queue can tell its depth, re-dispatch only when it holds nothing, so a
+    // long backlog is not multiplied by copies. Each endpoint on its own: one failing does not stop the rest.
+    for (const endpoint of this.#endpoints ?? [undefined]) {
+      await this.#step(`re-dispatch ${endpoint ?? ''}`, async () => {
+        if (endpoint !== undefined && queue.depth && (await queue.depth(endpoint)) > 0) return;
         report.dispatched += await this.#dispatch({
           redispatchAfterMs: this.#options.redispatchAfterMs,
           endpoint,
         });
-      }
-    } catch (error) {
-      this.#logger.warn('sweep interrupted', { error: String(error), ...report });
+      });
     }
     return report;
+  }
+
+  async #step(name: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.#logger.warn(`sweep: ${name} interrupted`, { error: String(error) });
+    }
   }
 
   async #dispatch(query: Pick<DispatchQuery, 'redispatchAfterMs' | 'endpoint'>): Promise<number> {
