@@ -102,24 +102,29 @@ Ctrl-C stops it.`;
 
 type StopSignal = 'SIGINT' | 'SIGTERM';
 
+/** A second signal this soon after the first is the same Ctrl-C relayed (pnpm forwards SIGTERM after SIGINT). */
+const RELAYED_SIGNAL_MS = 1_000;
+
 /**
  * SIGINT or SIGTERM stops the service gracefully (the process then ends on its own, with code 0); a second
- * signal exits at once with 130. `listen` and `exit` are the runtime's (process.on / Deno.addSignalListener).
+ * signal a second or more later exits at once with 130. `listen` and `exit` are the runtime's (process.on /
+ * Deno.addSignalListener).
  */
 export function stopOnSignals(
   listen: (signal: StopSignal, handler: () => void) => void,
   stop: () => Promise<void>,
   exit: (code: number) => void,
 ): void {
-  let signals = 0;
+  let firstAt: number | null = null;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     listen(signal, () => {
-      signals++;
-      if (signals > 1) {
+      if (firstAt !== null) {
+        if (Date.now() - firstAt < RELAYED_SIGNAL_MS) return;
         console.log('Stopping at once.');
         exit(130);
         return;
       }
+      firstAt = Date.now();
       console.log(`\n${signal}: stopping (running jobs get up to 10 s to finish; Ctrl-C again to force)…`);
       stop().then(
         () => console.log('Stopped.'),
