@@ -19,7 +19,7 @@ import {
   silentLogger,
   UnavailableError,
 } from '@jobs/core';
-import { createMemoryQueue } from '@jobs/memory';
+import { createMemoryQueue, type MemoryJobQueue } from '@jobs/memory';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { deferred, delay, purgeJobs, trackJobs, uniqueName, waitFor } from './helpers.js';
@@ -158,6 +158,24 @@ export function describeJobRuntimeContract(
         { timeoutMs: waitTimeoutMs, message: `job ${id} to reach a final state` },
       );
       return job;
+    }
+
+    /** Fails the test when `promise` has not settled after the wait timeout: for calls that must not hang. */
+    async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        return await Promise.race([
+          promise,
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`${what} did not return within ${waitTimeoutMs} ms`)),
+              waitTimeoutMs,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
 
     async function waitForRefusedClaim(id: string) {
@@ -820,6 +838,368 @@ export function describeJobRuntimeContract(
       },
       timeout,
     );
+
+    it(
+      'a worker that ignores its signal keeps its concurrency slot until it returns: its retry never runs beside it',
+      async () => {
+        const e = endpoint({
+          concurrency: 1,
+          timeoutMs: 200,
+          maxAttempts: 3,
+          backoff: { initialMs: 10, factor: 1, maxMs: 10 },
+        });
+        let active = 0;
+        let maxActive = 0;
+        const attempts: number[] = [];
+        const rt = runtime([
+          worker(e, async (value, ctx) => {
+            attempts.push(ctx.attempt);
+            active++;
+            maxActive = Math.max(maxActive, active);
+            try {
+              // Ignores its signal: runs on for a good while after the endpoint's timeout.
+              await delay(1_000);
+              return { doubled: value.value * 2 };
+            } finally {
+              active--;
+            }
+          }),
+        ]);
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        const done = await waitForFinal(job.id);
+        expect(done).toMatchObject({
+          status: 'failed',
+          attempt: 3,
+          output: null,
+          error: { code: 'timeout' },
+        });
+        await waitFor(() => attempts.length === 3 && active === 0, {
+          timeoutMs: waitTimeoutMs,
+          message: 'the last attempt to return',
+        });
+        expect(attempts).toEqual([1, 2, 3]);
+        expect(maxActive).toBe(1);
+      },
+      timeout,
+    );
+
+    it(
+      'stop() returns although a worker never settles, and releases its job (queued again, attempt refunded)',
+      async () => {
+        const e = endpoint();
+        const started = deferred();
+        const rt = runtime(
+          [
+            worker(e, () => {
+              started.resolve();
+              // Never settles, whatever its signal says.
+              return new Promise<never>(() => {});
+            }),
+          ],
+          { sweeper: false },
+        );
+        await rt.start();
+        const { job } = await rt.service.submit(e.name, { value: 1 });
+        await started.promise;
+        expect(await waitForStatus(job.id, ['running'])).toMatchObject({ attempt: 1 });
+        await bounded(rt.stop({ timeoutMs: 100 }), 'runtime.stop() with a hung worker');
+        const released = await waitForStatus(job.id, ['queued']);
+        expect(released).toMatchObject({ status: 'queued', attempt: 0, leaseToken: null, output: null });
+      },
+      timeout,
+    );
+
+    it(
+      "an API process (host: false) runs no job, yet runs the worker's cleanup on DELETE of a job run elsewhere",
+      async () => {
+        const e = endpoint();
+        const ranBy: string[] = [];
+        const cleaned: Array<{ by: string; input: unknown; output: unknown }> = [];
+        const make = (by: string) =>
+          worker(
+            e,
+            (value) => {
+              ranBy.push(by);
+              return { doubled: value.value * 2 };
+            },
+            {
+              cleanup: ({ input: cleanedInput, output: cleanedOutput }) => {
+                cleaned.push({ by, input: cleanedInput, output: cleanedOutput });
+              },
+            },
+          );
+        const api = runtime([make('api')], { host: false });
+        expect(api.host).toBeNull();
+        await api.start();
+        const workers = runtime([make('workers')], { sweeper: false });
+        await workers.start();
+        const { job } = await api.service.submit(e.name, { value: 6 });
+        expect(await waitForFinal(job.id)).toMatchObject({ status: 'succeeded', output: { doubled: 12 } });
+        expect(ranBy).toEqual(['workers']);
+
+        const result = await api.service.delete(e.name, job.id);
+        expect(result.outcome).toBe('removed');
+        expect(await backend.repository.get(job.id)).toBeNull();
+        await waitFor(() => cleaned.length > 0, { timeoutMs: waitTimeoutMs, message: 'the cleanup to run' });
+        // Give a second, wrong call the chance to show up before checking there was exactly one.
+        await delay(100);
+        expect(cleaned).toEqual([{ by: 'api', input: { value: 6 }, output: { doubled: 12 } }]);
+      },
+      timeout,
+    );
+
+    it(
+      'a cleanup that does not settle holds neither DELETE nor the expiry (and cleanup) of another job',
+      async () => {
+        const e = endpoint({ retentionMs: 200 });
+        const gate = deferred();
+        const cleanupStarted: number[] = [];
+        const cleanupDone: number[] = [];
+        const apiWorker = worker(e, (value) => ({ doubled: value.value * 2 }), {
+          cleanup: async ({ input: cleanedInput }) => {
+            cleanupStarted.push(cleanedInput.value);
+            // The job of value 1 has a cleanup that hangs (until the test lets it go at the end).
+            if (cleanedInput.value === 1) await gate.promise;
+            cleanupDone.push(cleanedInput.value);
+          },
+        });
+        // Only explicit sweeps below: nothing expires or cleans up behind the test's back.
+        const api = runtime([apiWorker], { host: false, sweeper: { ...SWEEPER, intervalMs: 600_000 } });
+        const workers = runtime([worker(e, (value) => ({ doubled: value.value * 2 }))], { sweeper: false });
+        await workers.start();
+        try {
+          const other = (await api.service.submit(e.name, { value: 2 })).job;
+          const hung = (await api.service.submit(e.name, { value: 1 })).job;
+          expect(await waitForFinal(other.id)).toMatchObject({ status: 'succeeded' });
+          expect(await waitForFinal(hung.id)).toMatchObject({ status: 'succeeded' });
+
+          const result = await bounded(api.service.delete(e.name, hung.id), 'DELETE with a hung cleanup');
+          expect(result.outcome).toBe('removed');
+          expect(await backend.repository.get(hung.id)).toBeNull();
+          await waitFor(() => cleanupStarted.includes(1), {
+            timeoutMs: waitTimeoutMs,
+            message: 'the hung cleanup to start',
+          });
+
+          // The other job is past its retention: a sweep deletes it and runs its cleanup, and returns.
+          await waitFor(
+            async () => {
+              await bounded(api.sweeper!.sweep(), 'a sweep while another cleanup hangs');
+              return (await backend.repository.get(other.id)) === null;
+            },
+            { timeoutMs: waitTimeoutMs, message: 'the sweeper to expire the other job' },
+          );
+          expect(cleanupDone).toEqual([2]);
+          expect(cleanupStarted.sort()).toEqual([1, 2]);
+        } finally {
+          gate.resolve();
+        }
+        await waitFor(() => cleanupDone.includes(1), {
+          timeoutMs: waitTimeoutMs,
+          message: 'the released cleanup to finish',
+        });
+      },
+      timeout,
+    );
+
+    it(
+      "clients see a JobFailedError's message, never a plain error's (it may carry internals)",
+      async () => {
+        const plain = endpoint({ maxAttempts: 1 });
+        const visible = endpoint({ maxAttempts: 1 });
+        const rt = runtime([
+          worker(plain, () => {
+            throw new Error('connect ECONNREFUSED 10.1.2.3:5432 (user admin)');
+          }),
+          worker(visible, () => {
+            throw new JobFailedError('visible message');
+          }),
+        ]);
+        await rt.start();
+        const plainJob = (await rt.service.submit(plain.name, { value: 1 })).job;
+        const visibleJob = (await rt.service.submit(visible.name, { value: 1 })).job;
+
+        expect(await waitForFinal(plainJob.id)).toMatchObject({ status: 'failed', attempt: 1 });
+        const plainSeen = await rt.service.get(plain.name, plainJob.id);
+        expect(plainSeen.error).toMatchObject({ code: 'job_failed', detail: 'The worker failed.' });
+        expect(JSON.stringify(plainSeen.error)).not.toMatch(/ECONNREFUSED|10\.1\.2\.3|admin/);
+
+        expect(await waitForFinal(visibleJob.id)).toMatchObject({ status: 'failed', attempt: 1 });
+        const visibleSeen = await rt.service.get(visible.name, visibleJob.id);
+        expect(visibleSeen.error).toMatchObject({ code: 'job_failed', detail: 'visible message' });
+      },
+      timeout,
+    );
+
+    it(
+      'an output schema that throws fails the job with invalid_output on its first attempt',
+      async () => {
+        const throwing = {
+          refine: output.superRefine(() => {
+            throw new Error('the refinement broke');
+          }),
+          transform: output.transform((): { doubled: number } => {
+            throw new Error('the transform broke');
+          }),
+        };
+        const runs = new Map<string, number[]>();
+        const jobs: string[] = [];
+        const workers: Worker<any>[] = [];
+        for (const schema of Object.values(throwing)) {
+          const name = uniqueName('rt');
+          endpoints.push(name);
+          const e = defineEndpoint({
+            name,
+            input,
+            output: schema,
+            maxAttempts: 3,
+            backoff: { initialMs: 10, factor: 1, maxMs: 10 },
+          });
+          runs.set(name, []);
+          workers.push(
+            implement(e, (value, ctx) => {
+              runs.get(name)!.push(ctx.attempt);
+              return { doubled: value.value * 2 };
+            }),
+          );
+        }
+        const rt = runtime(workers);
+        await rt.start();
+        for (const w of workers) jobs.push((await rt.service.submit(w.endpoint.name, { value: 1 })).job.id);
+        for (const [index, id] of jobs.entries()) {
+          const done = await waitForFinal(id);
+          expect(done).toMatchObject({
+            status: 'failed',
+            attempt: 1,
+            output: null,
+            error: { code: 'invalid_output' },
+          });
+          expect(runs.get(workers[index]!.endpoint.name)).toEqual([1]);
+        }
+      },
+      timeout,
+    );
+
+    it(
+      'a short repository outage during the claim does not dead-letter the message: the job runs once it is back',
+      async () => {
+        const e = endpoint();
+        // Where the backend's queue is the in-memory one, a copy that gives up after two failed deliveries:
+        // without the claim's own retry, the message would be dead-lettered within the outage.
+        const memoryLike = typeof (backend.queue as Partial<MemoryJobQueue>).deadLetters === 'function';
+        const ownQueue = memoryLike ? createMemoryQueue({ maxDeliveries: 2, redeliveryDelayMs: 50 }) : null;
+        const queue = ownQueue ?? backend.queue;
+        try {
+          const { repository: cutOff, cut, heal, failedClaims } = partitionable(repository);
+          const attempts: number[] = [];
+          const host = createJobsRuntime({
+            repository: cutOff,
+            queue,
+            workers: [
+              worker(e, (value, ctx) => {
+                attempts.push(ctx.attempt);
+                return { doubled: value.value * 2 };
+              }),
+            ],
+            logger: silentLogger,
+            // A lease long enough for the claim to retry through the outage.
+            host: { ...HOST, leaseMs: 5_000 },
+            // A sweeper that re-dispatches nothing within the test: only the claim's retry can run the job.
+            sweeper: {
+              intervalMs: 600_000,
+              undispatchedGraceMs: 600_000,
+              redispatchAfterMs: 600_000,
+            },
+          });
+          runtimes.push(host);
+          await host.start();
+          const api = runtime([], { queue, endpoints: [e], sweeper: false });
+
+          cut();
+          const { job } = await api.service.submit(e.name, { value: 4 });
+          await waitFor(() => failedClaims() >= 1, {
+            timeoutMs: waitTimeoutMs,
+            message: 'a claim to fail while the repository is cut off',
+          });
+          await delay(1_000);
+          heal();
+          const done = await waitForFinal(job.id);
+          expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 8 } });
+          expect(attempts).toEqual([1]);
+          if (ownQueue) expect(ownQueue.deadLetters(e.name)).toEqual([]);
+        } finally {
+          await ownQueue?.close();
+        }
+      },
+      timeout,
+    );
+
+    it(
+      "an API-only runtime's sweeper checks the queue's depth: a backlog is not re-published",
+      async () => {
+        const e = endpoint();
+        const ownQueue = typeof backend.queue.depth === 'function' ? null : createMemoryQueue();
+        const queue = ownQueue ?? backend.queue;
+        try {
+          const depth = async () => queue.depth!(e.name);
+          const published: string[] = [];
+          const counting: JobQueue = {
+            async publish(endpointName, jobId) {
+              await queue.publish(endpointName, jobId);
+              if (endpointName === e.name) published.push(jobId);
+            },
+            consume: (endpointName, handler, consumeOptions) =>
+              queue.consume(endpointName, handler, consumeOptions),
+            depth: (endpointName) => queue.depth!(endpointName),
+            close: async () => {},
+          };
+          // Endpoints and no workers: the sweeper learns the endpoints from the runtime. Every job dispatched
+          // "long ago" (0 ms) and unclaimed is a candidate for re-dispatch; sweeps only when the test says.
+          const api = runtime([], {
+            queue: counting,
+            endpoints: [e],
+            sweeper: { intervalMs: 600_000, undispatchedGraceMs: 60_000, redispatchAfterMs: 0 },
+          });
+          expect(api.host).toBeNull();
+          const ids: string[] = [];
+          for (let value = 0; value < 3; value++) {
+            ids.push((await api.service.submit(e.name, { value })).job.id);
+          }
+          expect(published).toEqual(ids);
+          await waitFor(async () => (await depth()) >= ids.length, {
+            timeoutMs: waitTimeoutMs,
+            message: 'the queue to hold the backlog',
+          });
+          for (let sweep = 0; sweep < 3; sweep++) await api.sweeper!.sweep();
+          expect(published).toEqual(ids);
+
+          // Not a sweeper that never re-dispatches: once the messages are gone, each job is published again.
+          const drained = new Set<string>();
+          const consumer = await queue.consume(
+            e.name,
+            async (delivery) => {
+              drained.add(delivery.jobId);
+            },
+            { concurrency: ids.length },
+          );
+          await waitFor(() => ids.every((id) => drained.has(id)), {
+            timeoutMs: waitTimeoutMs,
+            message: 'the backlog to be drained',
+          });
+          await consumer.stop();
+          await waitFor(async () => (await depth()) === 0, {
+            timeoutMs: waitTimeoutMs,
+            message: 'the queue to be empty',
+          });
+          await api.sweeper!.sweep();
+          expect([...published.slice(ids.length)].sort()).toEqual([...ids].sort());
+        } finally {
+          await ownQueue?.close();
+        }
+      },
+      timeout,
+    );
   });
 }
 
@@ -839,8 +1219,11 @@ function partitionable(repository: JobRepository): {
   cut(): void;
   heal(): void;
   renewals: Renewals;
+  /** Claims refused because the repository was cut off. */
+  failedClaims(): number;
 } {
   let isCut = false;
+  let failedClaims = 0;
   const renewals: Renewals = { held: 0, failed: 0, lastHeldAt: null };
   const guard = async <T>(call: () => Promise<T>): Promise<T> => {
     if (isCut) throw new UnavailableError('partitioned (test)');
@@ -854,10 +1237,15 @@ function partitionable(repository: JobRepository): {
       isCut = false;
     },
     renewals,
+    failedClaims: () => failedClaims,
     repository: {
       create: (job) => guard(() => repository.create(job)),
       get: (id) => guard(() => repository.get(id)),
-      claim: (id, o) => guard(() => repository.claim(id, o)),
+      claim: (id, o) =>
+        guard(() => repository.claim(id, o)).catch((error: unknown) => {
+          if (error instanceof UnavailableError) failedClaims++;
+          throw error;
+        }),
       heartbeat: (id, token, o) => {
         const madeAt = Date.now();
         return guard(() => repository.heartbeat(id, token, o)).then(
