@@ -5,7 +5,7 @@ import type { JobQueue, QueueConsumer, QueueDelivery } from './queue.js';
 import type { JobRepository, SettleOutcome } from './repository.js';
 import { CANCELED_PROBLEM, toIssues } from './service.js';
 import type { JobProgress, JobRecord, ProblemDetails } from './types.js';
-import { consoleLogger, type Logger, newLeaseToken, sleep, toJobHeader } from './util.js';
+import { consoleLogger, type Logger, newLeaseToken, sleep, toJobHeader, within } from './util.js';
 import type { Worker, WorkerContext } from './worker.js';
 
 export interface WorkerHostOptions {
@@ -140,12 +140,12 @@ export class WorkerHost {
     // Released jobs are recorded and re-published at once; worker code that ignores its signal gets one
     // more bound to return, then is left behind (its results would be refused).
     const handlers = Promise.allSettled([...this.#handlers]).then(() => 0);
-    const left = await Promise.race([
-      handlers,
-      sleep(Math.max(timeoutMs, 1_000)).then(() => this.#handlers.size),
-    ]);
-    if (left > 0)
-      this.#logger.warn('worker code still running after stop; its results will be refused', { left });
+    const left = await within(handlers, Math.max(timeoutMs, 1_000), null);
+    if (left === null) {
+      this.#logger.warn('worker code still running after stop; its results will be refused', {
+        left: this.#handlers.size,
+      });
+    }
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     await this.#notifier.close();

@@ -13,7 +13,7 @@ import { ChangeNotifier, unrefTimer, waitForWake } from './notifier.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository, ListPage } from './repository.js';
 import { isFinalStatus, JOB_STATUSES, type JobRecord, type JobStatus, type ProblemDetails } from './types.js';
-import { consoleLogger, hashInput, isJobId, type Logger, newJobId, sleep } from './util.js';
+import { consoleLogger, hashInput, isJobId, type Logger, newJobId, within } from './util.js';
 import type { Worker } from './worker.js';
 
 export interface JobServiceOptions {
@@ -221,7 +221,11 @@ export class JobService {
     });
     try {
       if (options.timeoutMs > 0) {
-        await Promise.race([this.#notifier.ready().catch(() => {}), sleep(options.timeoutMs)]);
+        await within(
+          this.#notifier.ready().catch(() => {}),
+          options.timeoutMs,
+          undefined,
+        );
       }
       let job = await this.get(endpointName, id, options);
       const since = options.since ?? job.updatedAt;

@@ -89,6 +89,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Resolves with the promise's value, or with `fallback` after `ms`, whichever is first; leaves no timer behind. */
+export async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  const bound = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(ms, bound.signal).then(() => fallback)]);
+  } finally {
+    bound.abort();
+  }
+}
+
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
