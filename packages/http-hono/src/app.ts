@@ -265,6 +265,11 @@ export function createJobsApp(options: JobsAppOptions): Hono {
       return c.json(toRepresentation(base, current), 303);
     }
     c.header('Location', links.self);
+    // A job that already failed or was canceled (during the wait, or on a replay) is no longer "accepted
+    // for processing": 200 with the final state, so clients do not poll it.
+    if (current.status === 'failed' || current.status === 'canceled') {
+      return c.json(toRepresentation(base, current), 200);
+    }
     if (!isFinalStatus(current.status)) c.header('Retry-After', String(service.retryAfterSeconds(current)));
     return c.json(toRepresentation(base, current), 202);
   }

@@ -187,6 +187,20 @@ describe('GET /{endpoint}/{id}', () => {
     expect(await followed.json()).toEqual({ pong: 'follow' });
   });
 
+  it('POST with Prefer: wait answers 200 with the error when the job fails during the wait', async () => {
+    const response = await postJson(
+      server.url('/task'),
+      { tag: 'fails-while-waited', fail: true },
+      { Prefer: 'wait=30' },
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get('preference-applied')).toBe('wait=30');
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(response.headers.get('location')).toMatch(/\/task\/[0-9a-f-]{36}$/);
+    const job = await json<JobRepresentation>(response);
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'job_failed' } });
+  });
+
   it('answers 200 with the error when the job failed; the output is "not available"', async () => {
     const created = await submitTask('fails', { fail: true });
     await pollJob(server, created.links.self, (j) => j.status === 'failed');
