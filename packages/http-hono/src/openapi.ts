@@ -76,6 +76,19 @@ export function buildOpenApiDocument(options: OpenApiBuildOptions): Record<strin
           content: { 'application/json': { schema: ref('schemas', inputName) } },
         },
         responses: {
+          '200': {
+            description:
+              'The job already failed or was canceled (during `Prefer: wait=N`, or on an Idempotency-Key replay); `error` says why.',
+            headers: {
+              Location: ref('headers', 'Location'),
+              'Content-Location': ref('headers', 'ContentLocation'),
+              ETag: ref('headers', 'ETag'),
+              'Preference-Applied': ref('headers', 'PreferenceApplied'),
+              'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'),
+              Vary: ref('headers', 'Vary'),
+            },
+            content: { 'application/json': { schema: ref('schemas', 'Job') } },
+          },
           '202': {
             description: 'Job accepted (or replayed for a known Idempotency-Key).',
             headers: {
