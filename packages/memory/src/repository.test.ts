@@ -10,6 +10,7 @@ import {
 } from '@jobs/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryRepository } from './repository.js';
+import { random } from './test-random.js';
 
 const PROBLEM: ProblemDetails = { type: 'https://jobs.dev/problems/test', title: 'Test', code: 'test' };
 
@@ -396,18 +397,6 @@ describe('memory repository: close', () => {
     expect(seen).toEqual([]);
   });
 });
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What findDispatchable must return, computed by scanning every job. */
 function expectedDispatchable(
