@@ -140,24 +140,23 @@ export function describeJobRuntimeContract(
     }
 
     async function waitForStatus(id: string, statuses: string[], what = statuses.join(' or ')) {
-      return waitFor(
-        async () => {
-          const job = await backend.repository.get(id);
-          return job && statuses.includes(job.status) ? job : null;
-        },
-        { timeoutMs: waitTimeoutMs, message: `job ${id} to be ${what}` },
-      );
+      return waitUntil(async () => {
+        const job = await backend.repository.get(id);
+        return job && statuses.includes(job.status) ? job : null;
+      }, `job ${id} to be ${what}`);
     }
 
     async function waitForFinal(id: string) {
-      const job = await waitFor(
-        async () => {
-          const current = await backend.repository.get(id);
-          return current && isFinalStatus(current.status) ? current : null;
-        },
-        { timeoutMs: waitTimeoutMs, message: `job ${id} to reach a final state` },
-      );
+      const job = await waitUntil(async () => {
+        const current = await backend.repository.get(id);
+        return current && isFinalStatus(current.status) ? current : null;
+      }, `job ${id} to reach a final state`);
       return job;
+    }
+
+    /** Polls `condition` until it is truthy, for at most the wait timeout; `message` says what it waits for. */
+    function waitUntil<T>(condition: () => T | Promise<T>, message: string): Promise<NonNullable<T>> {
+      return waitFor(condition, { timeoutMs: waitTimeoutMs, message });
     }
 
     /** Fails the test when `promise` has not settled after the wait timeout: for calls that must not hang. */
@@ -178,11 +177,80 @@ export function describeJobRuntimeContract(
       }
     }
 
+    /** What `withCountingQueue` gives its body. */
+    interface CountingQueue {
+      /** A queue that reports its depth: the backend's when it can tell, else an in-memory one. */
+      queue: JobQueue;
+      /** The messages of the endpoint waiting in `queue`. */
+      depth: () => Promise<number>;
+      /** Every job id of the endpoint published through `counting`, in order. */
+      published: string[];
+      /** `queue`, recording what is published to the endpoint in `published`; closing it closes nothing. */
+      counting: JobQueue;
+    }
+
+    /**
+     * Runs `body` with a queue that reports its depth: the backend's queue when it can tell, else an in-memory
+     * queue, closed afterwards (a queue without depth is re-dispatched to by design: nothing to test there).
+     */
+    async function withCountingQueue(
+      e: TestEndpoint,
+      body: (q: CountingQueue) => Promise<void>,
+    ): Promise<void> {
+      const ownQueue = typeof backend.queue.depth === 'function' ? null : createMemoryQueue();
+      const queue = ownQueue ?? backend.queue;
+      try {
+        const depth = async () => queue.depth!(e.name);
+        const published: string[] = [];
+        const counting: JobQueue = {
+          async publish(endpointName, jobId) {
+            await queue.publish(endpointName, jobId);
+            if (endpointName === e.name) published.push(jobId);
+          },
+          consume: (endpointName, handler, consumeOptions) =>
+            queue.consume(endpointName, handler, consumeOptions),
+          depth: (endpointName) => queue.depth!(endpointName),
+          close: async () => {},
+        };
+        await body({ queue, depth, published, counting });
+      } finally {
+        await ownQueue?.close();
+      }
+    }
+
+    /** Submits three jobs (values 0, 1, 2) one after the other; their ids in that order. */
+    async function submitThree(api: JobsRuntime, e: TestEndpoint): Promise<string[]> {
+      const ids: string[] = [];
+      for (let value = 0; value < 3; value++) {
+        ids.push((await api.service.submit(e.name, { value })).job.id);
+      }
+      return ids;
+    }
+
+    async function waitForDepthAtLeast(depth: () => Promise<number>, count: number, message: string) {
+      await waitUntil(async () => (await depth()) >= count, message);
+    }
+
+    /** Takes the messages of `ids` off `queue` without claiming them (lost messages), until the queue is empty. */
+    async function drainQueue(queue: JobQueue, e: TestEndpoint, ids: string[], depth: () => Promise<number>) {
+      const drained = new Set<string>();
+      const consumer = await queue.consume(
+        e.name,
+        async (delivery) => {
+          drained.add(delivery.jobId);
+        },
+        { concurrency: ids.length },
+      );
+      await waitUntil(() => ids.every((id) => drained.has(id)), 'the backlog to be drained');
+      await consumer.stop();
+      await waitUntil(async () => (await depth()) === 0, 'the queue to be empty');
+    }
+
     async function waitForRefusedClaim(id: string) {
-      await waitFor(() => (claims.get(id) ?? []).some((result) => result === null), {
-        timeoutMs: waitTimeoutMs,
-        message: `a refused claim of job ${id}`,
-      });
+      await waitUntil(
+        () => (claims.get(id) ?? []).some((result) => result === null),
+        `a refused claim of job ${id}`,
+      );
     }
 
     it(
@@ -283,10 +351,7 @@ export function describeJobRuntimeContract(
         const done = await waitForFinal(job.id);
         expect(done).toMatchObject({ status: 'failed', attempt: 2, output: null });
         expect(done.error).toMatchObject({ code: 'timeout' });
-        await waitFor(() => aborted.length === 2, {
-          timeoutMs: waitTimeoutMs,
-          message: 'both attempts aborted',
-        });
+        await waitUntil(() => aborted.length === 2, 'both attempts aborted');
         expect(aborted.map((a) => a.attempt)).toEqual([1, 2]);
       },
       timeout,
@@ -360,10 +425,8 @@ export function describeJobRuntimeContract(
         const { repository: cutOff, cut, heal } = partitionable(repository);
         const deadStarted = deferred();
         const deadRelease = deferred<{ doubled: number }>();
-        const dying = createJobsRuntime({
-          repository: cutOff,
-          queue: backend.queue,
-          workers: [
+        const dying = runtime(
+          [
             worker(
               e,
               () => {
@@ -375,11 +438,12 @@ export function describeJobRuntimeContract(
               { concurrency: 1 },
             ),
           ],
-          logger: silentLogger,
-          host: { ...HOST, leaseMs: 300, heartbeatIntervalMs: 50 },
-          sweeper: false,
-        });
-        runtimes.push(dying);
+          {
+            repository: cutOff,
+            host: { ...HOST, leaseMs: 300, heartbeatIntervalMs: 50 },
+            sweeper: false,
+          },
+        );
         await dying.start();
         const { job } = await dying.service.submit(e.name, { value: 5 });
         await deadStarted.promise;
@@ -403,10 +467,7 @@ export function describeJobRuntimeContract(
         // The dead worker comes back while the job runs elsewhere and finishes its run: its result is refused.
         heal();
         deadRelease.resolve({ doubled: -1 });
-        await waitFor(() => dying.host!.activeJobs === 0, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the revived run to end',
-        });
+        await waitUntil(() => dying.host!.activeJobs === 0, 'the revived run to end');
         expect(await backend.repository.get(job.id)).toMatchObject({
           status: 'running',
           attempt: 2,
@@ -487,10 +548,10 @@ export function describeJobRuntimeContract(
 
         const refusedBefore = (claims.get(job.id) ?? []).filter((r) => r === null).length;
         await backend.queue.publish(e.name, job.id);
-        await waitFor(() => (claims.get(job.id) ?? []).filter((r) => r === null).length > refusedBefore, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the message for the final job to be dropped',
-        });
+        await waitUntil(
+          () => (claims.get(job.id) ?? []).filter((r) => r === null).length > refusedBefore,
+          'the message for the final job to be dropped',
+        );
         expect(calls).toEqual([job.id]);
         expect(await backend.repository.get(job.id)).toEqual(done);
       },
@@ -512,12 +573,12 @@ export function describeJobRuntimeContract(
         await rt.start();
         const { job } = await rt.service.submit(e.name, { value: 7 });
         expect(await waitForFinal(job.id)).toMatchObject({ status: 'succeeded' });
-        await waitFor(async () => (await backend.repository.get(job.id)) === null, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the sweeper to delete the expired job',
-        });
+        await waitUntil(
+          async () => (await backend.repository.get(job.id)) === null,
+          'the sweeper to delete the expired job',
+        );
         await expect(rt.service.get(e.name, job.id)).rejects.toMatchObject({ code: 'not_found' });
-        await waitFor(() => cleaned.length > 0, { timeoutMs: waitTimeoutMs, message: 'cleanup to run' });
+        await waitUntil(() => cleaned.length > 0, 'cleanup to run');
         expect(cleaned).toEqual([{ input: { value: 7 }, output: { doubled: 14 } }]);
       },
       timeout,
@@ -642,23 +703,7 @@ export function describeJobRuntimeContract(
       'the sweeper re-dispatches long-unclaimed jobs only once their queue is empty, not behind a backlog',
       async () => {
         const e = endpoint();
-        // Depth-aware re-dispatch needs a queue that reports its depth: the backend's queue when it can tell,
-        // else the in-memory queue (a queue without depth is re-dispatched to by design: nothing to test there).
-        const ownQueue = typeof backend.queue.depth === 'function' ? null : createMemoryQueue();
-        const queue = ownQueue ?? backend.queue;
-        try {
-          const depth = async () => queue.depth!(e.name);
-          const published: string[] = [];
-          const counting: JobQueue = {
-            async publish(endpointName, jobId) {
-              await queue.publish(endpointName, jobId);
-              if (endpointName === e.name) published.push(jobId);
-            },
-            consume: (endpointName, handler, consumeOptions) =>
-              queue.consume(endpointName, handler, consumeOptions),
-            depth: (endpointName) => queue.depth!(endpointName),
-            close: async () => {},
-          };
+        await withCountingQueue(e, async ({ queue, depth, published, counting }) => {
           const api = runtime([], { queue: counting, endpoints: [e], sweeper: false });
           // Every job dispatched "long ago" (0 ms) and unclaimed is a candidate for re-dispatch.
           const sweeper = createSweeper({
@@ -669,39 +714,17 @@ export function describeJobRuntimeContract(
             redispatchAfterMs: 0,
             logger: silentLogger,
           });
-          const ids: string[] = [];
-          for (let value = 0; value < 3; value++) {
-            ids.push((await api.service.submit(e.name, { value })).job.id);
-          }
+          const ids = await submitThree(api, e);
           expect(published).toEqual(ids);
           for (const id of ids) expect((await backend.repository.get(id))?.dispatchedAt).toBeInstanceOf(Date);
 
           // A backlog (no consumer): the messages wait in the queue, so sweeps add no copies.
-          await waitFor(async () => (await depth()) >= ids.length, {
-            timeoutMs: waitTimeoutMs,
-            message: 'the queue to hold the backlog',
-          });
+          await waitForDepthAtLeast(depth, ids.length, 'the queue to hold the backlog');
           for (let sweep = 0; sweep < 3; sweep++) await sweeper.sweep();
           expect(published).toEqual(ids);
 
           // The messages get lost: a consumer takes them and claims nothing.
-          const drained = new Set<string>();
-          const consumer = await queue.consume(
-            e.name,
-            async (delivery) => {
-              drained.add(delivery.jobId);
-            },
-            { concurrency: ids.length },
-          );
-          await waitFor(() => ids.every((id) => drained.has(id)), {
-            timeoutMs: waitTimeoutMs,
-            message: 'the backlog to be drained',
-          });
-          await consumer.stop();
-          await waitFor(async () => (await depth()) === 0, {
-            timeoutMs: waitTimeoutMs,
-            message: 'the queue to be empty',
-          });
+          await drainQueue(queue, e, ids, depth);
           for (const id of ids) expect((await backend.repository.get(id))?.status).toBe('queued');
 
           // The queue is empty and the jobs still queued: each is dispatched again, once.
@@ -710,15 +733,10 @@ export function describeJobRuntimeContract(
           expect([...published.slice(ids.length)].sort()).toEqual([...ids].sort());
 
           // Those copies wait in the queue now: later sweeps add none.
-          await waitFor(async () => (await depth()) >= ids.length, {
-            timeoutMs: waitTimeoutMs,
-            message: 'the queue to hold the re-dispatched messages',
-          });
+          await waitForDepthAtLeast(depth, ids.length, 'the queue to hold the re-dispatched messages');
           await sweeper.sweep();
           expect(published).toHaveLength(2 * ids.length);
-        } finally {
-          await ownQueue?.close();
-        }
+        });
       },
       timeout,
     );
@@ -733,10 +751,8 @@ export function describeJobRuntimeContract(
         let abortedAt: number | null = null;
         let abortReason: unknown;
         const calls: number[] = [];
-        const host = createJobsRuntime({
-          repository: cutOff,
-          queue: backend.queue,
-          workers: [
+        const host = runtime(
+          [
             worker(
               e,
               (_value, ctx) =>
@@ -751,32 +767,24 @@ export function describeJobRuntimeContract(
                 }),
             ),
           ],
-          logger: silentLogger,
-          host: { ...HOST, leaseMs, heartbeatIntervalMs: 50 },
-          sweeper: false,
-        });
-        runtimes.push(host);
+          {
+            repository: cutOff,
+            host: { ...HOST, leaseMs, heartbeatIntervalMs: 50 },
+            sweeper: false,
+          },
+        );
         await host.start();
         const { job } = await host.service.submit(e.name, { value: 1 });
         await started.promise;
-        await waitFor(() => renewals.held >= 2, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the lease to be renewed while connected',
-        });
+        await waitUntil(() => renewals.held >= 2, 'the lease to be renewed while connected');
 
         cut();
-        const aborted = await waitFor(() => abortedAt, {
-          timeoutMs: waitTimeoutMs,
-          message: "the worker's signal to abort while cut off",
-        });
+        const aborted = await waitUntil(() => abortedAt, "the worker's signal to abort while cut off");
         expect(abortReason).toMatchObject({ name: 'AbortError' });
         // Not at the first failed renewal: only once the last renewal that got through is about a lease old.
         expect(renewals.failed).toBeGreaterThan(0);
         expect(aborted - renewals.lastHeldAt!).toBeGreaterThanOrEqual(leaseMs / 2);
-        await waitFor(() => host.host!.activeJobs === 0, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the aborted run to end',
-        });
+        await waitUntil(() => host.host!.activeJobs === 0, 'the aborted run to end');
         // The run recorded nothing: the job is still running under that lease, for the sweeper to recover.
         expect(await backend.repository.get(job.id)).toMatchObject({
           status: 'running',
@@ -796,10 +804,8 @@ export function describeJobRuntimeContract(
         const started = deferred();
         const release = deferred();
         let abortedWhileRunning: boolean | null = null;
-        const host = createJobsRuntime({
-          repository: cutOff,
-          queue: backend.queue,
-          workers: [
+        const host = runtime(
+          [
             worker(e, async (value, ctx) => {
               started.resolve();
               await release.promise;
@@ -807,30 +813,22 @@ export function describeJobRuntimeContract(
               return { doubled: value.value * 2 };
             }),
           ],
-          logger: silentLogger,
-          // A long lease: a few failed renewals in a row are far from it.
-          host: { ...HOST, leaseMs: 10_000, heartbeatIntervalMs: 50 },
-          sweeper: false,
-        });
-        runtimes.push(host);
+          {
+            repository: cutOff,
+            // A long lease: a few failed renewals in a row are far from it.
+            host: { ...HOST, leaseMs: 10_000, heartbeatIntervalMs: 50 },
+            sweeper: false,
+          },
+        );
         await host.start();
         const { job } = await host.service.submit(e.name, { value: 9 });
         await started.promise;
-        await waitFor(() => renewals.held >= 1, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the lease to be renewed while connected',
-        });
+        await waitUntil(() => renewals.held >= 1, 'the lease to be renewed while connected');
         cut();
-        await waitFor(() => renewals.failed >= 3, {
-          timeoutMs: waitTimeoutMs,
-          message: 'renewals to fail while cut off',
-        });
+        await waitUntil(() => renewals.failed >= 3, 'renewals to fail while cut off');
         heal();
         const heldBefore = renewals.held;
-        await waitFor(() => renewals.held > heldBefore, {
-          timeoutMs: waitTimeoutMs,
-          message: 'a renewal to get through again',
-        });
+        await waitUntil(() => renewals.held > heldBefore, 'a renewal to get through again');
         release.resolve();
         const done = await waitForFinal(job.id);
         expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 18 } });
@@ -874,10 +872,7 @@ export function describeJobRuntimeContract(
           output: null,
           error: { code: 'timeout' },
         });
-        await waitFor(() => attempts.length === 3 && active === 0, {
-          timeoutMs: waitTimeoutMs,
-          message: 'the last attempt to return',
-        });
+        await waitUntil(() => attempts.length === 3 && active === 0, 'the last attempt to return');
         expect(attempts).toEqual([1, 2, 3]);
         expect(maxActive).toBe(1);
       },
@@ -941,7 +936,7 @@ export function describeJobRuntimeContract(
         const result = await api.service.delete(e.name, job.id);
         expect(result.outcome).toBe('removed');
         expect(await backend.repository.get(job.id)).toBeNull();
-        await waitFor(() => cleaned.length > 0, { timeoutMs: waitTimeoutMs, message: 'the cleanup to run' });
+        await waitUntil(() => cleaned.length > 0, 'the cleanup to run');
         // Give a second, wrong call the chance to show up before checking there was exactly one.
         await delay(100);
         expect(cleaned).toEqual([{ by: 'api', input: { value: 6 }, output: { doubled: 12 } }]);
@@ -977,28 +972,19 @@ export function describeJobRuntimeContract(
           const result = await bounded(api.service.delete(e.name, hung.id), 'DELETE with a hung cleanup');
           expect(result.outcome).toBe('removed');
           expect(await backend.repository.get(hung.id)).toBeNull();
-          await waitFor(() => cleanupStarted.includes(1), {
-            timeoutMs: waitTimeoutMs,
-            message: 'the hung cleanup to start',
-          });
+          await waitUntil(() => cleanupStarted.includes(1), 'the hung cleanup to start');
 
           // The other job is past its retention: a sweep deletes it and runs its cleanup, and returns.
-          await waitFor(
-            async () => {
-              await bounded(api.sweeper!.sweep(), 'a sweep while another cleanup hangs');
-              return (await backend.repository.get(other.id)) === null;
-            },
-            { timeoutMs: waitTimeoutMs, message: 'the sweeper to expire the other job' },
-          );
+          await waitUntil(async () => {
+            await bounded(api.sweeper!.sweep(), 'a sweep while another cleanup hangs');
+            return (await backend.repository.get(other.id)) === null;
+          }, 'the sweeper to expire the other job');
           expect(cleanupDone).toEqual([2]);
           expect(cleanupStarted.sort()).toEqual([1, 2]);
         } finally {
           gate.resolve();
         }
-        await waitFor(() => cleanupDone.includes(1), {
-          timeoutMs: waitTimeoutMs,
-          message: 'the released cleanup to finish',
-        });
+        await waitUntil(() => cleanupDone.includes(1), 'the released cleanup to finish');
       },
       timeout,
     );
@@ -1093,35 +1079,32 @@ export function describeJobRuntimeContract(
         try {
           const { repository: cutOff, cut, heal, failedClaims } = partitionable(repository);
           const attempts: number[] = [];
-          const host = createJobsRuntime({
-            repository: cutOff,
-            queue,
-            workers: [
+          const host = runtime(
+            [
               worker(e, (value, ctx) => {
                 attempts.push(ctx.attempt);
                 return { doubled: value.value * 2 };
               }),
             ],
-            logger: silentLogger,
-            // A lease long enough for the claim to retry through the outage.
-            host: { ...HOST, leaseMs: 5_000 },
-            // A sweeper that re-dispatches nothing within the test: only the claim's retry can run the job.
-            sweeper: {
-              intervalMs: 600_000,
-              undispatchedGraceMs: 600_000,
-              redispatchAfterMs: 600_000,
+            {
+              repository: cutOff,
+              queue,
+              // A lease long enough for the claim to retry through the outage.
+              host: { ...HOST, leaseMs: 5_000 },
+              // A sweeper that re-dispatches nothing within the test: only the claim's retry can run the job.
+              sweeper: {
+                intervalMs: 600_000,
+                undispatchedGraceMs: 600_000,
+                redispatchAfterMs: 600_000,
+              },
             },
-          });
-          runtimes.push(host);
+          );
           await host.start();
           const api = runtime([], { queue, endpoints: [e], sweeper: false });
 
           cut();
           const { job } = await api.service.submit(e.name, { value: 4 });
-          await waitFor(() => failedClaims() >= 1, {
-            timeoutMs: waitTimeoutMs,
-            message: 'a claim to fail while the repository is cut off',
-          });
+          await waitUntil(() => failedClaims() >= 1, 'a claim to fail while the repository is cut off');
           await delay(1_000);
           heal();
           const done = await waitForFinal(job.id);
@@ -1139,21 +1122,7 @@ export function describeJobRuntimeContract(
       "an API-only runtime's sweeper checks the queue's depth: a backlog is not re-published",
       async () => {
         const e = endpoint();
-        const ownQueue = typeof backend.queue.depth === 'function' ? null : createMemoryQueue();
-        const queue = ownQueue ?? backend.queue;
-        try {
-          const depth = async () => queue.depth!(e.name);
-          const published: string[] = [];
-          const counting: JobQueue = {
-            async publish(endpointName, jobId) {
-              await queue.publish(endpointName, jobId);
-              if (endpointName === e.name) published.push(jobId);
-            },
-            consume: (endpointName, handler, consumeOptions) =>
-              queue.consume(endpointName, handler, consumeOptions),
-            depth: (endpointName) => queue.depth!(endpointName),
-            close: async () => {},
-          };
+        await withCountingQueue(e, async ({ queue, depth, published, counting }) => {
           // Endpoints and no workers: the sweeper learns the endpoints from the runtime. Every job dispatched
           // "long ago" (0 ms) and unclaimed is a candidate for re-dispatch; sweeps only when the test says.
           const api = runtime([], {
@@ -1162,41 +1131,17 @@ export function describeJobRuntimeContract(
             sweeper: { intervalMs: 600_000, undispatchedGraceMs: 60_000, redispatchAfterMs: 0 },
           });
           expect(api.host).toBeNull();
-          const ids: string[] = [];
-          for (let value = 0; value < 3; value++) {
-            ids.push((await api.service.submit(e.name, { value })).job.id);
-          }
+          const ids = await submitThree(api, e);
           expect(published).toEqual(ids);
-          await waitFor(async () => (await depth()) >= ids.length, {
-            timeoutMs: waitTimeoutMs,
-            message: 'the queue to hold the backlog',
-          });
+          await waitForDepthAtLeast(depth, ids.length, 'the queue to hold the backlog');
           for (let sweep = 0; sweep < 3; sweep++) await api.sweeper!.sweep();
           expect(published).toEqual(ids);
 
           // Not a sweeper that never re-dispatches: once the messages are gone, each job is published again.
-          const drained = new Set<string>();
-          const consumer = await queue.consume(
-            e.name,
-            async (delivery) => {
-              drained.add(delivery.jobId);
-            },
-            { concurrency: ids.length },
-          );
-          await waitFor(() => ids.every((id) => drained.has(id)), {
-            timeoutMs: waitTimeoutMs,
-            message: 'the backlog to be drained',
-          });
-          await consumer.stop();
-          await waitFor(async () => (await depth()) === 0, {
-            timeoutMs: waitTimeoutMs,
-            message: 'the queue to be empty',
-          });
+          await drainQueue(queue, e, ids, depth);
           await api.sweeper!.sweep();
           expect([...published.slice(ids.length)].sort()).toEqual([...ids].sort());
-        } finally {
-          await ownQueue?.close();
-        }
+        });
       },
       timeout,
     );
