@@ -1,5 +1,5 @@
 // End to end: the client against the real stack (@jobs/http-hono + runtime + memory blocks) over a socket.
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createJobsClient, type JobEvent } from './client.js';
 import {
@@ -9,26 +9,20 @@ import {
   JobWaitTimeoutError,
   OutputValidationError,
 } from './errors.js';
-import { type JobsServer, ping, startJobsServer, task, until } from './test-support.js';
+import { ping, task, until, useJobsServer } from './test-support.js';
 import type { Job } from './wire.js';
 
 // Some cases wait for a Retry-After of a second or two, or for a cancel to reach the worker.
 vi.setConfig({ testTimeout: 20_000 });
 
-let server: JobsServer;
-beforeAll(async () => {
-  server = await startJobsServer();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useJobsServer();
 
-const client = () => createJobsClient({ baseUrl: server.baseUrl });
+const client = () => createJobsClient({ baseUrl: server().baseUrl });
 let tags = 0;
 const newTag = () => `t${++tags}`;
 
 function requestsTo(path: string) {
-  return server.requests.filter((request) => request.path === path);
+  return server().requests.filter((request) => request.path === path);
 }
 
 describe('submit, wait, output', () => {
@@ -45,18 +39,18 @@ describe('submit, wait, output', () => {
     });
     expect(job.createdAt).toBeInstanceOf(Date);
     expect(job.links).toEqual({
-      self: `${server.baseUrl}/task/${job.id}`,
-      events: `${server.baseUrl}/task/${job.id}/events`,
+      self: `${server().baseUrl}/task/${job.id}`,
+      events: `${server().baseUrl}/task/${job.id}/events`,
     });
 
     const seen: Job[] = [];
     const waiting = tasks.wait(job.id, { onProgress: (current) => seen.push(current) });
     await until(async () => (await tasks.get(job)).status === 'running');
-    server.gates.release(tag);
+    server().gates.release(tag);
     const final = await waiting;
     expect(final.status).toBe('succeeded');
     expect(final.finishedAt).toBeInstanceOf(Date);
-    expect(final.links.output).toBe(`${server.baseUrl}/task/${job.id}/output`);
+    expect(final.links.output).toBe(`${server().baseUrl}/task/${job.id}/output`);
     expect(seen[0]?.id).toBe(job.id);
     expect(seen.at(-1)).toEqual(final);
     // The first GET reads the current state, the later ones long-poll.
@@ -91,7 +85,7 @@ describe('submit, wait, output', () => {
     // With onProgress, the POST does not wait: the first report is the job as created.
     expect(seen[0]?.status).toBe('queued');
     await until(async () => (await tasks.get(seen[0]!)).status === 'running');
-    server.gates.release(tag, 3);
+    server().gates.release(tag, 3);
     expect(await running).toEqual({ tag, steps: 3 });
     expect(seen.at(-1)?.status).toBe('succeeded');
     const fractions = seen.map((job) => job.progress?.fraction ?? 0);
@@ -106,7 +100,7 @@ describe('submit, wait, output', () => {
     const path = `/jobs/task/${job.id}`;
     const waiting = tasks.wait(job, { mode: 'poll' });
     await until(() => requestsTo(path).length >= 1);
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect((await waiting).status).toBe('succeeded');
     expect(requestsTo(path).every((request) => request.prefer === null)).toBe(true);
   });
@@ -119,7 +113,7 @@ describe('submit, wait, output', () => {
     expect(error).toBeInstanceOf(JobWaitTimeoutError);
     expect((error as JobWaitTimeoutError).job.id).toBe(job.id);
     expect(['queued', 'running']).toContain((error as JobWaitTimeoutError).job.status);
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect((await tasks.wait(job)).status).toBe('succeeded');
   });
 
@@ -140,7 +134,7 @@ describe('submit, wait, output', () => {
     const tag = newTag();
     const job = await tasks.submit({ tag, steps: 1 });
     await expect(tasks.output(job)).rejects.toMatchObject({ status: 404, code: 'output_not_ready' });
-    server.gates.release(tag);
+    server().gates.release(tag);
     await tasks.wait(job);
   });
 
@@ -206,7 +200,7 @@ describe('failure and cancel', () => {
     expect((await tasks.get(queued)).status).toBe('queued');
     expect(await tasks.cancel(queued)).toBe('canceled');
     expect((await tasks.get(queued)).status).toBe('canceled');
-    server.gates.release(blocker, 4);
+    server().gates.release(blocker, 4);
     for (const job of blockers) expect((await tasks.wait(job)).status).toBe('succeeded');
   });
 
@@ -237,7 +231,9 @@ describe('failure and cancel', () => {
     expect(await pings.run({ message: 'once' }, { deleteAfter: true })).toEqual({ pong: 'once' });
     const deleted = requestsTo('/jobs/ping').length;
     expect(deleted).toBeGreaterThan(0);
-    const lastDelete = server.requests.filter((request) => request.method === 'DELETE').at(-1);
+    const lastDelete = server()
+      .requests.filter((request) => request.method === 'DELETE')
+      .at(-1);
     expect(lastDelete?.path).toMatch(/^\/jobs\/ping\/[0-9a-f-]{36}$/);
     await expect(pings.get(lastDelete!.path.split('/').at(-1)!)).rejects.toMatchObject({ status: 404 });
   });
@@ -268,7 +264,7 @@ describe('events', () => {
     const events: JobEvent[] = [];
     for await (const event of tasks.events(job)) {
       events.push(event);
-      if (event.job.status === 'running') server.gates.release(tag);
+      if (event.job.status === 'running') server().gates.release(tag);
     }
     expect(events[0]?.type).toBe('status');
     expect(events.at(-1)?.job.status).toBe('succeeded');
@@ -291,7 +287,7 @@ describe('events', () => {
       expect(event.job.id).toBe(job.id);
       break;
     }
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect((await tasks.wait(job)).status).toBe('succeeded');
     const unknown = tasks.events('00000000-0000-4000-8000-000000000000');
     await expect(unknown.next()).rejects.toMatchObject({ status: 404, code: 'not_found' });
@@ -352,21 +348,21 @@ describe('other transports', () => {
         body: null,
       } as unknown as Response;
     };
-    const pings = createJobsClient({ baseUrl: server.baseUrl, fetch: browserFetch }).endpoint(ping);
+    const pings = createJobsClient({ baseUrl: server().baseUrl, fetch: browserFetch }).endpoint(ping);
     expect(await pings.run({ message: 'browser' })).toEqual({ pong: 'browser' });
     const job = await pings.submit({ message: 'b' }, { wait: 10 });
     expect(job.status).toBe('succeeded');
-    expect((await pings.get(job)).links.output).toBe(`${server.baseUrl}/ping/${job.id}/output`);
+    expect((await pings.get(job)).links.output).toBe(`${server().baseUrl}/ping/${job.id}/output`);
     expect((await pings.wait(job)).status).toBe('succeeded');
   });
 
   it('works with an in-process app as fetch (no socket, redirects not followed, no response URL)', async () => {
-    const inProcess: typeof fetch = async (input, init) => server.app.fetch(new Request(input, init));
-    const pings = createJobsClient({ baseUrl: server.baseUrl, fetch: inProcess }).endpoint(ping);
+    const inProcess: typeof fetch = async (input, init) => server().app.fetch(new Request(input, init));
+    const pings = createJobsClient({ baseUrl: server().baseUrl, fetch: inProcess }).endpoint(ping);
     expect(await pings.run({ message: 'in process' })).toEqual({ pong: 'in process' });
     const job = await pings.submit({ message: 'm' }, { wait: 10 });
     expect(job.status).toBe('succeeded');
-    expect(job.links.output).toBe(`${server.baseUrl}/ping/${job.id}/output`);
+    expect(job.links.output).toBe(`${server().baseUrl}/ping/${job.id}/output`);
     expect((await pings.get(job)).id).toBe(job.id);
     const events = await collect(pings.events(job));
     expect(events.map((event) => event.job.status)).toEqual(['succeeded']);

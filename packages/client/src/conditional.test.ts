@@ -1,32 +1,28 @@
 // Conditional polling end to end: the client sends the last ETag it saw (If-None-Match) and reads 304 as
 // "unchanged", against the real stack (@jobs/http-hono + runtime + memory blocks) over a socket.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createJobsClient } from './client.js';
-import { type JobsServer, startJobsServer, task, until } from './test-support.js';
+import { task, until, useJobsServer } from './test-support.js';
 import type { Job } from './wire.js';
 
 // The client may ask the server to hold a request for 30 s: a request held when it should not be runs into
 // this timeout, without any timing assertion.
 vi.setConfig({ testTimeout: 20_000 });
 
-let server: JobsServer;
-beforeAll(async () => {
-  server = await startJobsServer();
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useJobsServer();
 
 let tags = 0;
 const newTag = () => `conditional-${++tags}`;
 
 function jobRequests(id: string) {
-  return server.requests.filter((request) => request.method === 'GET' && request.path === `/jobs/task/${id}`);
+  return server().requests.filter(
+    (request) => request.method === 'GET' && request.path === `/jobs/task/${id}`,
+  );
 }
 
 /** The job as the repository has it now (not through HTTP). */
 async function stored(id: string) {
-  return server.runtime.service.get('task', id, { owner: null });
+  return server().runtime.service.get('task', id, { owner: null });
 }
 
 describe('wait', () => {
@@ -42,13 +38,13 @@ describe('wait', () => {
         longPolls++;
         const before = await stored(id);
         if (before.status === 'running') {
-          server.gates.release(tag);
+          server().gates.release(tag);
           await until(async () => (await stored(id)).updatedAt.getTime() !== before.updatedAt.getTime());
         }
       }
       return fetch(input, init);
     };
-    const tasks = createJobsClient({ baseUrl: server.baseUrl, fetch: fetchBetweenPolls }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl, fetch: fetchBetweenPolls }).endpoint(task);
     const job = await tasks.submit({ tag, steps: 2 });
     id = job.id;
     expect(job.etag).toMatch(/^".+"$/);
@@ -77,7 +73,7 @@ describe('wait', () => {
 
   it('keeps the job it has on 304 (the wait ended without a change) and goes on', async () => {
     const tag = newTag();
-    const tasks = createJobsClient({ baseUrl: server.baseUrl, maxWaitSeconds: 1 }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl, maxWaitSeconds: 1 }).endpoint(task);
     const job = await tasks.submit({ tag, steps: 1 });
     await until(async () => (await stored(job.id)).status === 'running');
     const seen: Job[] = [];
@@ -88,7 +84,7 @@ describe('wait', () => {
     expect(unchanged.prefer).toBe('wait=1');
     expect(unchanged.etag).toBe(unchanged.ifNoneMatch);
     expect(seen.map((current) => current.status)).toEqual(['running']);
-    server.gates.release(tag);
+    server().gates.release(tag);
     const final = await waiting;
     expect(final.status).toBe('succeeded');
     // A 304 reports nothing: every state reported once.
@@ -99,12 +95,12 @@ describe('wait', () => {
 
   it('sends If-None-Match in poll mode too, without Prefer', async () => {
     const tag = newTag();
-    const tasks = createJobsClient({ baseUrl: server.baseUrl, pollIntervalMs: 100 }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl, pollIntervalMs: 100 }).endpoint(task);
     const job = await tasks.submit({ tag, steps: 1 });
     await until(async () => (await stored(job.id)).status === 'running');
     const waiting = tasks.wait(job.id, { mode: 'poll' });
     await until(() => jobRequests(job.id).some((request) => request.status === 304));
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect((await waiting).status).toBe('succeeded');
     const gets = jobRequests(job.id);
     expect(gets.every((request) => request.prefer === null)).toBe(true);
@@ -115,7 +111,7 @@ describe('wait', () => {
   it('run long-polls from the state the POST answered', async () => {
     const tag = newTag();
     const seen: Job[] = [];
-    const tasks = createJobsClient({ baseUrl: server.baseUrl }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl }).endpoint(task);
     const running = tasks.run({ tag, steps: 1 }, { onProgress: (job) => seen.push(job) });
     await until(() => seen.length > 0);
     const created = seen[0]!;
@@ -124,7 +120,7 @@ describe('wait', () => {
     await until(() => jobRequests(created.id).length > 0);
     expect(jobRequests(created.id)[0]?.ifNoneMatch).toBe(created.etag);
     await until(async () => (await stored(created.id)).status === 'running');
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect(await running).toEqual({ tag, steps: 1 });
   });
 });
@@ -132,7 +128,7 @@ describe('wait', () => {
 describe('get', () => {
   it('with a job that has an ETag asks whether it changed: the same job on 304, the new state otherwise', async () => {
     const tag = newTag();
-    const tasks = createJobsClient({ baseUrl: server.baseUrl }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl }).endpoint(task);
     const job = await tasks.submit({ tag, steps: 2 });
     await until(async () => (await stored(job.id)).status === 'running');
     const running = await tasks.get(job.id);
@@ -147,7 +143,7 @@ describe('get', () => {
     expect(held).toMatchObject({ ifNoneMatch: running.etag, status: 304, prefer: 'wait=1' });
 
     // Changed before the request: answered at once (a 30 s hold would run into the test timeout).
-    server.gates.release(tag);
+    server().gates.release(tag);
     await until(async () => (await stored(job.id)).progress?.fraction === 0.5);
     const progressed = await tasks.get(running, { wait: 30 });
     expect(progressed).not.toBe(running);
@@ -158,7 +154,7 @@ describe('get', () => {
     const reads = jobRequests(job.id).length;
     const pending = tasks.get(progressed, { wait: 30 });
     await until(() => jobRequests(job.id).length > reads);
-    server.gates.release(tag);
+    server().gates.release(tag);
     const next = await pending;
     expect(next.etag).not.toBe(progressed.etag);
     expect(next.updatedAt.getTime()).toBeGreaterThanOrEqual(progressed.updatedAt.getTime());
@@ -167,14 +163,14 @@ describe('get', () => {
 
   it('without an ETag (an id, or a job from a list) asks unconditionally', async () => {
     const tag = newTag();
-    const tasks = createJobsClient({ baseUrl: server.baseUrl }).endpoint(task);
+    const tasks = createJobsClient({ baseUrl: server().baseUrl }).endpoint(task);
     const job = await tasks.submit({ tag, steps: 1 });
     const listed = (await tasks.list()).jobs.find((candidate) => candidate.id === job.id)!;
     expect(listed.etag).toBeUndefined();
     const got = await tasks.get(listed);
     expect(got).not.toBe(listed);
     expect(jobRequests(job.id).at(-1)?.ifNoneMatch).toBeNull();
-    server.gates.release(tag);
+    server().gates.release(tag);
     expect((await tasks.wait(got)).status).toBe('succeeded');
   });
 });

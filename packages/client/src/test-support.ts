@@ -12,6 +12,7 @@ import {
 import { createJobsApp } from '@jobs/http-hono';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { Hono } from 'hono';
+import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
 
 export interface Served {
@@ -176,6 +177,24 @@ export async function startJobsServer(): Promise<JobsServer> {
       await runtime.stop({ timeoutMs: 1_000 });
       await served.close();
     },
+  };
+}
+
+/**
+ * Starts the real stack before the file's tests and closes it after them (registers `beforeAll`/`afterAll`);
+ * call at the top of a test file. Returns the server, to call within tests.
+ */
+export function useJobsServer(): () => JobsServer {
+  let server: JobsServer | undefined;
+  beforeAll(async () => {
+    server = await startJobsServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => {
+    if (!server) throw new Error('The jobs server is not started: use it within tests.');
+    return server;
   };
 }
 
