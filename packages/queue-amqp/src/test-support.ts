@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from '@jobs/core';
+import { delay, waitFor as sharedWaitFor, type WaitForOptions } from '@jobs/testing';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import type { AmqpQueueEvent } from './events.js';
 import { DEFAULT_URL } from './options.js';
@@ -18,22 +19,14 @@ export function randomName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { delay };
 
-/** Polls `condition` until it is truthy; never used to assert speed, only to wait for an outcome. */
-export async function waitFor<T>(
+/** Polls `condition` until it is truthy (20 s by default here: the broker is slower than memory). */
+export function waitFor<T>(
   condition: () => T | Promise<T>,
-  { timeoutMs = 20_000, intervalMs = 20, message = 'condition' } = {},
+  options: WaitForOptions = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${message}.`);
-    await delay(intervalMs);
-  }
+  return sharedWaitFor(condition, { timeoutMs: 20_000, intervalMs: 20, ...options });
 }
 
 /** A logger that keeps warnings and errors, so tests can show them when they fail and check for surprises. */

@@ -1,4 +1,5 @@
 import { InvalidInputError, type NewJob, newJobId, newLeaseToken } from '@jobs/core';
+import { makeNewJob } from '@jobs/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidIdentifierError } from './identifiers.js';
@@ -99,17 +100,7 @@ describe('values PostgreSQL cannot hold', () => {
   });
 
   function newJob(overrides: Partial<NewJob> = {}): NewJob {
-    return {
-      id: newJobId(),
-      endpoint: 'values',
-      input: { ok: true },
-      owner: null,
-      idempotencyKey: null,
-      inputHash: null,
-      maxAttempts: 3,
-      estimatedCompletionAt: null,
-      ...overrides,
-    };
+    return makeNewJob('values', { input: { ok: true }, ...overrides });
   }
 
   async function rowCount(): Promise<number> {

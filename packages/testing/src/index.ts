@@ -1,3 +1,5 @@
+export type { WaitForOptions } from './helpers.js';
+export { delay, makeNewJob, waitFor } from './helpers.js';
 export type { RepositoryModelOptions } from './property.js';
 export { describeJobRepositoryModel } from './property.js';
 export type { QueueContractOptions, QueueFactory } from './queue-contract.js';
