@@ -24,6 +24,7 @@ Runs every contender in turn in this process, against the same local servers, an
   --only a,b          contenders: ${[...allContenders().keys()].join(', ')}
   --skip-latency      throughput only
   --profile           per-job repository/queue call counts for the jobs contenders
+  --retries N         run a round that failed (e.g. a server restarted meanwhile) again, up to N times (default 2)
   --wait-idle PCT     before each contender, wait (up to 10 min) until the CPUs are at least PCT % idle
   --experiment a,b    what-if switches for the jobs contenders: drop-updated-index, skip-mark-dispatched
 
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       profile: { type: 'boolean' },
       experiment: { type: 'string' },
       'wait-idle': { type: 'string' },
+      retries: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
     warmupJobs: integer(values.warmup, Math.min(jobs, 500), 'warmup'),
     skipLatency: values['skip-latency'] ?? false,
     profile: values.profile ?? false,
+    retries: values.retries === '0' ? 0 : integer(values.retries, 2, 'retries'),
     log: (line) => console.error(`[bench] ${line}`),
   };
   const idle = new Map<string, number[]>();
@@ -132,6 +135,10 @@ async function main(): Promise<void> {
     out.push('', '### Latency, one job at a time (ms)', '', latencyTable(results));
   }
   out.push('', '### Every round', '', runsTable(results));
+  const retried = results.flatMap((result) =>
+    result.retried.map((note) => `- ${result.contender.name}: ${note}.`),
+  );
+  if (retried.length > 0) out.push('', '### Rounds run again', '', ...retried);
   out.push('', '### Setups', '', setupList(results));
   for (const result of results) {
     if (result.profile) out.push('', profileTable(result.contender.name, result.profile));

@@ -35,6 +35,11 @@ export interface BenchOptions {
   /** A throughput run fails when no job completes for this long. Default 60 s. */
   stallTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * A round that fails (a server restarted by someone else, a lost connection) is run again this many times,
+   * after a pause; the failure is listed in the result. Default 0: fail at once.
+   */
+  retries?: number;
   /** Called before each contender starts (e.g. to wait until the machine is idle). */
   beforeEach?: (contender: Contender) => Promise<void>;
 }
@@ -49,6 +54,8 @@ export interface ContenderResult {
   succeeded: number;
   submitted: number;
   profile: ProfileReport | null;
+  /** Rounds that failed and were run again, with the error. */
+  retried: string[];
 }
 
 interface RoundResult {
@@ -69,13 +76,28 @@ export async function runBench(
   options: BenchOptions,
 ): Promise<ContenderResult[]> {
   const rounds = contenders.map(() => [] as RoundResult[]);
+  const retried = contenders.map(() => [] as string[]);
   for (let round = 1; round <= options.repeats; round++) {
     for (const [index, contender] of contenders.entries()) {
-      await options.beforeEach?.(contender);
-      rounds[index]!.push(await runRound(contender, options, round));
+      for (let attempt = 0; ; attempt++) {
+        await options.beforeEach?.(contender);
+        try {
+          rounds[index]!.push(await runRound(contender, options, round));
+          break;
+        } catch (error) {
+          if (attempt >= (options.retries ?? 0)) throw error;
+          const note = `round ${round} failed (${error instanceof Error ? error.message : String(error)}) and was run again`;
+          retried[index]!.push(note);
+          options.log?.(`${contender.name}: ${note} in 15 s`);
+          await delay(15_000);
+        }
+      }
     }
   }
-  return contenders.map((contender, index) => summarize(contender, rounds[index]!, options));
+  return contenders.map((contender, index) => ({
+    ...summarize(contender, rounds[index]!, options),
+    retried: retried[index]!,
+  }));
 }
 
 /** All the rounds of one contender, one after the other. */
@@ -83,7 +105,7 @@ export async function runContender(contender: Contender, options: BenchOptions):
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.repeats; round++)
     rounds.push(await runRound(contender, options, round));
-  return summarize(contender, rounds, options);
+  return { ...summarize(contender, rounds, options), retried: [] };
 }
 
 async function runRound(contender: Contender, options: BenchOptions, round: number): Promise<RoundResult> {
@@ -133,7 +155,11 @@ async function runRound(contender: Contender, options: BenchOptions, round: numb
   }
 }
 
-function summarize(contender: Contender, rounds: RoundResult[], options: BenchOptions): ContenderResult {
+function summarize(
+  contender: Contender,
+  rounds: RoundResult[],
+  options: BenchOptions,
+): Omit<ContenderResult, 'retried'> {
   const throughputRuns = rounds.map((round) => round.throughput);
   const latencyRuns = rounds.flatMap((round) => (round.latency ? [round.latency] : []));
   return {

@@ -77,7 +77,11 @@ async function startBullmq(options: StartOptions): Promise<Instance> {
     succeeded: () => queue.getCompletedCount(),
     async close() {
       await close();
-      if (errors.length > 0) throw new AggregateError(errors, 'BullMQ reported errors');
+      if (errors.length > 0)
+        throw new AggregateError(
+          errors,
+          `BullMQ reported ${errors.length} error(s), the first: ${String(errors[0])}`,
+        );
     },
   };
 }

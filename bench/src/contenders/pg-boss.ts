@@ -83,7 +83,11 @@ async function startPgBoss(options: StartOptions): Promise<Instance> {
       } finally {
         await dropSchema(options.servers.databaseUrl, schema);
       }
-      if (errors.length > 0) throw new AggregateError(errors, 'pg-boss reported errors');
+      if (errors.length > 0)
+        throw new AggregateError(
+          errors,
+          `pg-boss reported ${errors.length} error(s), the first: ${String(errors[0])}`,
+        );
     },
   };
 }
