@@ -23,8 +23,9 @@ async function main(config: ApiConfig): Promise<void> {
     repository: backends.repository,
     queue: backends.queue,
     endpoints,
-    sweeper: false, // the worker processes sweep
+    sweeper: false, // the worker processes sweep; every process dispatches (each job once, whoever takes it)
     service: { pollIntervalMs: config.waitPollMs },
+    dispatcher: { pollIntervalMs: config.dispatchPollMs },
     logger,
   });
   await runtime.start();

@@ -19,7 +19,6 @@ export async function openBackends(config: CommonConfig, logger: Logger): Promis
     connectionString: config.databaseUrl,
     schema: config.schema,
     poolConfig: { max: config.poolMax, application_name: `jobs:${config.name}` },
-    pollIntervalMs: config.changePollMs,
     logger,
   });
   const queue = createAmqpQueue({

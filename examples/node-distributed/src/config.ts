@@ -20,8 +20,8 @@ export interface CommonConfig {
   poolMax: number;
   /** How long a graceful stop may take before in-flight work is cut off. */
   shutdownTimeoutMs: number;
-  /** While the LISTEN connection is down, the repository polls for changed jobs this often. */
-  changePollMs: number;
+  /** The dispatcher looks for due jobs at least this often (delayed retries, jobs whose worker died). */
+  dispatchPollMs: number;
   /** File that receives one JSON line per execution event (start, finish, abort), or null. */
   executionLog: string | null;
   logLevel: LogLevel;
@@ -43,7 +43,6 @@ export interface WorkerConfig extends CommonConfig {
   leaseMs: number;
   heartbeatIntervalMs: number | null;
   sweepIntervalMs: number;
-  undispatchedGraceMs: number;
   redispatchAfterMs: number;
 }
 
@@ -117,7 +116,7 @@ function common(env: Env, role: 'api' | 'worker', pid: number): CommonConfig {
     prefix,
     poolMax: integer(env, 'PG_POOL_MAX', 10, 1, 1000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
-    changePollMs: integer(env, 'CHANGE_POLL_MS', 1_000, 10, 3_600_000),
+    dispatchPollMs: integer(env, 'DISPATCH_POLL_MS', 1_000, 10, 3_600_000),
     executionLog: env.EXECUTION_LOG?.trim() ? env.EXECUTION_LOG.trim() : null,
     logLevel,
   };
@@ -128,7 +127,7 @@ export function readApiConfig(env: Env, pid = process.pid): ApiConfig {
     ...common(env, 'api', pid),
     host: text(env, 'HOST', '127.0.0.1'),
     port: integer(env, 'PORT', 3000, 0, 65_535),
-    waitPollMs: integer(env, 'WAIT_POLL_MS', 2_000, 10, 3_600_000),
+    waitPollMs: integer(env, 'WAIT_POLL_MS', 1_000, 10, 3_600_000),
     maxWaitSeconds: integer(env, 'MAX_WAIT_SECONDS', 60, 0, 3_600),
   };
 }
@@ -145,7 +144,6 @@ export function readWorkerConfig(env: Env, pid = process.pid): WorkerConfig {
     leaseMs,
     heartbeatIntervalMs,
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 5_000, 10, 86_400_000),
-    undispatchedGraceMs: integer(env, 'UNDISPATCHED_GRACE_MS', 5_000, 0, 86_400_000),
     redispatchAfterMs: integer(env, 'REDISPATCH_AFTER_MS', 5 * 60_000, 0, 86_400_000),
   };
 }

@@ -29,9 +29,9 @@ async function main(config: WorkerConfig): Promise<void> {
     },
     sweeper: {
       intervalMs: config.sweepIntervalMs,
-      undispatchedGraceMs: config.undispatchedGraceMs,
       redispatchAfterMs: config.redispatchAfterMs,
     },
+    dispatcher: { pollIntervalMs: config.dispatchPollMs },
     logger,
   });
 

@@ -17,12 +17,12 @@ describe('configuration from the environment', () => {
       prefix: 'jobs',
       poolMax: 10,
       shutdownTimeoutMs: 10_000,
-      changePollMs: 1_000,
+      dispatchPollMs: 1_000,
       executionLog: null,
       logLevel: 'info',
       host: '127.0.0.1',
       port: 3000,
-      waitPollMs: 2_000,
+      waitPollMs: 1_000,
       maxWaitSeconds: 60,
     });
     expect(readWorkerConfig({}, 7)).toMatchObject({
@@ -31,7 +31,6 @@ describe('configuration from the environment', () => {
       leaseMs: 30_000,
       heartbeatIntervalMs: null,
       sweepIntervalMs: 5_000,
-      undispatchedGraceMs: 5_000,
       redispatchAfterMs: 300_000,
     });
   });

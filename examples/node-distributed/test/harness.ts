@@ -26,7 +26,6 @@ const ENDPOINTS = ['sleep', 'digest'];
 export const FAST_RECOVERY = {
   LEASE_MS: '3000',
   SWEEP_INTERVAL_MS: '1000',
-  UNDISPATCHED_GRACE_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '3000',
 } as const;
 

@@ -498,7 +498,7 @@ describe('distributed deployment: reliability with real processes', () => {
       {
         tag: 's7',
         env: FAST_RECOVERY,
-        apiEnv: { WAIT_POLL_MS: String(backstopMs), CHANGE_POLL_MS: String(backstopMs) },
+        apiEnv: { WAIT_POLL_MS: String(backstopMs) },
       },
       async (scenario) => {
         const begin = scenario.startedAt;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { InvalidEndpointError } from './errors.js';
+import { type NumberRule, numberOption } from './options.js';
 
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1 s. */
@@ -71,14 +72,23 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
   if (!isSchema(definition.input) || !isSchema(definition.output)) {
     throw new InvalidEndpointError(`Endpoint ${name}: input and output must be zod schemas.`);
   }
-  const retentionMs = positive(name, 'retentionMs', definition.retentionMs ?? DAY_MS);
-  const timeoutMs = definition.timeoutMs == null ? null : positive(name, 'timeoutMs', definition.timeoutMs);
-  const maxAttempts = positiveInteger(name, 'maxAttempts', definition.maxAttempts ?? 3);
-  const concurrency = positiveInteger(name, 'concurrency', definition.concurrency ?? 4);
+  const option = (path: string, value: unknown, rule: NumberRule, fallback: number) =>
+    numberOption(
+      path,
+      value,
+      rule,
+      fallback,
+      (message) => new InvalidEndpointError(`Endpoint ${name}: ${message}`),
+    );
+  const retentionMs = option('retentionMs', definition.retentionMs, 'positive', DAY_MS);
+  const timeoutMs =
+    definition.timeoutMs == null ? null : option('timeoutMs', definition.timeoutMs, 'positive', 0);
+  const maxAttempts = option('maxAttempts', definition.maxAttempts, 'positiveInteger', 3);
+  const concurrency = option('concurrency', definition.concurrency, 'positiveInteger', 4);
   const backoff = {
-    initialMs: nonNegative(name, 'backoff.initialMs', definition.backoff?.initialMs ?? 1000),
-    factor: positive(name, 'backoff.factor', definition.backoff?.factor ?? 2),
-    maxMs: nonNegative(name, 'backoff.maxMs', definition.backoff?.maxMs ?? 5 * 60 * 1000),
+    initialMs: option('backoff.initialMs', definition.backoff?.initialMs, 'nonNegative', 1000),
+    factor: option('backoff.factor', definition.backoff?.factor, 'positive', 2),
+    maxMs: option('backoff.maxMs', definition.backoff?.maxMs, 'nonNegative', 5 * 60 * 1000),
   };
   return Object.freeze({
     name,
@@ -105,29 +115,4 @@ export function backoffDelay(
 
 function isSchema(value: unknown): value is z.ZodType {
   return typeof value === 'object' && value !== null && typeof (value as z.ZodType).safeParse === 'function';
-}
-
-function positive(endpoint: string, option: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidEndpointError(
-      `Endpoint ${endpoint}: ${option} must be a positive number, got ${value}.`,
-    );
-  }
-  return value;
-}
-
-function nonNegative(endpoint: string, option: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new InvalidEndpointError(`Endpoint ${endpoint}: ${option} must be zero or more, got ${value}.`);
-  }
-  return value;
-}
-
-function positiveInteger(endpoint: string, option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidEndpointError(
-      `Endpoint ${endpoint}: ${option} must be a positive integer, got ${value}.`,
-    );
-  }
-  return value;
 }

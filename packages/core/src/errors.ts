@@ -83,6 +83,22 @@ export class InvalidInputError extends JobsError {
     super('invalid_input', 422, 'Invalid input', { detail, extensions: { issues } });
     this.issues = issues;
   }
+
+  /** An invalid value of one field: the detail is also the issue's message. */
+  static field(field: string, detail: string, code?: string): InvalidInputError {
+    return new InvalidInputError(detail, [{ path: [field], message: detail, ...(code ? { code } : {}) }]);
+  }
+}
+
+/** zod's (or any validator's) issues in the shape problem details carry. */
+export function toIssues(
+  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string; code?: string }>,
+): ValidationIssue[] {
+  return issues.map((issue) => ({
+    path: issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment))),
+    message: issue.message,
+    ...(issue.code ? { code: issue.code } : {}),
+  }));
 }
 
 export class InvalidEndpointError extends JobsError {
@@ -157,3 +173,14 @@ export class JobFailedError extends JobsError {
 export function isJobsError(error: unknown): error is JobsError {
   return error instanceof JobsError;
 }
+
+/** A problem to store on a job (not thrown): its type comes from its code. */
+export function problem(code: string, title: string, detail: string): ProblemDetails {
+  return { type: problemType(code), title, code, detail };
+}
+
+export const CANCELED_PROBLEM: ProblemDetails = problem(
+  'canceled',
+  'Canceled',
+  'The job was canceled on request.',
+);

@@ -1,12 +1,121 @@
-export * from './endpoint.js';
-export * from './errors.js';
-export * from './host.js';
-export * from './notifier.js';
-export * from './queue.js';
-export * from './repository.js';
-export * from './runtime.js';
-export * from './service.js';
-export * from './sweeper.js';
-export * from './types.js';
-export * from './util.js';
-export * from './worker.js';
+// The public API of @jobs/core, listed one by one: a name exported here is a promise to users and adapter
+// authors, so index.test.ts pins the list and changing it is a deliberate act.
+
+export { CleanupRunner, type CleanupRunnerOptions } from './cleanup.js';
+export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export {
+  type BackoffOptions,
+  backoffDelay,
+  defineEndpoint,
+  ENDPOINT_NAME_PATTERN,
+  type Endpoint,
+  type EndpointDefinition,
+  type EndpointInput,
+  type EndpointOptions,
+  type EndpointOutput,
+  type EndpointParsedInput,
+} from './endpoint.js';
+export {
+  CANCELED_PROBLEM,
+  IdempotencyInProgressError,
+  IdempotencyKeyReusedError,
+  InvalidEndpointError,
+  InvalidInputError,
+  isJobsError,
+  JobFailedError,
+  JobsError,
+  type JobsErrorCode,
+  type JobsErrorOptions,
+  NotFoundError,
+  OutputNotAvailableError,
+  OutputNotReadyError,
+  PROBLEM_TYPE_BASE,
+  problem,
+  problemType,
+  toIssues,
+  UnavailableError,
+  type ValidationIssue,
+} from './errors.js';
+export { createWorkerHost, WorkerHost, type WorkerHostOptions } from './host/host.js';
+export {
+  type CursorPosition,
+  decodeCursor,
+  encodeCursor,
+  hashInput,
+  isJobId,
+  JOB_ID_PATTERN,
+  newJobId,
+  newLeaseToken,
+  stableStringify,
+} from './ids.js';
+export { checkStorableText, isStorableString, toStorableJson } from './json.js';
+export { consoleLogger, describeError, type Logger, silentLogger } from './logger.js';
+export { type ChangeCallback, ChangeNotifier } from './notifier.js';
+export { checkNumber, type NumberRule, numberOption } from './options.js';
+export type {
+  ConsumeOptions,
+  DeliveryHandler,
+  JobQueue,
+  QueueConsumer,
+  QueueDelivery,
+  QueueMessage,
+} from './queue.js';
+export type {
+  CancelOptions,
+  ClaimRequest,
+  CleanupQuery,
+  CreateResult,
+  DispatchItem,
+  DispatchPublisher,
+  DispatchQuery,
+  DispatchResult,
+  HeartbeatRequest,
+  HeartbeatResult,
+  ItemResult,
+  JobRepository,
+  ListPage,
+  ListQuery,
+  NewJob,
+  PendingCleanup,
+  SettleOutcome,
+  SettleRequest,
+  SubscribeOptions,
+  Unsubscribe,
+} from './repository.js';
+export { createJobsRuntime, type JobsRuntime, type JobsRuntimeOptions } from './runtime.js';
+export {
+  type CallerOptions,
+  createJobService,
+  type DeleteOutcome,
+  JobService,
+  type JobServiceOptions,
+  type ListOptions,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type SubmitOptions,
+  type SubmitResult,
+  type WaitOptions,
+} from './service.js';
+export { createSweeper, Sweeper, type SweeperOptions, type SweepReport } from './sweeper.js';
+export { sleep, unrefTimer, within, withTimeout } from './timers.js';
+export {
+  type FinalStatus,
+  isFinalStatus,
+  isJobStatus,
+  JOB_STATUSES,
+  type JobChange,
+  type JobExecutionResult,
+  type JobHeader,
+  type JobProgress,
+  type JobRecord,
+  type JobRecordHeader,
+  type JobStatus,
+  type ProblemDetails,
+  toJobHeader,
+} from './types.js';
+export {
+  implement,
+  type Worker,
+  type WorkerContext,
+  type WorkerFunction,
+  type WorkerOptions,
+} from './worker.js';

@@ -5,6 +5,12 @@ export interface QueueDelivery {
   redelivered: boolean;
 }
 
+/** One job id for one endpoint's queue. */
+export interface QueueMessage {
+  endpoint: string;
+  jobId: string;
+}
+
 /**
  * Handles one delivery. Resolving means "done with this message" (acknowledge); rejecting means
  * "could not handle it now" (the adapter delivers it again later, and dead-letters it past a limit).
@@ -33,6 +39,12 @@ export interface QueueConsumer {
 export interface JobQueue {
   /** Resolves once the message is durably accepted (publisher confirm for a broker). */
   publish(endpoint: string, jobId: string): Promise<void>;
+  /**
+   * Publishes many messages at once (all in flight together, confirms awaited together); entry i is null when
+   * message i was durably accepted, else why not. Optional: without it, the runtime calls `publish` for each,
+   * concurrently.
+   */
+  publishMany?(messages: readonly QueueMessage[]): Promise<Array<Error | null>>;
   consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer>;
   /**
    * Messages of the endpoint waiting for a consumer, when the queue can tell. The sweeper re-dispatches

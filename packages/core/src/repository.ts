@@ -1,4 +1,11 @@
-import type { JobProgress, JobRecord, JobStatus, ProblemDetails } from './types.js';
+import type {
+  JobChange,
+  JobProgress,
+  JobRecord,
+  JobRecordHeader,
+  JobStatus,
+  ProblemDetails,
+} from './types.js';
 
 /** What the runtime hands a repository to store a new job. */
 export interface NewJob {
@@ -9,26 +16,38 @@ export interface NewJob {
   idempotencyKey: string | null;
   inputHash: string | null;
   maxAttempts: number;
-  estimatedCompletionAt: Date | null;
 }
 
+/**
+ * One item's result in a batch call: its value, or the error that refused this item alone (the other items of
+ * the batch are unaffected). An error that concerns the whole call (an unreachable backend) rejects the call.
+ */
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: Error };
+
 export interface CreateResult {
-  job: JobRecord;
-  /** false when a job with the same (owner, endpoint, idempotencyKey) already existed and was returned instead. */
+  job: JobRecordHeader;
+  /** false when a live job with the same (owner, endpoint, idempotencyKey) already existed and was returned instead. */
   created: boolean;
 }
 
-export interface ClaimOptions {
+export interface ClaimRequest {
+  id: string;
   /** Fresh random token; every later transition of this run must present it. */
   leaseToken: string;
   leaseMs: number;
+  /** Expected duration of the run: estimatedCompletionAt becomes now + this. Omitted or null: unchanged. */
+  estimatedDurationMs?: number | null;
 }
 
-export interface HeartbeatOptions {
+export interface HeartbeatRequest {
+  id: string;
+  leaseToken: string;
+  /** The lease is renewed to now + leaseMs. */
   leaseMs: number;
   /** undefined leaves the stored value unchanged. */
   progress?: JobProgress | null;
-  estimatedCompletionAt?: Date | null;
+  /** estimatedCompletionAt becomes now + this (null clears it); undefined leaves it unchanged. */
+  estimatedRemainingMs?: number | null;
 }
 
 export interface HeartbeatResult {
@@ -39,7 +58,15 @@ export interface HeartbeatResult {
 
 /** How a run ends: a final state, or back to `queued` for a retry or a release. */
 export type SettleOutcome =
-  | { status: 'succeeded'; output: unknown; retentionMs: number }
+  | {
+      status: 'succeeded';
+      output: unknown;
+      retentionMs: number;
+      /** The worker has a cleanup: removing or expiring the job leaves a pending cleanup (see claimCleanups). */
+      cleanup?: boolean;
+      /** Stored with the result (the last progress report, held back by the throttle); undefined: unchanged. */
+      progress?: JobProgress | null;
+    }
   | { status: 'failed'; error: ProblemDetails; retentionMs: number }
   | { status: 'canceled'; error: ProblemDetails | null; retentionMs: number }
   | {
@@ -51,6 +78,12 @@ export type SettleOutcome =
       refundAttempt: boolean;
     };
 
+export interface SettleRequest {
+  id: string;
+  leaseToken: string;
+  outcome: SettleOutcome;
+}
+
 export interface CancelOptions {
   /** Retention applied when a queued job becomes canceled. */
   retentionMs: number;
@@ -58,16 +91,36 @@ export interface CancelOptions {
 }
 
 export interface DispatchQuery {
-  /** A queued job never handed to the queue becomes due this long after its runAt. */
-  undispatchedGraceMs: number;
+  /** At most this many jobs. */
+  limit: number;
+  /** Only these endpoints' jobs; undefined: every endpoint. */
+  endpoints?: readonly string[] | undefined;
   /**
-   * A job handed to the queue but still not claimed is handed again after this long; null: never (only jobs
-   * never dispatched, and running jobs with an expired lease that were not dispatched since, are found).
+   * Also hand out again jobs handed out this long ago or more and still not claimed (their message may be lost):
+   * `queued` jobs with dispatchedAt <= now - redispatchAfterMs, and `running` jobs with an expired lease likewise.
+   * null: only jobs not handed out since they became claimable.
    */
   redispatchAfterMs: number | null;
-  /** Only this endpoint's jobs. */
-  endpoint?: string | undefined;
-  limit: number;
+}
+
+export interface DispatchItem {
+  id: string;
+  endpoint: string;
+}
+
+/** Publishes the items; entry i says whether item i is durably in the queue. Called once per `dispatch`. */
+export type DispatchPublisher = (items: readonly DispatchItem[]) => Promise<readonly boolean[]>;
+
+export interface DispatchResult {
+  /** Jobs published and recorded as dispatched. */
+  dispatched: number;
+  /** Jobs found dispatchable (published or not); equal to the limit when more may be waiting. */
+  found: number;
+  /**
+   * Milliseconds (by the repository's clock) until the earliest `queued` job that is not claimable yet becomes
+   * claimable (runAt > now, not dispatched), so a dispatcher can sleep until then; null when there is none.
+   */
+  nextDueInMs: number | null;
 }
 
 export interface ListQuery {
@@ -80,11 +133,36 @@ export interface ListQuery {
 }
 
 export interface ListPage {
-  jobs: JobRecord[];
+  jobs: JobRecordHeader[];
   nextCursor: string | null;
 }
 
+export interface CleanupQuery {
+  /** Only cleanups of these endpoints (those whose worker this process has). */
+  endpoints: readonly string[];
+  limit: number;
+  /** Held for this long: another claim skips the cleanup until it is finished or the lease expires. */
+  leaseMs: number;
+  leaseToken: string;
+}
+
+/** A worker cleanup still to run for a succeeded job that was removed or expired. */
+export interface PendingCleanup {
+  /** The job as it was when it was removed, with its input and output. */
+  job: JobRecord;
+  /** Attempts started so far, this one included (1 on the first). */
+  attempt: number;
+}
+
 export type Unsubscribe = () => void;
+
+export interface SubscribeOptions {
+  /**
+   * Called with false when notifications may stop arriving (a connection lost), and with true once they flow
+   * again; changes made in between may not have been announced, so subscribers check what they watch then.
+   */
+  onLiveChange?: (live: boolean) => void;
+}
 
 /**
  * Stores jobs; the single source of truth for their state.
@@ -92,80 +170,104 @@ export type Unsubscribe = () => void;
  * Every method is safe to call concurrently from many processes. Times (`createdAt`, lease expiry,
  * `runAt`, `expiresAt`, ...) come from the repository's own clock so that every node agrees.
  * Values are copied in and out: a caller never shares an object with the store.
+ * A final job whose `expiresAt` has passed is absent for every method but `deleteExpired`: `get` and the
+ * transitions find nothing, `list` skips it, and its idempotency key is free again.
  * Every change of a job (create, claim, heartbeat that changes progress or ETA, settle, cancel, remove)
  * is announced to subscribers, in every process sharing the store, and sets `updatedAt` to now (or 1 ms past
  * its previous value, so that it strictly increases per job and two changes never share it); lease
- * renewals and `markDispatched` are silent and leave `updatedAt` as it is (waiters compare it).
+ * renewals and dispatches are silent and leave `updatedAt` as it is (waiters compare it).
  * `cancelRequested` and `error` survive `claim` and `settle` to `queued`: a cancel request is never lost
  * by a retry.
- * A backend that cannot be reached makes methods reject with `UnavailableError`; invalid values
- * (that the store cannot hold) make them reject with `InvalidInputError`; nothing is changed then.
+ * The hot-path writes (`create`, `claim`, `heartbeat`, `settle`) take a batch: the runtime coalesces
+ * concurrent calls into one (group commit). Each item of a batch is judged on its own, as if it were alone;
+ * the batch is stored at once (one statement or transaction) where the store allows.
+ * A backend that cannot be reached makes methods reject with `UnavailableError`, and no call waits forever
+ * on it; invalid values (that the store cannot hold) refuse their item (or the call) with
+ * `InvalidInputError`; nothing is changed for what is refused.
  */
 export interface JobRepository {
   /**
-   * Inserts a job as `queued` with attempt 0, runAt = createdAt = now, dispatchedAt null.
-   * When `idempotencyKey` is set and a job with the same (owner, endpoint, idempotencyKey) exists
+   * Inserts each job as `queued` with attempt 0, runAt = createdAt = now, dispatchedAt null.
+   * When `idempotencyKey` is set and a live job with the same (owner, endpoint, idempotencyKey) exists
    * (owner null counts as one owner), returns that job with `created: false` and stores nothing.
-   * Atomic: of two concurrent creates with the same key, exactly one creates.
+   * Atomic: of two concurrent creates with the same key (or two items of one batch), exactly one creates.
+   * An id that is already stored refuses its item with `InvalidInputError`.
    */
-  create(job: NewJob): Promise<CreateResult>;
+  create(jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]>;
 
+  /** The job with its input and output, or only its header with 'header'; null when unknown or expired. */
   get(id: string): Promise<JobRecord | null>;
+  get(id: string, projection: 'header'): Promise<JobRecordHeader | null>;
 
   /**
-   * Compare-and-set `queued` (with runAt <= now) or `running` with an expired lease → `running`:
-   * attempt + 1, the given lease token, leaseExpiresAt = now + leaseMs, startedAt = now,
-   * progress null, dispatchedAt null. Returns the claimed job, or null when it is not claimable
-   * (unknown, final, running under a live lease, or not due yet). Of concurrent claims, one wins.
+   * For each request, compare-and-set `queued` (with runAt <= now) or `running` with an expired lease →
+   * `running`: attempt + 1, the given lease token, leaseExpiresAt = now + leaseMs, startedAt = now,
+   * progress null, dispatchedAt null. Returns the claimed job, or null when it is not claimable (unknown,
+   * final, running under a live lease, or not due yet). Of concurrent claims of one job (in one batch or
+   * not), one wins.
    */
-  claim(id: string, options: ClaimOptions): Promise<JobRecord | null>;
+  claim(requests: readonly ClaimRequest[]): Promise<Array<JobRecord | null>>;
 
-  /** Renews the lease (and stores progress/ETA when given) if the job is running under this token. */
-  heartbeat(id: string, leaseToken: string, options: HeartbeatOptions): Promise<HeartbeatResult>;
+  /** Renews each lease (and stores progress/ETA when given) if the job is running under that token. */
+  heartbeat(requests: readonly HeartbeatRequest[]): Promise<ItemResult<HeartbeatResult>[]>;
 
   /**
-   * Compare-and-set `running` under this lease token → the outcome. Final outcomes set finishedAt = now,
-   * expiresAt = now + retentionMs, clear the lease. `queued` sets runAt = now + delayMs, clears the lease,
-   * dispatchedAt, progress and ETA, and decrements attempt when refundAttempt.
-   * Returns the updated job, or null when the token no longer holds the job (nothing changed).
+   * For each request, compare-and-set `running` under its lease token → the outcome. Final outcomes set
+   * finishedAt = now, expiresAt = now + retentionMs, clear the lease. `queued` sets runAt = now + delayMs,
+   * clears the lease, dispatchedAt, progress and ETA, and decrements attempt when refundAttempt.
+   * true when recorded; false when the token no longer holds the job (nothing changed).
    */
-  settle(id: string, leaseToken: string, outcome: SettleOutcome): Promise<JobRecord | null>;
+  settle(requests: readonly SettleRequest[]): Promise<ItemResult<boolean>[]>;
 
   /**
    * `queued` → `canceled` (final, with the given error and retention); `running` → cancelRequested = true;
    * a final job is left as it is. Returns the job as it is afterwards, null when unknown.
    */
-  requestCancel(id: string, options: CancelOptions): Promise<JobRecord | null>;
-
-  /** Deletes a job in a final state. Returns the removed job; null when unknown or not final. */
-  remove(id: string): Promise<JobRecord | null>;
+  requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null>;
 
   /**
-   * Records that the job id was handed to the queue now, for a `queued` job or a `running` job whose lease
-   * expired; otherwise a no-op (a job claimed before the call keeps dispatchedAt null, so that it is found
-   * again at once should its worker die).
+   * Deletes a job in a final state. Returns the removed job; null when unknown or not final. A succeeded job
+   * settled with `cleanup: true` leaves a pending cleanup.
    */
-  markDispatched(id: string): Promise<void>;
+  remove(id: string): Promise<JobRecordHeader | null>;
 
   /**
-   * Jobs the queue may have lost, oldest first (createdAt, id): `queued` jobs due (runAt <= now) that were
-   * never dispatched for undispatchedGraceMs after runAt, or were dispatched redispatchAfterMs ago or more;
-   * and `running` jobs whose lease expired and that were not dispatched since the claim (dispatchedAt null)
-   * or were dispatched redispatchAfterMs ago or more. With `endpoint`, only that endpoint's jobs.
+   * Hands dispatchable jobs to the queue, each once however many dispatchers run: finds up to `limit` of them
+   * (runAt, then id, ascending) that no concurrent dispatch holds, calls `publish` with them once, and records
+   * dispatchedAt = now for those it published. Dispatchable: `queued` jobs with runAt <= now and `running` jobs
+   * whose lease expired, with dispatchedAt null (or older than `redispatchAfterMs`). The jobs are held while
+   * `publish` runs: another dispatch skips them; a claim or cancel of one may wait until the dispatch is
+   * recorded, and a job claimed meanwhile is not marked. If `publish` rejects, or the process dies while it
+   * runs, nothing is recorded and the jobs stay dispatchable.
    */
-  findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>>;
+  dispatch(query: DispatchQuery, publish: DispatchPublisher): Promise<DispatchResult>;
 
-  /** Deletes up to `limit` final jobs whose expiresAt <= now, and returns them. */
-  deleteExpired(limit: number): Promise<JobRecord[]>;
+  /**
+   * Deletes up to `limit` final jobs whose expiresAt <= now, and returns them. Each succeeded job settled
+   * with `cleanup: true` leaves a pending cleanup.
+   */
+  deleteExpired(limit: number): Promise<JobRecordHeader[]>;
 
   /** One owner's jobs of one endpoint, newest first (createdAt desc, id desc), keyset-paginated. */
   list(query: ListQuery): Promise<ListPage>;
 
   /**
-   * Calls `listener` with a job's id after every change of that job. Resolves once the subscription is
-   * live. Notifications may be coalesced or, during an outage, lost: waiters also poll.
+   * Takes up to `limit` pending cleanups of the given endpoints that are due (oldest first) and not held by
+   * another claim whose lease is live, holding them under the given token for `leaseMs`.
    */
-  subscribe(listener: (id: string) => void): Promise<Unsubscribe>;
+  claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]>;
+
+  /**
+   * Ends a cleanup attempt held under this token: null deletes the pending cleanup (done, or given up);
+   * a number makes it due again that many milliseconds from now. false when the token no longer holds it.
+   */
+  finishCleanup(id: string, leaseToken: string, retryAfterMs: number | null): Promise<boolean>;
+
+  /**
+   * Calls `listener` after every change of a job. Resolves once the subscription is live. Notifications may
+   * be coalesced or, while the subscription is not live (`onLiveChange(false)`), lost.
+   */
+  subscribe(listener: (change: JobChange) => void, options?: SubscribeOptions): Promise<Unsubscribe>;
 
   close(): Promise<void>;
 }

@@ -1,11 +1,16 @@
+import { CleanupRunner, type CleanupRunnerOptions } from './cleanup.js';
+import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import type { Endpoint } from './endpoint.js';
-import { createWorkerHost, type WorkerHost, type WorkerHostOptions } from './host.js';
+import { createWorkerHost, type WorkerHost, type WorkerHostOptions } from './host/host.js';
+import type { Logger } from './logger.js';
+import { ChangeNotifier } from './notifier.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository } from './repository.js';
 import { createJobService, type JobService, type JobServiceOptions } from './service.js';
 import { createSweeper, type Sweeper, type SweeperOptions } from './sweeper.js';
-import type { Logger } from './util.js';
 import type { Worker } from './worker.js';
+
+type Wired = 'repository' | 'queue' | 'notifier' | 'logger';
 
 export interface JobsRuntimeOptions {
   repository: JobRepository;
@@ -14,32 +19,54 @@ export interface JobsRuntimeOptions {
   endpoints?: readonly Endpoint[];
   /** Workers run in this process; none for an API-only process. */
   workers?: readonly Worker<any>[];
-  service?: Omit<JobServiceOptions, 'repository' | 'queue' | 'endpoints' | 'workers' | 'logger'>;
+  service?: Omit<JobServiceOptions, Wired | 'endpoints' | 'onCreated' | 'onRemoved'>;
   /**
    * Worker host options, or false for a process that must not run the workers it is given: an API process
-   * passes its workers with `host: false` so that DELETE and expiry still run their `cleanup`.
+   * may pass its workers with `host: false` so that it runs their cleanups too.
    */
-  host?: Omit<WorkerHostOptions, 'repository' | 'queue' | 'workers' | 'logger'> | false;
+  host?: Omit<WorkerHostOptions, Wired | 'workers'> | false;
+  /** Dispatcher options, or false for a process that must not hand jobs to the queue. */
+  dispatcher?: Omit<DispatcherOptions, Wired> | false;
   /** Sweeper options, or false for a process that must not sweep. */
-  sweeper?: Omit<SweeperOptions, 'repository' | 'queue' | 'workers' | 'logger'> | false;
+  sweeper?: Omit<SweeperOptions, Wired | 'onExpired'> | false;
+  /** Cleanup runner options, or false for a process that must not run worker cleanups. */
+  cleanup?: Omit<CleanupRunnerOptions, 'repository' | 'workers' | 'logger'> | false;
   logger?: Logger;
 }
 
 export interface JobsRuntime {
   service: JobService;
   host: WorkerHost | null;
+  dispatcher: Dispatcher | null;
   sweeper: Sweeper | null;
+  cleanup: CleanupRunner | null;
   start(): Promise<void>;
-  /** Stops the host gracefully and the sweeper; does not close the repository or the queue. */
+  /**
+   * Stops the host gracefully (its unfinished jobs are released and dispatched again), then the dispatcher,
+   * sweeper and cleanup runner; does not close the repository or the queue.
+   */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-/** Service + worker host + sweeper over one repository and queue: the usual shape of a process. */
+/** Service + worker host + dispatcher + sweeper + cleanup runner over one repository and queue: a process. */
 export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
   const workers = options.workers ?? [];
   const endpoints = options.endpoints ?? workers.map((worker) => worker.endpoint);
-  const common = { repository: options.repository, queue: options.queue, logger: options.logger };
-  const service = createJobService({ ...common, ...options.service, endpoints, workers });
+  const { repository, queue, logger } = options;
+  const notifier = new ChangeNotifier(repository, logger);
+  const common = { repository, queue, notifier, logger };
+  const dispatcher =
+    options.dispatcher === false ? null : new Dispatcher({ ...common, ...options.dispatcher });
+  const cleanupRunner =
+    options.cleanup === false ? null : new CleanupRunner({ repository, workers, logger, ...options.cleanup });
+  const cleanup = cleanupRunner?.active ? cleanupRunner : null;
+  const service = createJobService({
+    ...common,
+    ...options.service,
+    endpoints,
+    onCreated: (job) => dispatcher?.submitted(job.id),
+    onRemoved: () => cleanup?.wake(),
+  });
   const host =
     workers.length > 0 && options.host !== false
       ? createWorkerHost({ ...common, ...options.host, workers })
@@ -51,20 +78,31 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
           ...common,
           endpoints: endpoints.map((endpoint) => endpoint.name),
           ...options.sweeper,
-          workers,
+          onExpired: () => cleanup?.wake(),
         });
   return {
     service,
     host,
+    dispatcher,
     sweeper,
+    cleanup,
     async start() {
       await host?.start();
+      dispatcher?.start();
       sweeper?.start();
+      cleanup?.start();
     },
     async stop(stopOptions) {
       await sweeper?.stop();
       await host?.stop(stopOptions);
+      if (dispatcher) {
+        await dispatcher.stop();
+        // The jobs the host released are handed out now, while the queue is still open.
+        await dispatcher.flush();
+      }
+      await cleanup?.stop();
       await service.close();
+      await notifier.close();
     },
   };
 }

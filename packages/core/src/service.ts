@@ -1,31 +1,44 @@
+import { Batcher } from './batcher.js';
 import type { Endpoint } from './endpoint.js';
 import {
-  IdempotencyInProgressError,
+  CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidInputError,
   NotFoundError,
   OutputNotAvailableError,
   OutputNotReadyError,
-  problemType,
-  type ValidationIssue,
+  toIssues,
 } from './errors.js';
-import { ChangeNotifier, unrefTimer, waitForWake } from './notifier.js';
-import type { JobQueue } from './queue.js';
-import type { JobRepository, ListPage } from './repository.js';
-import { isFinalStatus, JOB_STATUSES, type JobRecord, type JobStatus, type ProblemDetails } from './types.js';
-import { consoleLogger, hashInput, isJobId, type Logger, newJobId, within } from './util.js';
-import type { Worker } from './worker.js';
+import { hashInput, isJobId, newJobId } from './ids.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { ChangeNotifier, waitForWake } from './notifier.js';
+import { checkNumber } from './options.js';
+import type { CreateResult, JobRepository, ListPage, NewJob } from './repository.js';
+import {
+  isFinalStatus,
+  isJobStatus,
+  JOB_STATUSES,
+  type JobChange,
+  type JobRecord,
+  type JobRecordHeader,
+  type JobStatus,
+} from './types.js';
 
 export interface JobServiceOptions {
   repository: JobRepository;
-  queue: JobQueue;
   endpoints: readonly Endpoint[];
-  /** Workers whose `cleanup` runs when a succeeded job is deleted through this service. */
-  workers?: readonly Worker<any>[];
-  /** A replayed Idempotency-Key answers "in progress" while the original job is this young and not yet dispatched. Default 10 s. */
-  idempotencyPendingMs?: number;
-  /** Waiters re-read the job at least this often, in case a change notification was lost. Default 2 s. */
+  /** Waiters re-read the job this often while change notifications do not flow. Default 1 s. */
   pollIntervalMs?: number;
+  /** ... and this often while they flow (a safety net only; notifications wake them). Default 30 s. */
+  livePollIntervalMs?: number;
+  /** Submits in one repository call at most (concurrent submits are stored together). Default 200. */
+  maxCreateBatch?: number;
+  /** Shared change subscription (the runtime passes one for the whole process); default: its own. */
+  notifier?: ChangeNotifier;
+  /** Called after a job was stored (the runtime wakes this process's dispatcher with it). */
+  onCreated?: (job: JobRecordHeader) => void;
+  /** Called after a job was removed (the runtime wakes this process's cleanup runner). */
+  onRemoved?: (job: JobRecordHeader) => void;
   logger?: Logger;
 }
 
@@ -39,7 +52,7 @@ export interface SubmitOptions extends CallerOptions {
 }
 
 export interface SubmitResult {
-  job: JobRecord;
+  job: JobRecordHeader;
   /** false when an Idempotency-Key replay returned the original job. */
   created: boolean;
 }
@@ -63,40 +76,41 @@ export type DeleteOutcome = 'canceled' | 'cancel_requested' | 'removed';
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const MAX_LIST_LIMIT = 100;
-
-export const CANCELED_PROBLEM: ProblemDetails = {
-  type: problemType('canceled'),
-  title: 'Canceled',
-  code: 'canceled',
-  detail: 'The job was canceled on request.',
-};
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
 
 /** Front-end independent operations on jobs: what every HTTP (or other) front end calls. */
 export class JobService {
   readonly repository: JobRepository;
-  readonly queue: JobQueue;
   readonly endpoints: ReadonlyMap<string, Endpoint>;
-  readonly #workers: Map<string, Worker<any>>;
   readonly #notifier: ChangeNotifier;
-  readonly #idempotencyPendingMs: number;
+  readonly #ownsNotifier: boolean;
   readonly #pollIntervalMs: number;
-  readonly #logger: Logger;
-  readonly #cleanups = new Set<Promise<void>>();
+  readonly #livePollIntervalMs: number;
+  readonly #creates: Batcher<NewJob, CreateResult>;
+  readonly #onCreated: (job: JobRecordHeader) => void;
+  readonly #onRemoved: (job: JobRecordHeader) => void;
 
   constructor(options: JobServiceOptions) {
     this.repository = options.repository;
-    this.queue = options.queue;
     const endpoints = new Map<string, Endpoint>();
     for (const endpoint of options.endpoints) {
       if (endpoints.has(endpoint.name)) throw new TypeError(`Endpoint ${endpoint.name} is registered twice.`);
       endpoints.set(endpoint.name, endpoint);
     }
     this.endpoints = endpoints;
-    this.#workers = new Map((options.workers ?? []).map((worker) => [worker.endpoint.name, worker]));
-    this.#notifier = new ChangeNotifier(options.repository);
-    this.#idempotencyPendingMs = options.idempotencyPendingMs ?? 10_000;
-    this.#pollIntervalMs = options.pollIntervalMs ?? 2_000;
-    this.#logger = options.logger ?? consoleLogger;
+    const logger = options.logger ?? consoleLogger;
+    this.#ownsNotifier = !options.notifier;
+    this.#notifier = options.notifier ?? new ChangeNotifier(options.repository, logger);
+    this.#pollIntervalMs = checkNumber('pollIntervalMs', options.pollIntervalMs ?? 1_000, 'positive');
+    this.#livePollIntervalMs = checkNumber(
+      'livePollIntervalMs',
+      options.livePollIntervalMs ?? 30_000,
+      'positive',
+    );
+    const maxBatch = checkNumber('maxCreateBatch', options.maxCreateBatch ?? 200, 'positiveInteger');
+    this.#creates = new Batcher((jobs) => this.repository.create(jobs), { maxBatch });
+    this.#onCreated = options.onCreated ?? (() => {});
+    this.#onRemoved = options.onRemoved ?? (() => {});
   }
 
   endpoint(name: string): Endpoint {
@@ -105,7 +119,10 @@ export class JobService {
     return endpoint;
   }
 
-  /** Validates the input, stores the job, hands it to the queue. A queue outage only delays the job. */
+  /**
+   * Validates the input and stores the job; a dispatcher hands it to the queue. Concurrent submits are stored
+   * together (one repository call), without a lone submit ever waiting for others.
+   */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
     const parsed = endpoint.input.safeParse(input);
@@ -118,7 +135,7 @@ export class JobService {
     const idempotencyKey = options.idempotencyKey ?? null;
     if (idempotencyKey !== null) validateIdempotencyKey(idempotencyKey);
     const inputHash = idempotencyKey === null ? null : await hashInput(parsed.data);
-    const { job, created } = await this.repository.create({
+    const { job, created } = await this.#creates.add({
       id: newJobId(),
       endpoint: endpoint.name,
       input: parsed.data,
@@ -126,47 +143,27 @@ export class JobService {
       idempotencyKey,
       inputHash,
       maxAttempts: endpoint.maxAttempts,
-      estimatedCompletionAt: null,
     });
     if (!created) {
       if (job.inputHash !== inputHash) throw new IdempotencyKeyReusedError();
-      const pending =
-        job.status === 'queued' &&
-        job.attempt === 0 &&
-        job.dispatchedAt === null &&
-        Date.now() - job.createdAt.getTime() < this.#idempotencyPendingMs;
-      if (pending) throw new IdempotencyInProgressError();
       return { job, created: false };
     }
-    return { job: await this.#dispatch(job), created: true };
+    this.#onCreated(job);
+    return { job, created: true };
   }
 
-  async #dispatch(job: JobRecord): Promise<JobRecord> {
-    try {
-      await this.queue.publish(job.endpoint, job.id);
-    } catch (error) {
-      this.#logger.warn('publish failed; the sweeper will dispatch the job later', {
-        jobId: job.id,
-        error: String(error),
-      });
-      return job;
-    }
-    try {
-      await this.repository.markDispatched(job.id);
-      return { ...job, dispatchedAt: new Date() };
-    } catch (error) {
-      this.#logger.warn('could not record the dispatch', { jobId: job.id, error: String(error) });
-      return job;
-    }
-  }
-
-  /** The job, if it exists, belongs to this endpoint and this owner, and has not expired. */
+  /** The job with its input and output, if it exists, belongs to this endpoint and this owner, and has not expired. */
   async get(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecord> {
     this.endpoint(endpointName);
-    if (!isJobId(id)) throw new NotFoundError();
-    const job = await this.repository.get(id);
-    if (!job || !this.#visible(job, endpointName, options.owner)) throw new NotFoundError();
-    return job;
+    const job = isJobId(id) ? await this.repository.get(id) : null;
+    return this.#visible(job, endpointName, options.owner);
+  }
+
+  /** Like `get`, without the input and output (what a status answer needs). */
+  async getHeader(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecordHeader> {
+    this.endpoint(endpointName);
+    const job = isJobId(id) ? await this.repository.get(id, 'header') : null;
+    return this.#visible(job, endpointName, options.owner);
   }
 
   async output(endpointName: string, id: string, options: CallerOptions = {}): Promise<unknown> {
@@ -178,15 +175,15 @@ export class JobService {
 
   /**
    * DELETE semantics: a queued job is canceled, a running job gets a cancel request (its worker's signal
-   * aborts), a final job is removed (and a succeeded job's worker cleanup runs).
+   * aborts), a final job is removed (and a succeeded job's worker cleanup is scheduled).
    */
   async delete(
     endpointName: string,
     id: string,
     options: CallerOptions = {},
-  ): Promise<{ outcome: DeleteOutcome; job: JobRecord }> {
+  ): Promise<{ outcome: DeleteOutcome; job: JobRecordHeader }> {
     const endpoint = this.endpoint(endpointName);
-    const job = await this.get(endpointName, id, options);
+    const job = await this.getHeader(endpointName, id, options);
     if (isFinalStatus(job.status)) return { outcome: 'removed', job: await this.#remove(job) };
     const after = await this.repository.requestCancel(id, {
       retentionMs: endpoint.retentionMs,
@@ -200,49 +197,55 @@ export class JobService {
     return { outcome: 'removed', job: await this.#remove(after) };
   }
 
-  async #remove(job: JobRecord): Promise<JobRecord> {
+  async #remove(job: JobRecordHeader): Promise<JobRecordHeader> {
     const removed = await this.repository.remove(job.id);
-    if (removed) {
-      // In the background: a slow cleanup must not hold the DELETE; close() waits for it (bounded).
-      const cleanup = runCleanup(this.#workers.get(removed.endpoint), removed, this.#logger);
-      this.#cleanups.add(cleanup);
-      void cleanup.finally(() => this.#cleanups.delete(cleanup));
-    }
+    if (removed) this.#onRemoved(removed);
     return removed ?? job;
   }
 
-  /** Waits for a final state (or any change) of the job, woken by change notifications; polls as a backstop. */
-  async wait(endpointName: string, id: string, options: WaitOptions): Promise<JobRecord> {
+  /**
+   * Waits for a final state (or any change) of the job and returns its header. Woken by change notifications
+   * of that job only; it reads the job again when a change it waits for arrives, and polls as a backstop.
+   */
+  async wait(endpointName: string, id: string, options: WaitOptions): Promise<JobRecordHeader> {
+    const deadline = Date.now() + options.timeoutMs;
     const until = options.until ?? 'final';
-    // Watch before the first read, so a change between the read and the wait is not missed.
+    let since: number | null = options.since?.getTime() ?? null;
     let changed = false;
-    const unwatch = this.#notifier.watch(id, () => {
+    let wake: (() => void) | null = null;
+    const relevant = (change: JobChange | null) =>
+      change === null ||
+      change.status === null ||
+      isFinalStatus(change.status) ||
+      (until === 'change' && (since === null || change.updatedAt.getTime() !== since));
+    // Watch before the first read, so a change between the read and the wait is not missed.
+    const unwatch = this.#notifier.watch(id, (change) => {
+      if (!relevant(change)) return;
       changed = true;
+      wake?.();
     });
+    // Not awaited: until notifications flow the loop polls, and once they do every watcher checks again.
+    this.#notifier.ready().catch(() => {});
     try {
-      if (options.timeoutMs > 0) {
-        await within(
-          this.#notifier.ready().catch(() => {}),
-          options.timeoutMs,
-          undefined,
-        );
-      }
-      let job = await this.get(endpointName, id, options);
-      const since = options.since ?? job.updatedAt;
-      const done = (current: JobRecord) =>
-        isFinalStatus(current.status) ||
-        (until === 'change' && current.updatedAt.getTime() !== since.getTime());
-      const deadline = Date.now() + options.timeoutMs;
+      let job = await this.getHeader(endpointName, id, options);
+      since ??= job.updatedAt.getTime();
+      const done = (current: JobRecordHeader) =>
+        isFinalStatus(current.status) || (until === 'change' && current.updatedAt.getTime() !== since);
       while (!done(job) && !options.signal?.aborted) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         if (!changed) {
-          await waitForWake(Math.min(remaining, this.#pollIntervalMs), options.signal, (wake) =>
-            this.#notifier.watch(id, wake),
-          );
+          const poll = this.#notifier.live ? this.#livePollIntervalMs : this.#pollIntervalMs;
+          await waitForWake(Math.min(remaining, poll), options.signal, (wakeUp) => {
+            wake = wakeUp;
+            return () => {
+              wake = null;
+            };
+          });
+          if (options.signal?.aborted || (!changed && Date.now() >= deadline)) break;
         }
         changed = false;
-        job = await this.get(endpointName, id, options);
+        job = await this.getHeader(endpointName, id, options);
       }
       return job;
     } finally {
@@ -255,8 +258,8 @@ export class JobService {
     endpointName: string,
     id: string,
     options: CallerOptions & { signal?: AbortSignal },
-  ): AsyncGenerator<JobRecord> {
-    let job = await this.get(endpointName, id, options);
+  ): AsyncGenerator<JobRecordHeader> {
+    let job = await this.getHeader(endpointName, id, options);
     yield job;
     while (!isFinalStatus(job.status) && !options.signal?.aborted) {
       try {
@@ -276,42 +279,46 @@ export class JobService {
 
   async list(endpointName: string, options: ListOptions = {}): Promise<ListPage> {
     this.endpoint(endpointName);
-    if (options.status !== undefined && !JOB_STATUSES.includes(options.status)) {
-      throw new InvalidInputError(`Unknown status ${JSON.stringify(options.status)}.`, [
-        { path: ['status'], message: `Expected one of ${JOB_STATUSES.join(', ')}` },
-      ]);
+    if (options.status !== undefined && !isJobStatus(options.status)) {
+      throw InvalidInputError.field(
+        'status',
+        `Unknown status ${JSON.stringify(options.status)}; expected one of ${JOB_STATUSES.join(', ')}.`,
+      );
     }
     const limit = options.limit ?? 20;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new InvalidInputError(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`, [
-        { path: ['limit'], message: 'Out of range' },
-      ]);
+      throw InvalidInputError.field('limit', `limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`);
     }
-    const page = await this.repository.list({
+    return this.repository.list({
       endpoint: endpointName,
       owner: options.owner ?? null,
       status: options.status,
       limit,
       cursor: options.cursor,
     });
-    const now = Date.now();
-    return { ...page, jobs: page.jobs.filter((job) => !isExpired(job, now)) };
   }
 
-  /** Suggested seconds before the client polls again. */
-  retryAfterSeconds(job: JobRecord): number {
+  /**
+   * Suggested seconds before the client polls again: until the ETA (stored by the repository's clock, read here
+   * against this node's, so a skew between them only shifts this hint), 1 to 60 s.
+   */
+  retryAfterSeconds(job: JobRecordHeader): number {
     const eta = job.estimatedCompletionAt?.getTime();
     if (eta === undefined) return job.status === 'queued' ? 2 : 1;
     return Math.min(60, Math.max(1, Math.ceil((eta - Date.now()) / 1000)));
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#cleanups]);
-    await this.#notifier.close();
+    if (this.#ownsNotifier) await this.#notifier.close();
   }
 
-  #visible(job: JobRecord, endpointName: string, owner: string | null | undefined): boolean {
-    return job.endpoint === endpointName && job.owner === (owner ?? null) && !isExpired(job, Date.now());
+  #visible<T extends JobRecordHeader>(
+    job: T | null,
+    endpointName: string,
+    owner: string | null | undefined,
+  ): T {
+    if (!job || job.endpoint !== endpointName || job.owner !== (owner ?? null)) throw new NotFoundError();
+    return job;
   }
 }
 
@@ -319,63 +326,16 @@ export function createJobService(options: JobServiceOptions): JobService {
   return new JobService(options);
 }
 
-function isExpired(job: JobRecord, now: number): boolean {
-  return job.expiresAt !== null && job.expiresAt.getTime() <= now;
-}
-
 function validateIdempotencyKey(key: string): void {
   if (
     typeof key !== 'string' ||
     key.length === 0 ||
     key.length > MAX_IDEMPOTENCY_KEY_LENGTH ||
-    !/^[\x21-\x7e]+$/.test(key)
+    !IDEMPOTENCY_KEY_PATTERN.test(key)
   ) {
-    throw new InvalidInputError(
+    throw InvalidInputError.field(
+      'Idempotency-Key',
       `The idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`,
-      [{ path: ['Idempotency-Key'], message: 'Invalid idempotency key' }],
     );
-  }
-}
-
-export function toIssues(
-  issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string }>,
-): ValidationIssue[] {
-  return issues.map((issue) => ({
-    path: issue.path.map((segment) => (typeof segment === 'number' ? segment : String(segment))),
-    message: issue.message,
-    ...(issue.code ? { code: issue.code } : {}),
-  }));
-}
-
-/** Longest a worker's cleanup may take before it is given up (and logged). */
-export const CLEANUP_TIMEOUT_MS = 30_000;
-
-/**
- * Runs a succeeded job's worker cleanup, at most once and bounded in time: errors and time-outs are logged,
- * never thrown. It runs in the process that deletes or expires the job, with the workers registered there.
- */
-export async function runCleanup(
-  worker: Worker<any> | undefined,
-  job: JobRecord,
-  logger: Logger,
-): Promise<void> {
-  if (!worker?.cleanup || job.status !== 'succeeded') return;
-  const cleanup = worker.cleanup;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      Promise.resolve().then(() => cleanup({ input: job.input, output: job.output, job })),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`cleanup took longer than ${CLEANUP_TIMEOUT_MS} ms`)),
-          CLEANUP_TIMEOUT_MS,
-        );
-        unrefTimer(timer);
-      }),
-    ]);
-  } catch (error) {
-    logger.error('worker cleanup failed', { jobId: job.id, endpoint: job.endpoint, error: String(error) });
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -6,6 +6,10 @@ export function isFinalStatus(status: JobStatus): status is FinalStatus {
   return status === 'succeeded' || status === 'failed' || status === 'canceled';
 }
 
+export function isJobStatus(value: unknown): value is JobStatus {
+  return typeof value === 'string' && (JOB_STATUSES as readonly string[]).includes(value);
+}
+
 /** RFC 9457 problem details, with the stable `code` every error of this project carries. */
 export interface ProblemDetails {
   type: string;
@@ -42,10 +46,8 @@ export interface JobHeader {
   cancelRequested: boolean;
 }
 
-/** Everything a repository stores about a job. */
-export interface JobRecord<Input = unknown, Output = unknown> extends JobHeader {
-  input: Input;
-  output: Output | null;
+/** Everything a repository stores about a job except its input and output: what reads that need no payload get. */
+export interface JobRecordHeader extends JobHeader {
   /** The caller's owner key from the front end's owner hook; null when the deployment has no owners. */
   owner: string | null;
   idempotencyKey: string | null;
@@ -60,8 +62,53 @@ export interface JobRecord<Input = unknown, Output = unknown> extends JobHeader 
   leaseExpiresAt: Date | null;
 }
 
-/** What running a worker produced. A worker may just return its output or throw; the runtime wraps it. */
+/** Everything a repository stores about a job. */
+export interface JobRecord<Input = unknown, Output = unknown> extends JobRecordHeader {
+  input: Input;
+  output: Output | null;
+}
+
+/**
+ * What a change notification says about a job: enough for a waiter or a worker host to decide whether the
+ * change concerns it without reading the job.
+ */
+export interface JobChange {
+  id: string;
+  /** null: the job was removed. */
+  status: JobStatus | null;
+  /** The job's `updatedAt` after the change (for a removal: the time of the removal). */
+  updatedAt: Date;
+  attempt: number;
+  cancelRequested: boolean;
+  /** For a `queued` job: when it becomes claimable (the dispatcher's wake-up); null otherwise. */
+  runAt: Date | null;
+}
+
+/**
+ * What running a worker produced: its output, a failure (retryable or not) or a cancellation. A worker just
+ * returns its output or throws; the worker host turns that into this, then into the job's next state.
+ */
 export type JobExecutionResult<Output = unknown> =
   | { status: 'succeeded'; output: Output }
   | { status: 'failed'; error: ProblemDetails; retryable: boolean }
-  | { status: 'canceled'; error?: ProblemDetails };
+  | { status: 'canceled'; error: ProblemDetails };
+
+/** The header of a stored job: what a client may see besides input and output. */
+export function toJobHeader(job: JobHeader): JobHeader {
+  return {
+    id: job.id,
+    endpoint: job.endpoint,
+    status: job.status,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    expiresAt: job.expiresAt,
+    attempt: job.attempt,
+    maxAttempts: job.maxAttempts,
+    progress: job.progress,
+    estimatedCompletionAt: job.estimatedCompletionAt,
+    error: job.error,
+    cancelRequested: job.cancelRequested,
+  };
+}

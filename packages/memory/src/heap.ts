@@ -74,6 +74,29 @@ export class IndexedMinHeap<V> {
     }
   }
 
+  /**
+   * The smallest key greater than `threshold`, or undefined. Visits the entries with keys <= `threshold` and the
+   * frontier right above them only.
+   */
+  firstAbove(threshold: number): number | undefined {
+    let best: number | undefined;
+    const stack: number[] = [];
+    if (this.#ids.length > 0) stack.push(0);
+    while (stack.length > 0) {
+      const index = stack.pop()!;
+      const key = this.#keys[index]!;
+      if (best !== undefined && key >= best) continue;
+      if (key > threshold) {
+        best = key;
+        continue;
+      }
+      const left = 2 * index + 1;
+      if (left < this.#ids.length) stack.push(left);
+      if (left + 1 < this.#ids.length) stack.push(left + 1);
+    }
+    return best;
+  }
+
   #less(a: number, b: number): boolean {
     const keyA = this.#keys[a]!;
     const keyB = this.#keys[b]!;

@@ -5,7 +5,9 @@ import {
   type JobQueue,
   type QueueConsumer,
   type QueueDelivery,
+  type QueueMessage,
   UnavailableError,
+  within,
 } from '@jobs/core';
 
 export interface MemoryQueueOptions {
@@ -28,6 +30,7 @@ export interface DeadLetter {
 }
 
 export interface MemoryJobQueue extends JobQueue {
+  publishMany(messages: readonly QueueMessage[]): Promise<Array<Error | null>>;
   /** Messages of this endpoint not currently delivered: waiting for a consumer or for their redelivery delay. */
   depth(endpoint: string): number;
   /** The endpoint's dead-lettered messages, oldest first (a copy; at most `maxDeadLetters`). */
@@ -95,13 +98,9 @@ const defer: (callback: () => void) => void =
     ? (callback) => setImmediate(callback)
     : (callback) => setTimeout(callback, 0);
 
-function invalid(detail: string, path: string): InvalidInputError {
-  return new InvalidInputError(detail, [{ path: [path], message: detail }]);
-}
-
 function checkName(value: unknown, path: string): string {
   if (typeof value !== 'string' || value.length === 0)
-    throw invalid(`${path} must be a non-empty string.`, path);
+    throw InvalidInputError.field(path, `${path} must be a non-empty string.`);
   return value;
 }
 
@@ -142,6 +141,22 @@ class MemoryQueue implements MemoryJobQueue {
 
   async publish(endpoint: string, jobId: string): Promise<void> {
     this.#open();
+    this.#enqueue(endpoint, jobId);
+  }
+
+  async publishMany(messages: readonly QueueMessage[]): Promise<Array<Error | null>> {
+    this.#open();
+    return messages.map((message) => {
+      try {
+        this.#enqueue(message.endpoint, message.jobId);
+        return null;
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    });
+  }
+
+  #enqueue(endpoint: string, jobId: string): void {
     checkName(endpoint, 'endpoint');
     checkName(jobId, 'jobId');
     const state = this.#state(endpoint);
@@ -152,10 +167,11 @@ class MemoryQueue implements MemoryJobQueue {
   async consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer> {
     this.#open();
     checkName(endpoint, 'endpoint');
-    if (typeof handler !== 'function') throw invalid('handler must be a function.', 'handler');
+    if (typeof handler !== 'function')
+      throw InvalidInputError.field('handler', 'handler must be a function.');
     const concurrency = options?.concurrency;
     if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
-      throw invalid('concurrency must be an integer >= 1.', 'concurrency');
+      throw InvalidInputError.field('concurrency', 'concurrency must be an integer >= 1.');
     }
     const state = this.#state(endpoint);
     const consumer: Consumer = { handler, concurrency, inFlight: new Set() };
@@ -168,7 +184,7 @@ class MemoryQueue implements MemoryJobQueue {
           timeoutMs !== undefined &&
           (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0)
         ) {
-          throw invalid('timeoutMs must be a number >= 0.', 'timeoutMs');
+          throw InvalidInputError.field('timeoutMs', 'timeoutMs must be a number >= 0.');
         }
         const index = state.consumers.indexOf(consumer);
         if (index !== -1) state.consumers.splice(index, 1);
@@ -176,15 +192,7 @@ class MemoryQueue implements MemoryJobQueue {
         this.#schedule(state);
         const drained = Promise.all(consumer.inFlight).then(() => undefined);
         if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) return drained;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        });
-        try {
-          await Promise.race([drained, timeout]);
-        } finally {
-          clearTimeout(timer);
-        }
+        await within(drained, timeoutMs, undefined);
       },
     };
   }

@@ -1,23 +1,38 @@
 import {
   type CancelOptions,
-  type ClaimOptions,
+  type ClaimRequest,
+  type CleanupQuery,
   type CreateResult,
+  checkNumber,
+  checkStorableText,
+  type DispatchItem,
+  type DispatchPublisher,
   type DispatchQuery,
+  type DispatchResult,
   decodeCursor,
   encodeCursor,
-  type HeartbeatOptions,
+  type HeartbeatRequest,
   type HeartbeatResult,
   InvalidInputError,
+  type ItemResult,
   isFinalStatus,
-  JOB_STATUSES,
+  isJobStatus,
+  type JobChange,
   type JobProgress,
   type JobRecord,
+  type JobRecordHeader,
   type JobRepository,
+  type JobStatus,
   type ListPage,
   type ListQuery,
   type NewJob,
+  numberOption,
+  type PendingCleanup,
   type ProblemDetails,
   type SettleOutcome,
+  type SettleRequest,
+  type SubscribeOptions,
+  toStorableJson,
   UnavailableError,
   type Unsubscribe,
 } from '@jobs/core';
@@ -30,388 +45,484 @@ export interface MemoryRepositoryOptions {
    * Default `Date.now`. Inject one to test leases, delays and expiry without waiting.
    */
   clock?: () => number;
+  /**
+   * Jobs stored at most (finished ones included, until they expire). A create past it is refused with
+   * `UnavailableError` (HTTP 503 with `Retry-After`), so one client cannot fill the process's memory. Default 100,000.
+   */
+  maxJobs?: number;
 }
 
-function invalid(detail: string, path: string): InvalidInputError {
-  return new InvalidInputError(detail, [{ path: [path], message: detail }]);
+/** A stored job: times as epoch milliseconds, payloads as JSON text (copied in by serializing, out by parsing). */
+interface Stored {
+  id: string;
+  endpoint: string;
+  status: JobStatus;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  expiresAt: number | null;
+  attempt: number;
+  maxAttempts: number;
+  progress: string | null;
+  estimatedCompletionAt: number | null;
+  error: string | null;
+  cancelRequested: boolean;
+  owner: string | null;
+  idempotencyKey: string | null;
+  inputHash: string | null;
+  runAt: number;
+  dispatchedAt: number | null;
+  leaseToken: string | null;
+  leaseExpiresAt: number | null;
+  input: string;
+  output: string | null;
+  cleanup: boolean;
 }
 
-function copyIn<T>(value: T, path: string): T {
+interface StoredCleanup {
+  job: Stored;
+  attempt: number;
+  dueAt: number;
+  leaseToken: string | null;
+  leaseExpiresAt: number;
+}
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
+
+function header(job: Stored): JobRecordHeader {
+  return {
+    id: job.id,
+    endpoint: job.endpoint,
+    status: job.status,
+    createdAt: new Date(job.createdAt),
+    updatedAt: new Date(job.updatedAt),
+    startedAt: date(job.startedAt),
+    finishedAt: date(job.finishedAt),
+    expiresAt: date(job.expiresAt),
+    attempt: job.attempt,
+    maxAttempts: job.maxAttempts,
+    progress: parse<JobProgress>(job.progress),
+    estimatedCompletionAt: date(job.estimatedCompletionAt),
+    error: parse<ProblemDetails>(job.error),
+    cancelRequested: job.cancelRequested,
+    owner: job.owner,
+    idempotencyKey: job.idempotencyKey,
+    inputHash: job.inputHash,
+    runAt: new Date(job.runAt),
+    dispatchedAt: date(job.dispatchedAt),
+    leaseToken: job.leaseToken,
+    leaseExpiresAt: date(job.leaseExpiresAt),
+  };
+}
+
+function record(job: Stored): JobRecord {
+  return { ...header(job), input: JSON.parse(job.input), output: parse(job.output) };
+}
+
+function change(job: Stored, removedAt?: number): JobChange {
+  return {
+    id: job.id,
+    status: removedAt === undefined ? job.status : null,
+    updatedAt: new Date(removedAt ?? job.updatedAt),
+    attempt: job.attempt,
+    cancelRequested: job.cancelRequested,
+    runAt: job.status === 'queued' && removedAt === undefined ? new Date(job.runAt) : null,
+  };
+}
+
+/** Runs `fn` for one batch item; a thrown error refuses that item alone. */
+function item<T>(fn: () => T): ItemResult<T> {
   try {
-    return structuredClone(value);
+    return { ok: true, value: fn() };
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidInputError(`The ${path} cannot be stored: ${reason}`, [
-      { path: [path], message: reason },
-    ]);
+    return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
   }
+}
+
+const duration = (value: unknown, field: string) =>
+  checkNumber(field, value, 'nonNegative', (message) => InvalidInputError.field(field, message));
+const limitOf = (value: unknown) =>
+  checkNumber('limit', value, 'nonNegativeInteger', (message) => InvalidInputError.field('limit', message));
+const text = (value: unknown, field: string) => checkStorableText(value, field, 1024);
+const optionalText = (value: unknown, field: string) => (value === null ? null : text(value, field));
+const json = (value: unknown, field: string) => toStorableJson(value, field);
+const optionalJson = (value: unknown, field: string) =>
+  value === null || value === undefined ? null : json(value, field);
+
+function progressJson(value: JobProgress | null): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'object' || typeof value.fraction !== 'number' || !Number.isFinite(value.fraction)) {
+    throw InvalidInputError.field('progress', 'progress.fraction must be a finite number.');
+  }
+  if (value.message !== undefined && typeof value.message !== 'string') {
+    throw InvalidInputError.field('progress', 'progress.message must be a string.');
+  }
+  return json(value, 'progress');
 }
 
 /** Marks a change: updatedAt strictly increases per job, so two changes in one millisecond differ. */
-function touch(record: JobRecord, now: number): void {
-  record.updatedAt = new Date(Math.max(now, record.updatedAt.getTime() + 1));
-}
-
-function checkDuration(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw invalid(`${path} must be a finite number of milliseconds >= 0.`, path);
-  }
-  return value;
-}
-
-function checkLimit(value: unknown, path = 'limit'): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw invalid(`${path} must be an integer >= 0.`, path);
-  }
-  return value;
-}
-
-function checkString(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value.length === 0)
-    throw invalid(`${path} must be a non-empty string.`, path);
-  return value;
-}
-
-function checkNullableString(value: unknown, path: string): string | null {
-  if (value === null) return null;
-  if (typeof value !== 'string') throw invalid(`${path} must be a string or null.`, path);
-  return value;
-}
-
-function checkNullableDate(value: unknown, path: string): Date | null {
-  if (value === null) return null;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
-    throw invalid(`${path} must be a valid Date or null.`, path);
-  return new Date(value.getTime());
-}
-
-function checkProgress(value: JobProgress | null): JobProgress | null {
-  if (value === null) return null;
-  if (typeof value !== 'object' || typeof value.fraction !== 'number' || !Number.isFinite(value.fraction)) {
-    throw invalid('progress.fraction must be a finite number.', 'progress');
-  }
-  if (value.message !== undefined && typeof value.message !== 'string') {
-    throw invalid('progress.message must be a string.', 'progress');
-  }
-  return copyIn(value, 'progress');
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+function touch(job: Stored, now: number): void {
+  job.updatedAt = Math.max(now, job.updatedAt + 1);
 }
 
 /**
  * An in-memory `JobRepository` for one process: the same semantics as the PostgreSQL one, without
  * durability. Jobs live in a Map by id; queued, running and final jobs are each kept in a heap ordered
- * by the time that matters for them (run time or dispatch time, lease expiry, expiry), so the sweeper's
- * queries cost in proportion to what they return, not to the number of jobs stored.
+ * by the time that matters for them (run time or dispatch time, lease expiry, expiry), so the dispatcher's
+ * and the sweeper's queries cost in proportion to what they return, not to the number of jobs stored.
  */
 export function createMemoryRepository(options: MemoryRepositoryOptions = {}): JobRepository {
-  return new MemoryJobRepository(options.clock ?? Date.now);
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== 'function') throw new TypeError('clock must be a function returning milliseconds.');
+  return new MemoryJobRepository(clock, numberOption('maxJobs', options.maxJobs, 'positiveInteger', 100_000));
 }
 
 class MemoryJobRepository implements JobRepository {
   readonly #clock: () => number;
-  readonly #jobs = new Map<string, JobRecord>();
+  readonly #maxJobs: number;
+  readonly #jobs = new Map<string, Stored>();
   /** (owner, endpoint, idempotencyKey) → job id. */
   readonly #idempotency = new Map<string, string>();
   /** (endpoint, owner) → that owner's jobs, ascending by (createdAt, id). */
   readonly #lists = new Map<string, SortedEntries>();
-  /** `queued` jobs never handed to the queue (dispatchedAt null), by runAt. */
-  readonly #queuedUndispatched = new IndexedMinHeap<JobRecord>();
+  /** `queued` jobs not handed to the queue (dispatchedAt null), by runAt. */
+  readonly #queuedUndispatched = new IndexedMinHeap<Stored>();
   /** `queued` jobs handed to the queue, by dispatchedAt. */
-  readonly #queuedDispatched = new IndexedMinHeap<JobRecord>();
+  readonly #queuedDispatched = new IndexedMinHeap<Stored>();
   /** `running` jobs, by leaseExpiresAt. */
-  readonly #running = new IndexedMinHeap<JobRecord>();
+  readonly #running = new IndexedMinHeap<Stored>();
   /** Final jobs, by expiresAt. */
-  readonly #final = new IndexedMinHeap<JobRecord>();
-  readonly #listeners = new Set<(id: string) => void>();
+  readonly #final = new IndexedMinHeap<Stored>();
+  /** Jobs a dispatch holds while it publishes them. */
+  readonly #dispatching = new Set<string>();
+  readonly #cleanups = new Map<string, StoredCleanup>();
+  readonly #listeners = new Set<(change: JobChange) => void>();
   #closed = false;
 
-  constructor(clock: () => number) {
-    if (typeof clock !== 'function') throw new TypeError('clock must be a function returning milliseconds.');
+  constructor(clock: () => number, maxJobs: number) {
     this.#clock = clock;
+    this.#maxJobs = maxJobs;
   }
 
-  async create(job: NewJob): Promise<CreateResult> {
+  async create(jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
     this.#open();
-    const id = checkString(job.id, 'id');
-    const endpoint = checkString(job.endpoint, 'endpoint');
-    const owner = checkNullableString(job.owner, 'owner');
-    const idempotencyKey = checkNullableString(job.idempotencyKey, 'idempotencyKey');
-    const inputHash = checkNullableString(job.inputHash, 'inputHash');
-    if (typeof job.maxAttempts !== 'number' || !Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
-      throw invalid('maxAttempts must be an integer >= 1.', 'maxAttempts');
-    }
-    const estimatedCompletionAt = checkNullableDate(job.estimatedCompletionAt, 'estimatedCompletionAt');
+    return jobs.map((job) => item(() => this.#create(job)));
+  }
 
-    const idempotencyIndex =
-      idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
-    if (idempotencyIndex !== null) {
-      const existingId = this.#idempotency.get(idempotencyIndex);
-      const existing = existingId === undefined ? undefined : this.#jobs.get(existingId);
-      if (existing) return { job: structuredClone(existing), created: false };
-    }
-    if (this.#jobs.has(id)) throw invalid(`A job with id ${id} already exists.`, 'id');
-
-    const input = copyIn(job.input, 'input');
+  #create(job: NewJob): CreateResult {
+    const id = text(job.id, 'id');
+    const endpoint = text(job.endpoint, 'endpoint');
+    const owner = optionalText(job.owner, 'owner');
+    const idempotencyKey = optionalText(job.idempotencyKey, 'idempotencyKey');
+    const inputHash = optionalText(job.inputHash, 'inputHash');
+    const maxAttempts = checkNumber('maxAttempts', job.maxAttempts, 'positiveInteger', (message) =>
+      InvalidInputError.field('maxAttempts', message),
+    );
+    const input = json(job.input, 'input');
     const now = this.#now();
-    const record: JobRecord = {
+    const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
+    if (keyIndex !== null) {
+      const existing = this.#live(this.#idempotency.get(keyIndex), now);
+      if (existing) return { job: header(existing), created: false };
+    }
+    if (this.#jobs.has(id))
+      throw InvalidInputError.field('id', `A job with id ${id} already exists.`, 'duplicate');
+    if (this.#jobs.size >= this.#maxJobs) {
+      throw new UnavailableError(`The memory job repository holds its maximum of ${this.#maxJobs} jobs.`, {
+        retryAfterSeconds: 5,
+      });
+    }
+    const stored: Stored = {
       id,
       endpoint,
       status: 'queued',
-      createdAt: new Date(now),
-      updatedAt: new Date(now),
+      createdAt: now,
+      updatedAt: now,
       startedAt: null,
       finishedAt: null,
       expiresAt: null,
       attempt: 0,
-      maxAttempts: job.maxAttempts,
+      maxAttempts,
       progress: null,
-      estimatedCompletionAt,
+      estimatedCompletionAt: null,
       error: null,
       cancelRequested: false,
-      input,
-      output: null,
       owner,
       idempotencyKey,
       inputHash,
-      runAt: new Date(now),
+      runAt: now,
       dispatchedAt: null,
       leaseToken: null,
       leaseExpiresAt: null,
+      input,
+      output: null,
+      cleanup: false,
     };
-    this.#jobs.set(id, record);
-    if (idempotencyIndex !== null) this.#idempotency.set(idempotencyIndex, id);
-    this.#listInsert(record);
-    this.#reindex(record);
-    this.#notify(id);
-    return { job: structuredClone(record), created: true };
+    this.#jobs.set(id, stored);
+    // An expired job that held the key is absent: the key is this job's now.
+    if (keyIndex !== null) this.#idempotency.set(keyIndex, id);
+    this.#listInsert(stored);
+    this.#reindex(stored);
+    this.#notify(stored);
+    return { job: header(stored), created: true };
   }
 
-  async get(id: string): Promise<JobRecord | null> {
+  get(id: string): Promise<JobRecord | null>;
+  get(id: string, projection: 'header'): Promise<JobRecordHeader | null>;
+  async get(id: string, projection?: 'header'): Promise<JobRecord | JobRecordHeader | null> {
     this.#open();
-    const record = this.#jobs.get(id);
-    return record ? structuredClone(record) : null;
+    const job = this.#live(id, this.#now());
+    if (!job) return null;
+    return projection === 'header' ? header(job) : record(job);
   }
 
-  async claim(id: string, options: ClaimOptions): Promise<JobRecord | null> {
+  async claim(requests: readonly ClaimRequest[]): Promise<Array<JobRecord | null>> {
     this.#open();
-    const leaseToken = checkString(options.leaseToken, 'leaseToken');
-    const leaseMs = checkDuration(options.leaseMs, 'leaseMs');
-    const record = this.#jobs.get(id);
-    if (!record) return null;
     const now = this.#now();
-    const claimable =
-      (record.status === 'queued' && record.runAt.getTime() <= now) ||
-      (record.status === 'running' &&
-        record.leaseExpiresAt !== null &&
-        record.leaseExpiresAt.getTime() <= now);
-    if (!claimable) return null;
-    record.status = 'running';
-    record.attempt += 1;
-    record.leaseToken = leaseToken;
-    record.leaseExpiresAt = new Date(now + leaseMs);
-    record.startedAt = new Date(now);
-    record.progress = null;
-    record.dispatchedAt = null;
-    touch(record, now);
-    this.#reindex(record);
-    this.#notify(id);
-    return structuredClone(record);
+    return requests.map((request) => {
+      const leaseToken = text(request.leaseToken, 'leaseToken');
+      const leaseMs = duration(request.leaseMs, 'leaseMs');
+      const estimate =
+        request.estimatedDurationMs == null
+          ? null
+          : duration(request.estimatedDurationMs, 'estimatedDurationMs');
+      const job = this.#jobs.get(request.id);
+      if (!job) return null;
+      const claimable =
+        (job.status === 'queued' && job.runAt <= now) ||
+        (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= now);
+      if (!claimable) return null;
+      job.status = 'running';
+      job.attempt += 1;
+      job.leaseToken = leaseToken;
+      job.leaseExpiresAt = now + leaseMs;
+      job.startedAt = now;
+      job.progress = null;
+      job.dispatchedAt = null;
+      if (estimate !== null) job.estimatedCompletionAt = now + estimate;
+      touch(job, now);
+      this.#reindex(job);
+      this.#notify(job);
+      return record(job);
+    });
   }
 
-  async heartbeat(id: string, leaseToken: string, options: HeartbeatOptions): Promise<HeartbeatResult> {
+  async heartbeat(requests: readonly HeartbeatRequest[]): Promise<ItemResult<HeartbeatResult>[]> {
     this.#open();
-    const leaseMs = checkDuration(options.leaseMs, 'leaseMs');
-    const progress = options.progress === undefined ? undefined : checkProgress(options.progress);
-    const estimatedCompletionAt =
-      options.estimatedCompletionAt === undefined
+    const now = this.#now();
+    return requests.map((request) => item(() => this.#heartbeat(request, now)));
+  }
+
+  #heartbeat(request: HeartbeatRequest, now: number): HeartbeatResult {
+    const leaseMs = duration(request.leaseMs, 'leaseMs');
+    const progress = request.progress === undefined ? undefined : progressJson(request.progress);
+    const remaining = request.estimatedRemainingMs;
+    const eta =
+      remaining === undefined
         ? undefined
-        : checkNullableDate(options.estimatedCompletionAt, 'estimatedCompletionAt');
-    const record = this.#jobs.get(id);
-    if (!record || record.status !== 'running' || record.leaseToken !== leaseToken) {
+        : remaining === null
+          ? null
+          : now + duration(remaining, 'estimatedRemainingMs');
+    const job = this.#jobs.get(request.id);
+    if (!job || job.status !== 'running' || job.leaseToken !== request.leaseToken) {
       return { held: false, cancelRequested: false };
     }
-    const now = this.#now();
-    record.leaseExpiresAt = new Date(now + leaseMs);
+    job.leaseExpiresAt = now + leaseMs;
     let changed = false;
-    if (progress !== undefined && !sameJson(progress, record.progress)) {
-      record.progress = progress;
+    if (progress !== undefined && progress !== job.progress) {
+      job.progress = progress;
       changed = true;
     }
-    if (
-      estimatedCompletionAt !== undefined &&
-      (estimatedCompletionAt?.getTime() ?? null) !== (record.estimatedCompletionAt?.getTime() ?? null)
-    ) {
-      record.estimatedCompletionAt = estimatedCompletionAt;
+    if (eta !== undefined && eta !== job.estimatedCompletionAt) {
+      job.estimatedCompletionAt = eta;
       changed = true;
     }
-    if (changed) touch(record, now);
-    this.#reindex(record);
-    if (changed) this.#notify(id);
-    return { held: true, cancelRequested: record.cancelRequested };
+    if (changed) touch(job, now);
+    this.#reindex(job);
+    if (changed) this.#notify(job);
+    return { held: true, cancelRequested: job.cancelRequested };
   }
 
-  async settle(id: string, leaseToken: string, outcome: SettleOutcome): Promise<JobRecord | null> {
+  async settle(requests: readonly SettleRequest[]): Promise<ItemResult<boolean>[]> {
     this.#open();
+    const now = this.#now();
+    return requests.map((request) =>
+      item(() => this.#settle(request.id, request.leaseToken, request.outcome, now)),
+    );
+  }
+
+  #settle(id: string, leaseToken: string, outcome: SettleOutcome, now: number): boolean {
     // Validate and copy everything first: a refused value changes nothing.
-    let output: unknown = null;
-    let error: ProblemDetails | null = null;
+    let output: string | null = null;
+    let error: string | null = null;
+    let progress: string | null | undefined;
     let durationMs: number;
     switch (outcome.status) {
       case 'succeeded':
-        durationMs = checkDuration(outcome.retentionMs, 'retentionMs');
-        output = copyIn(outcome.output, 'output');
+        durationMs = duration(outcome.retentionMs, 'retentionMs');
+        output = json(outcome.output, 'output');
+        progress = outcome.progress === undefined ? undefined : progressJson(outcome.progress);
         break;
       case 'failed':
-        durationMs = checkDuration(outcome.retentionMs, 'retentionMs');
-        error = copyIn(outcome.error, 'error');
-        break;
       case 'canceled':
-        durationMs = checkDuration(outcome.retentionMs, 'retentionMs');
-        error = copyIn(outcome.error ?? null, 'error');
+        durationMs = duration(outcome.retentionMs, 'retentionMs');
+        error = optionalJson(outcome.error, 'error');
         break;
       case 'queued':
-        durationMs = checkDuration(outcome.delayMs, 'delayMs');
-        error = copyIn(outcome.error ?? null, 'error');
+        durationMs = duration(outcome.delayMs, 'delayMs');
+        error = optionalJson(outcome.error, 'error');
         break;
       default:
-        throw invalid(`Unknown outcome status ${String((outcome as { status: unknown }).status)}.`, 'status');
+        throw InvalidInputError.field(
+          'status',
+          `Unknown outcome status ${String((outcome as { status: unknown }).status)}.`,
+        );
     }
-    const record = this.#jobs.get(id);
-    if (!record || record.status !== 'running' || record.leaseToken !== leaseToken) return null;
-    const now = this.#now();
-    touch(record, now);
-    record.leaseToken = null;
-    record.leaseExpiresAt = null;
+    const job = this.#jobs.get(id);
+    if (!job || job.status !== 'running' || job.leaseToken !== leaseToken) return false;
+    touch(job, now);
+    job.leaseToken = null;
+    job.leaseExpiresAt = null;
+    job.error = error;
     if (outcome.status === 'queued') {
-      record.status = 'queued';
-      record.runAt = new Date(now + durationMs);
-      record.dispatchedAt = null;
-      record.progress = null;
-      record.estimatedCompletionAt = null;
-      record.error = error;
-      if (outcome.refundAttempt) record.attempt = Math.max(0, record.attempt - 1);
+      job.status = 'queued';
+      job.runAt = now + durationMs;
+      job.dispatchedAt = null;
+      job.progress = null;
+      job.estimatedCompletionAt = null;
+      if (outcome.refundAttempt) job.attempt = Math.max(0, job.attempt - 1);
     } else {
-      record.status = outcome.status;
-      record.finishedAt = new Date(now);
-      record.expiresAt = new Date(now + durationMs);
-      record.output = outcome.status === 'succeeded' ? output : null;
-      record.error = error;
+      job.status = outcome.status;
+      job.finishedAt = now;
+      job.expiresAt = now + durationMs;
+      job.output = output;
+      if (progress !== undefined) job.progress = progress;
+      job.cleanup = outcome.status === 'succeeded' && outcome.cleanup === true;
     }
-    this.#reindex(record);
-    this.#notify(id);
-    return structuredClone(record);
+    this.#reindex(job);
+    this.#notify(job);
+    return true;
   }
 
-  async requestCancel(id: string, options: CancelOptions): Promise<JobRecord | null> {
+  async requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null> {
     this.#open();
-    const retentionMs = checkDuration(options.retentionMs, 'retentionMs');
-    const error = copyIn(options.error, 'error');
-    const record = this.#jobs.get(id);
-    if (!record) return null;
-    if (record.status === 'queued') {
-      const now = this.#now();
-      record.status = 'canceled';
-      record.error = error;
-      record.finishedAt = new Date(now);
-      record.expiresAt = new Date(now + retentionMs);
-      touch(record, now);
-      this.#reindex(record);
-      this.#notify(id);
-    } else if (record.status === 'running' && !record.cancelRequested) {
-      record.cancelRequested = true;
-      touch(record, this.#now());
-      this.#notify(id);
-    }
-    return structuredClone(record);
-  }
-
-  async remove(id: string): Promise<JobRecord | null> {
-    this.#open();
-    const record = this.#jobs.get(id);
-    if (!record || !isFinalStatus(record.status)) return null;
-    this.#delete(record);
-    this.#notify(id);
-    return record;
-  }
-
-  async markDispatched(id: string): Promise<void> {
-    this.#open();
-    const record = this.#jobs.get(id);
+    const retentionMs = duration(options.retentionMs, 'retentionMs');
+    const error = json(options.error, 'error');
     const now = this.#now();
-    const leaseExpired = record?.status === 'running' && record.leaseExpiresAt!.getTime() <= now;
-    if (!record || (record.status !== 'queued' && !leaseExpired)) return;
-    record.dispatchedAt = new Date(now);
-    this.#reindex(record);
+    const job = this.#live(id, now);
+    if (!job) return null;
+    if (job.status === 'queued') {
+      job.status = 'canceled';
+      job.error = error;
+      job.finishedAt = now;
+      job.expiresAt = now + retentionMs;
+      touch(job, now);
+      this.#reindex(job);
+      this.#notify(job);
+    } else if (job.status === 'running' && !job.cancelRequested) {
+      job.cancelRequested = true;
+      touch(job, now);
+      this.#notify(job);
+    }
+    return header(job);
   }
 
-  async findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>> {
+  async remove(id: string): Promise<JobRecordHeader | null> {
     this.#open();
-    const graceMs = checkDuration(query.undispatchedGraceMs, 'undispatchedGraceMs');
+    const now = this.#now();
+    const job = this.#live(id, now);
+    if (!job || !isFinalStatus(job.status)) return null;
+    this.#delete(job, now);
+    return header(job);
+  }
+
+  async dispatch(query: DispatchQuery, publish: DispatchPublisher): Promise<DispatchResult> {
+    this.#open();
+    const limit = limitOf(query.limit);
     const redispatchAfterMs =
-      query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
-    const limit = checkLimit(query.limit);
-    if (limit === 0) return [];
+      query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
+    const endpoints = query.endpoints === undefined ? null : new Set(query.endpoints);
     const now = this.#now();
-    const wanted = (record: JobRecord) => query.endpoint === undefined || record.endpoint === query.endpoint;
-    // "redispatchAfterMs ago or more": dispatchedAt <= now - redispatchAfterMs.
-    const staleDispatch = redispatchAfterMs === null ? null : now - redispatchAfterMs;
-    // Oldest first (createdAt, id), keeping only the `limit` oldest while scanning the due jobs.
-    const oldest = new BoundedSelection<JobRecord>(limit, compareAge);
-    this.#queuedUndispatched.forEachUpTo(now - graceMs, (record) => {
-      if (wanted(record)) oldest.offer(record);
-    });
-    if (staleDispatch !== null) {
-      this.#queuedDispatched.forEachUpTo(staleDispatch, (record) => {
-        if (record.runAt.getTime() <= now && wanted(record)) oldest.offer(record);
+    const stale = redispatchAfterMs === null ? null : now - redispatchAfterMs;
+    const selection = new BoundedSelection<Stored>(limit, compareDue);
+    const offer = (job: Stored) => {
+      if (!this.#dispatching.has(job.id) && (endpoints === null || endpoints.has(job.endpoint)))
+        selection.offer(job);
+    };
+    if (limit > 0) {
+      this.#queuedUndispatched.forEachUpTo(now, offer);
+      if (stale !== null) {
+        this.#queuedDispatched.forEachUpTo(stale, (job) => {
+          if (job.runAt <= now) offer(job);
+        });
+      }
+      this.#running.forEachUpTo(now, (job) => {
+        if (job.dispatchedAt === null || (stale !== null && job.dispatchedAt <= stale)) offer(job);
       });
     }
-    this.#running.forEachUpTo(now, (record) => {
-      const due =
-        record.dispatchedAt === null ||
-        (staleDispatch !== null && record.dispatchedAt.getTime() <= staleDispatch);
-      if (due && wanted(record)) oldest.offer(record);
+    const due = selection.sorted();
+    const nextDue = this.#queuedUndispatched.firstAbove(now);
+    const nextDueInMs = nextDue === undefined ? null : nextDue - now;
+    if (due.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
+    for (const job of due) this.#dispatching.add(job.id);
+    let published: readonly boolean[];
+    try {
+      const items: DispatchItem[] = due.map((job) => ({ id: job.id, endpoint: job.endpoint }));
+      published = await publish(items);
+    } finally {
+      for (const job of due) this.#dispatching.delete(job.id);
+    }
+    const at = this.#now();
+    let dispatched = 0;
+    due.forEach((job, index) => {
+      if (published[index] !== true || this.#jobs.get(job.id) !== job) return;
+      const dispatchable =
+        job.status === 'queued' ||
+        (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= at);
+      if (!dispatchable) return; // claimed (or canceled) while it was being published
+      job.dispatchedAt = at;
+      this.#reindex(job);
+      dispatched++;
     });
-    return oldest.sorted().map((record) => ({ id: record.id, endpoint: record.endpoint }));
+    return { dispatched, found: due.length, nextDueInMs };
   }
 
-  async deleteExpired(limit: number): Promise<JobRecord[]> {
+  async deleteExpired(limit: number): Promise<JobRecordHeader[]> {
     this.#open();
-    const max = checkLimit(limit);
+    const max = limitOf(limit);
     const now = this.#now();
-    const deleted: JobRecord[] = [];
+    const deleted: JobRecordHeader[] = [];
     while (deleted.length < max) {
       const next = this.#final.peek();
       if (!next || next.key > now) break;
-      const record = next.value;
-      this.#delete(record);
-      deleted.push(record);
+      this.#delete(next.value, now);
+      deleted.push(header(next.value));
     }
-    for (const record of deleted) this.#notify(record.id);
     return deleted;
   }
 
   async list(query: ListQuery): Promise<ListPage> {
     this.#open();
-    const limit = checkLimit(query.limit);
-    if (query.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(query.status)) {
-      throw invalid(`Unknown status ${String(query.status)}.`, 'status');
+    const limit = limitOf(query.limit);
+    if (query.status !== undefined && !isJobStatus(query.status)) {
+      throw InvalidInputError.field('status', `Unknown status ${String(query.status)}.`);
     }
     const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const entries = this.#lists.get(listKey(query.endpoint, query.owner));
-    const jobs: JobRecord[] = [];
+    const now = this.#now();
+    const jobs: JobRecordHeader[] = [];
     let more = false;
     if (entries) {
       for (const entry of entries.descending(before && { time: before.createdAt.getTime(), id: before.id })) {
-        const record = this.#jobs.get(entry.id)!;
-        if (query.status !== undefined && record.status !== query.status) continue;
+        const job = this.#live(entry.id, now);
+        if (!job || (query.status !== undefined && job.status !== query.status)) continue;
         if (jobs.length === limit) {
           more = true;
           break;
         }
-        jobs.push(structuredClone(record));
+        jobs.push(header(job));
       }
     }
     const last = jobs.at(-1);
@@ -421,11 +532,50 @@ class MemoryJobRepository implements JobRepository {
     };
   }
 
-  async subscribe(listener: (id: string) => void): Promise<Unsubscribe> {
+  async claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]> {
+    this.#open();
+    const limit = limitOf(query.limit);
+    const leaseMs = duration(query.leaseMs, 'leaseMs');
+    const leaseToken = text(query.leaseToken, 'leaseToken');
+    const endpoints = new Set(query.endpoints);
+    const now = this.#now();
+    const due = [...this.#cleanups.values()]
+      .filter(
+        (cleanup) =>
+          endpoints.has(cleanup.job.endpoint) &&
+          cleanup.dueAt <= now &&
+          (cleanup.leaseToken === null || cleanup.leaseExpiresAt <= now),
+      )
+      .sort((a, b) => a.dueAt - b.dueAt || compareIds(a.job.id, b.job.id))
+      .slice(0, limit);
+    return due.map((cleanup) => {
+      cleanup.attempt += 1;
+      cleanup.leaseToken = leaseToken;
+      cleanup.leaseExpiresAt = now + leaseMs;
+      return { job: record(cleanup.job), attempt: cleanup.attempt };
+    });
+  }
+
+  async finishCleanup(id: string, leaseToken: string, retryAfterMs: number | null): Promise<boolean> {
+    this.#open();
+    const delay = retryAfterMs === null ? null : duration(retryAfterMs, 'retryAfterMs');
+    const cleanup = this.#cleanups.get(id);
+    const now = this.#now();
+    if (!cleanup || cleanup.leaseToken !== leaseToken || cleanup.leaseExpiresAt <= now) return false;
+    if (delay === null) this.#cleanups.delete(id);
+    else {
+      cleanup.leaseToken = null;
+      cleanup.dueAt = now + delay;
+    }
+    return true;
+  }
+
+  async subscribe(listener: (change: JobChange) => void, _options?: SubscribeOptions): Promise<Unsubscribe> {
     this.#open();
     if (typeof listener !== 'function') throw new TypeError('listener must be a function.');
     // A wrapper per subscription, so subscribing the same function twice gives two independent subscriptions.
-    const subscription = (id: string) => listener(id);
+    // The subscription is always live: nothing can be missed within one process.
+    const subscription = (change: JobChange) => listener(change);
     this.#listeners.add(subscription);
     return () => {
       this.#listeners.delete(subscription);
@@ -448,63 +598,73 @@ class MemoryJobRepository implements JobRepository {
     return Math.floor(now);
   }
 
+  /** The job, unless it is unknown or expired (a final job past its expiresAt is absent). */
+  #live(id: string | undefined, now: number): Stored | undefined {
+    const job = id === undefined ? undefined : this.#jobs.get(id);
+    if (!job || (job.expiresAt !== null && job.expiresAt <= now)) return undefined;
+    return job;
+  }
+
   /** Puts the job in the one heap that matches its state, with that heap's key. */
-  #reindex(record: JobRecord): void {
-    const id = record.id;
+  #reindex(job: Stored): void {
+    const id = job.id;
     this.#queuedUndispatched.delete(id);
     this.#queuedDispatched.delete(id);
     this.#running.delete(id);
     this.#final.delete(id);
-    if (record.status === 'queued') {
-      if (record.dispatchedAt === null) this.#queuedUndispatched.set(id, record.runAt.getTime(), record);
-      else this.#queuedDispatched.set(id, record.dispatchedAt.getTime(), record);
-    } else if (record.status === 'running') {
-      this.#running.set(id, record.leaseExpiresAt?.getTime() ?? Number.NEGATIVE_INFINITY, record);
+    if (job.status === 'queued') {
+      if (job.dispatchedAt === null) this.#queuedUndispatched.set(id, job.runAt, job);
+      else this.#queuedDispatched.set(id, job.dispatchedAt, job);
+    } else if (job.status === 'running') {
+      this.#running.set(id, job.leaseExpiresAt ?? Number.NEGATIVE_INFINITY, job);
     } else {
-      this.#final.set(id, record.expiresAt?.getTime() ?? Number.NEGATIVE_INFINITY, record);
+      this.#final.set(id, job.expiresAt ?? Number.NEGATIVE_INFINITY, job);
     }
   }
 
-  #delete(record: JobRecord): void {
-    this.#jobs.delete(record.id);
-    this.#queuedUndispatched.delete(record.id);
-    this.#queuedDispatched.delete(record.id);
-    this.#running.delete(record.id);
-    this.#final.delete(record.id);
-    if (record.idempotencyKey !== null) {
-      const key = JSON.stringify([record.owner, record.endpoint, record.idempotencyKey]);
-      if (this.#idempotency.get(key) === record.id) this.#idempotency.delete(key);
+  /** Removes a final job (leaving its pending cleanup) and announces it. */
+  #delete(job: Stored, now: number): void {
+    this.#jobs.delete(job.id);
+    this.#final.delete(job.id);
+    if (job.idempotencyKey !== null) {
+      const key = JSON.stringify([job.owner, job.endpoint, job.idempotencyKey]);
+      if (this.#idempotency.get(key) === job.id) this.#idempotency.delete(key);
     }
-    const key = listKey(record.endpoint, record.owner);
+    const key = listKey(job.endpoint, job.owner);
     const entries = this.#lists.get(key);
     if (entries) {
-      entries.delete(entryOf(record));
+      entries.delete(entryOf(job));
       if (entries.size === 0) this.#lists.delete(key);
     }
+    if (job.cleanup && job.status === 'succeeded') {
+      this.#cleanups.set(job.id, { job, attempt: 0, dueAt: now, leaseToken: null, leaseExpiresAt: 0 });
+    }
+    this.#notify(job, now);
   }
 
-  #listInsert(record: JobRecord): void {
-    const key = listKey(record.endpoint, record.owner);
+  #listInsert(job: Stored): void {
+    const key = listKey(job.endpoint, job.owner);
     let entries = this.#lists.get(key);
     if (!entries) {
       entries = new SortedEntries();
       this.#lists.set(key, entries);
     }
-    entries.insert(entryOf(record));
+    entries.insert(entryOf(job));
   }
 
   /** Tells every subscriber, later: a listener never runs inside a repository call. */
-  #notify(id: string): void {
-    for (const listener of this.#listeners) {
-      queueMicrotask(() => {
-        if (!this.#listeners.has(listener)) return;
+  #notify(job: Stored, removedAt?: number): void {
+    if (this.#listeners.size === 0) return;
+    const announced = change(job, removedAt);
+    queueMicrotask(() => {
+      for (const listener of this.#listeners) {
         try {
-          listener(id);
+          listener(announced);
         } catch {
           // A failing listener must not break the repository or the other listeners.
         }
-      });
-    }
+      }
+    });
   }
 }
 
@@ -512,13 +672,15 @@ function listKey(endpoint: string, owner: string | null): string {
   return JSON.stringify([endpoint, owner]);
 }
 
-/** Oldest first: (createdAt, id) ascending. */
-function compareAge(a: JobRecord, b: JobRecord): number {
-  const difference = a.createdAt.getTime() - b.createdAt.getTime();
-  if (difference !== 0) return difference;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function entryOf(record: JobRecord): ListEntry {
-  return { time: record.createdAt.getTime(), id: record.id };
+/** Dispatch order: runAt, then id. */
+function compareDue(a: Stored, b: Stored): number {
+  return a.runAt - b.runAt || compareIds(a.id, b.id);
+}
+
+function entryOf(job: Stored): ListEntry {
+  return { time: job.createdAt, id: job.id };
 }

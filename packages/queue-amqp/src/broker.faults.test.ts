@@ -85,10 +85,15 @@ async function loadThroughRuntime(
   // Every result the repository accepted, per job: exactly-once recording means exactly one each.
   const recorded = new Map<string, number>();
   const settle = repository.settle.bind(repository);
-  repository.settle = (async (id, token, outcome) => {
-    const settled = await settle(id, token, outcome);
-    if (settled && outcome.status === 'succeeded') recorded.set(id, (recorded.get(id) ?? 0) + 1);
-    return settled;
+  repository.settle = (async (requests) => {
+    const results = await settle(requests);
+    requests.forEach((request, index) => {
+      const result = results[index];
+      if (result?.ok && result.value && request.outcome.status === 'succeeded') {
+        recorded.set(request.id, (recorded.get(request.id) ?? 0) + 1);
+      }
+    });
+    return results;
   }) satisfies JobRepository['settle'];
 
   const endpoint = defineEndpoint({
@@ -110,7 +115,7 @@ async function loadThroughRuntime(
     queue,
     workers: [worker],
     host: { leaseMs: 5_000, shutdownTimeoutMs: 5_000 },
-    sweeper: { intervalMs: 250, undispatchedGraceMs: 1_000, redispatchAfterMs: 5_000 },
+    sweeper: { intervalMs: 250, redispatchAfterMs: 5_000 },
     logger: recordingLogger(),
   });
   await runtime.start();

@@ -68,6 +68,34 @@ export class Publisher implements ConnectionUser {
     return this.#send(channel, connection, target, jobId, headers);
   }
 
+  /**
+   * Publishes many job ids with every message in flight at once, the confirms awaited together; entry i is null
+   * when message i was confirmed, else why not.
+   */
+  async publishMany(messages: readonly { target: Target; jobId: string }[]): Promise<Array<Error | null>> {
+    if (this.#closed) return messages.map(() => new UnavailableError('The AMQP queue is closed.'));
+    if (!this.#unuse) this.#unuse = this.#connection.use(this);
+    const deadline = Date.now() + this.#options.publishTimeoutMs;
+    const ready = new Map<string, Promise<{ channel: ConfirmChannel; connection: ChannelModel }>>();
+    return Promise.all(
+      messages.map(async ({ target, jobId }) => {
+        const key = `${target.deadLetter ? 'dl' : 'q'}:${target.endpoint}`;
+        let writable = ready.get(key);
+        if (!writable) {
+          writable = this.#writable(target, deadline);
+          ready.set(key, writable);
+        }
+        try {
+          const { channel, connection } = await writable;
+          await this.#send(channel, connection, target, jobId, {});
+          return null;
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#unuse?.();

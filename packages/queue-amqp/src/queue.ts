@@ -5,6 +5,7 @@ import {
   InvalidInputError,
   type JobQueue,
   type QueueConsumer,
+  type QueueMessage,
   UnavailableError,
 } from '@jobs/core';
 import type { Channel, ChannelModel, GetMessage } from 'amqplib';
@@ -91,20 +92,37 @@ class AmqpQueue implements AmqpJobQueue {
   }
 
   async publish(endpoint: string, jobId: string): Promise<void> {
-    checkEndpoint(endpoint);
-    if (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > MAX_JOB_ID_LENGTH) {
-      throw invalid(`jobId must be a non-empty string of at most ${MAX_JOB_ID_LENGTH} characters.`, 'jobId');
-    }
+    checkMessage(endpoint, jobId);
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
     await this.#publisher.publish({ endpoint }, jobId);
   }
 
+  async publishMany(messages: readonly QueueMessage[]): Promise<Array<Error | null>> {
+    const results: Array<Error | null> = messages.map(() => null);
+    const valid: Array<{ index: number; target: { endpoint: string }; jobId: string }> = [];
+    messages.forEach((message, index) => {
+      try {
+        checkMessage(message.endpoint, message.jobId);
+        valid.push({ index, target: { endpoint: message.endpoint }, jobId: message.jobId });
+      } catch (error) {
+        results[index] = error as Error;
+      }
+    });
+    if (this.#closed) return messages.map(() => new UnavailableError('The AMQP queue is closed.'));
+    const published = await this.#publisher.publishMany(valid);
+    valid.forEach((message, i) => {
+      results[message.index] = published[i]!;
+    });
+    return results;
+  }
+
   async consume(endpoint: string, handler: DeliveryHandler, options: ConsumeOptions): Promise<QueueConsumer> {
     checkEndpoint(endpoint);
-    if (typeof handler !== 'function') throw invalid('handler must be a function.', 'handler');
+    if (typeof handler !== 'function')
+      throw InvalidInputError.field('handler', 'handler must be a function.');
     const concurrency = options?.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535) {
-      throw invalid('concurrency must be an integer from 1 to 65535.', 'concurrency');
+      throw InvalidInputError.field('concurrency', 'concurrency must be an integer from 1 to 65535.');
     }
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
     const consumer = new AmqpConsumer(endpoint, handler, concurrency, {
@@ -140,7 +158,8 @@ class AmqpQueue implements AmqpJobQueue {
 
   async deadLetters(options: { limit?: number } = {}): Promise<AmqpDeadLetter[]> {
     const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer.', 'limit');
+    if (!Number.isInteger(limit) || limit < 1)
+      throw InvalidInputError.field('limit', 'limit must be a positive integer.');
     return this.#onChannel(async (channel, connection) => {
       await this.#topology.ensureDeadLetter(connection);
       const letters: AmqpDeadLetter[] = [];
@@ -223,12 +242,21 @@ function describeDeadLetter(message: GetMessage, prefix: string): AmqpDeadLetter
   };
 }
 
-function checkEndpoint(endpoint: string): void {
-  if (typeof endpoint !== 'string' || !ENDPOINT_NAME_PATTERN.test(endpoint)) {
-    throw invalid(`endpoint ${JSON.stringify(endpoint)} must match ${ENDPOINT_NAME_PATTERN}.`, 'endpoint');
+function checkMessage(endpoint: string, jobId: string): void {
+  checkEndpoint(endpoint);
+  if (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > MAX_JOB_ID_LENGTH) {
+    throw InvalidInputError.field(
+      'jobId',
+      `jobId must be a non-empty string of at most ${MAX_JOB_ID_LENGTH} characters.`,
+    );
   }
 }
 
-function invalid(detail: string, path: string): InvalidInputError {
-  return new InvalidInputError(detail, [{ path: [path], message: detail }]);
+function checkEndpoint(endpoint: string): void {
+  if (typeof endpoint !== 'string' || !ENDPOINT_NAME_PATTERN.test(endpoint)) {
+    throw InvalidInputError.field(
+      'endpoint',
+      `endpoint ${JSON.stringify(endpoint)} must match ${ENDPOINT_NAME_PATTERN}.`,
+    );
+  }
 }

@@ -31,7 +31,6 @@ function postgresRepository() {
   return createPostgresRepository({
     connectionString: DATABASE_URL,
     schema,
-    pollIntervalMs: 200,
     logger: silentLogger,
     poolConfig: { max: 10, application_name: 'jobs-test-amqp' },
   });

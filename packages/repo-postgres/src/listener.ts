@@ -1,6 +1,7 @@
-import { type Logger, UnavailableError } from '@jobs/core';
+import { type JobChange, type Logger, type SubscribeOptions, UnavailableError } from '@jobs/core';
 import pg from 'pg';
 import { isConnectionError } from './errors.js';
+import { parseNotice } from './rows.js';
 
 export interface ChangeListenerOptions {
   /** Connection settings of the dedicated LISTEN connection (never a pooled connection). */
@@ -12,9 +13,16 @@ export interface ChangeListenerOptions {
   /** First reconnect delay; doubles up to maxReconnectDelayMs, with jitter. */
   reconnectDelayMs: number;
   maxReconnectDelayMs: number;
-  /** Called when LISTEN becomes active again after having been down (to catch up on what was missed). */
-  onDown(): void;
-  onUp(): void;
+  /**
+   * How often the LISTEN connection proves it is alive with a query (bounded by the same time): a connection
+   * that stops answering without closing (a black-holed network) is dropped and replaced.
+   */
+  healthCheckIntervalMs: number;
+}
+
+interface Subscriber {
+  listener: (change: JobChange) => void;
+  onLiveChange: ((live: boolean) => void) | undefined;
 }
 
 type State = 'idle' | 'connecting' | 'listening' | 'closed';
@@ -25,7 +33,8 @@ type State = 'idle' | 'connecting' | 'listening' | 'closed';
  * (as long as someone is subscribed), and never lets a connection error escape as an unhandled event.
  */
 export class ChangeListener {
-  private readonly subscribers = new Set<(id: string) => void>();
+  private readonly subscribers = new Set<Subscriber>();
+  private healthTimer: NodeJS.Timeout | null = null;
   private state: State = 'idle';
   private client: pg.Client | null = null;
   private attempt: Promise<void> | null = null;
@@ -44,10 +53,13 @@ export class ChangeListener {
   }
 
   /** Resolves once LISTEN is active; rejects with UnavailableError when the connection cannot be made now. */
-  async subscribe(listener: (id: string) => void): Promise<() => void> {
+  async subscribe(
+    listener: (change: JobChange) => void,
+    options: SubscribeOptions = {},
+  ): Promise<() => void> {
     if (this.state === 'closed') throw new UnavailableError('The repository is closed.');
-    // A distinct wrapper per call, so the same function subscribed twice is called twice and unsubscribed once.
-    const entry = (id: string) => listener(id);
+    // A distinct entry per call, so the same function subscribed twice is called twice and unsubscribed once.
+    const entry: Subscriber = { listener, onLiveChange: options.onLiveChange };
     this.subscribers.add(entry);
     try {
       await this.ensureListening();
@@ -63,11 +75,20 @@ export class ChangeListener {
     };
   }
 
-  /** Delivers an id to every subscriber (also used by the polling backstop). */
-  deliver(id: string): void {
+  private deliver(change: JobChange): void {
     for (const subscriber of [...this.subscribers]) {
       try {
-        subscriber(id);
+        subscriber.listener(change);
+      } catch (error) {
+        this.options.logger.error('jobs repository: a change subscriber threw', { error: String(error) });
+      }
+    }
+  }
+
+  private announceLive(live: boolean): void {
+    for (const subscriber of [...this.subscribers]) {
+      try {
+        subscriber.onLiveChange?.(live);
       } catch (error) {
         this.options.logger.error('jobs repository: a change subscriber threw', { error: String(error) });
       }
@@ -91,7 +112,9 @@ export class ChangeListener {
     client.on('error', (error) => this.dropped(client, error));
     client.on('end', () => this.dropped(client, null));
     client.on('notification', (message) => {
-      if (message.channel === this.options.channel && message.payload) this.deliver(message.payload);
+      if (message.channel !== this.options.channel || !message.payload) return;
+      const change = parseNotice(message.payload);
+      if (change) this.deliver(change);
     });
     this.client = client;
     let failure: unknown = null;
@@ -122,14 +145,34 @@ export class ChangeListener {
     }
     this.state = 'listening';
     this.failures = 0;
-    if (this.wasUp) this.options.logger.info('jobs repository: LISTEN connection restored');
+    if (this.wasUp) {
+      this.options.logger.info('jobs repository: LISTEN connection restored');
+      this.announceLive(true);
+    }
     this.wasUp = true;
-    this.options.onUp();
+    this.scheduleHealthCheck(client);
+  }
+
+  /** Proves the connection alive every interval; a query that fails or does not answer in time drops it. */
+  private scheduleHealthCheck(client: pg.Client): void {
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    const interval = this.options.healthCheckIntervalMs;
+    this.healthTimer = setTimeout(() => {
+      this.healthTimer = null;
+      if (this.client !== client || this.state !== 'listening') return;
+      client.query({ text: 'SELECT 1', query_timeout: interval } as pg.QueryConfig).then(
+        () => this.scheduleHealthCheck(client),
+        (error: Error) => this.dropped(client, error),
+      );
+    }, interval);
+    this.healthTimer.unref?.();
   }
 
   private discard(client: pg.Client): void {
     client.removeAllListeners('end');
     client.removeAllListeners('notification');
+    // end() waits for the server to answer; a connection that stopped answering must not hold it open.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     client.end().catch(() => {});
   }
 
@@ -141,10 +184,10 @@ export class ChangeListener {
     const wasListening = this.state === 'listening';
     if (wasListening) {
       this.state = 'idle';
-      this.options.logger.warn('jobs repository: LISTEN connection lost; polling until it is back', {
+      this.options.logger.warn('jobs repository: LISTEN connection lost; reconnecting', {
         error: error ? String(error.message) : 'connection ended',
       });
-      this.options.onDown();
+      this.announceLive(false);
       this.scheduleRetry();
     }
     // While connecting, connect() sees the failure itself and schedules the retry.
@@ -180,6 +223,8 @@ export class ChangeListener {
   async close(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    this.healthTimer = null;
     this.state = 'closed';
     this.subscribers.clear();
     const client = this.client;

@@ -60,6 +60,38 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX jobs_updated_idx ON ${s}.jobs (updated_at)`,
     ],
   },
+  {
+    version: 2,
+    description: 'batched lifecycle: dispatch and rescue indexes, durable cleanups',
+    up: (s) => [
+      // The dispatcher takes never-dispatched due jobs in (run_at, id) order; a backlog of dispatched jobs
+      // waiting in the queue is not in this index, so it stays small however long the queue is.
+      `CREATE INDEX jobs_undispatched_idx ON ${s}.jobs (run_at, id) WHERE status = 'queued' AND dispatched_at IS NULL`,
+      // The sweeper's re-dispatch of jobs whose message the queue may have lost.
+      `CREATE INDEX jobs_dispatched_idx ON ${s}.jobs (dispatched_at, id) WHERE status = 'queued' AND dispatched_at IS NOT NULL`,
+      `DROP INDEX ${s}.jobs_queued_idx`,
+      // Running jobs (few: bounded by the workers' concurrency), without the lease's expiry in the index, so a
+      // lease renewal changes no indexed column and stays a HOT update.
+      `DROP INDEX ${s}.jobs_running_idx`,
+      `CREATE INDEX jobs_running_idx ON ${s}.jobs (id) WHERE status = 'running'`,
+      // Waiters no longer poll "what changed since t" (they re-check what they watch after a notification gap),
+      // and this index made every progress update a non-HOT update.
+      `DROP INDEX ${s}.jobs_updated_idx`,
+      `ALTER TABLE ${s}.jobs ADD COLUMN cleanup boolean NOT NULL DEFAULT false`,
+      `CREATE TABLE ${s}.cleanups (
+        id text COLLATE "C" PRIMARY KEY,
+        endpoint text COLLATE "C" NOT NULL,
+        job jsonb NOT NULL,
+        input jsonb NOT NULL,
+        output jsonb,
+        attempt integer NOT NULL DEFAULT 0,
+        due_at timestamptz NOT NULL,
+        lease_token text,
+        lease_expires_at timestamptz
+      )`,
+      `CREATE INDEX cleanups_due_idx ON ${s}.cleanups (endpoint, due_at)`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,40 +1,44 @@
 import {
   type CancelOptions,
-  type ClaimOptions,
+  type ClaimRequest,
+  type CleanupQuery,
   type CreateResult,
   consoleLogger,
+  type DispatchPublisher,
   type DispatchQuery,
+  type DispatchResult,
   decodeCursor,
   encodeCursor,
-  type HeartbeatOptions,
+  type HeartbeatRequest,
   type HeartbeatResult,
   InvalidInputError,
-  JOB_STATUSES,
+  type ItemResult,
+  isJobStatus,
+  type JobChange,
   type JobRecord,
+  type JobRecordHeader,
   type JobRepository,
-  type JobStatus,
   type ListPage,
   type ListQuery,
   type Logger,
   type NewJob,
-  type SettleOutcome,
+  numberOption,
+  type PendingCleanup,
+  type SettleRequest,
+  type SubscribeOptions,
+  toStorableJson,
   UnavailableError,
   type Unsubscribe,
+  withTimeout,
 } from '@jobs/core';
 import pg from 'pg';
 import { isConnectionError, mapDatabaseError } from './errors.js';
 import { quoteIdentifier, quoteSchemaName } from './identifiers.js';
 import { ChangeListener } from './listener.js';
 import { type MigrationResult, runMigrations, verifySchema } from './migrations.js';
-import {
-  checkDuration,
-  checkInteger,
-  checkOptionalText,
-  checkText,
-  dateParam,
-  isStorableString,
-  toJsonParam,
-} from './values.js';
+import { type HeaderRow, type JobRow, TYPES, toHeader, toPendingCleanup, toRecord } from './rows.js';
+import { buildStatements, listStatement, type Statements } from './statements.js';
+import { checkDuration, checkInteger, checkOptionalText, checkProgress, checkText } from './values.js';
 
 export interface PostgresRepositoryOptions {
   /** A pool you own (you end it after `close()`). Give this or `connectionString`. */
@@ -49,8 +53,17 @@ export interface PostgresRepositoryOptions {
   migrate?: boolean;
   /** Largest JSON text accepted for an input, output, error or progress (UTF-8 bytes). Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Poll interval of the backstop that replaces notifications while the LISTEN connection is down. Default 1000. */
-  pollIntervalMs?: number;
+  /**
+   * Longest wait for one statement's answer (and for a connection from the pool); past it the call fails with
+   * `UnavailableError` and its connection is dropped, so a database that stops answering never hangs a caller.
+   * Default 30 s.
+   */
+  queryTimeoutMs?: number;
+  /**
+   * Use named prepared statements (parsed and planned once per connection). Default true; set false behind a
+   * PgBouncer in transaction mode older than 1.21, which cannot keep them.
+   */
+  preparedStatements?: boolean;
   /** NOTIFY channel. Default `<schema>_changes`. Every process sharing the schema must use the same one. */
   notifyChannel?: string;
   /**
@@ -63,6 +76,8 @@ export interface PostgresRepositoryOptions {
   reconnectDelayMs?: number;
   /** Default 5000. */
   maxReconnectDelayMs?: number;
+  /** How often the LISTEN connection is checked with a query (a silent dead connection is replaced). Default 15 s. */
+  listenHealthCheckMs?: number;
   logger?: Logger;
 }
 
@@ -74,134 +89,34 @@ export interface PostgresJobRepository extends JobRepository {
   readonly pool: pg.Pool;
   /** Applies the pending migrations now (also done on first use unless `migrate: false`). */
   migrate(): Promise<MigrationResult>;
-  /** Whether the LISTEN connection is up (notifications are pushed; otherwise the polling backstop runs). */
+  /** Whether the LISTEN connection is up (notifications are pushed). */
   readonly listening: boolean;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-const FINAL = `('succeeded', 'failed', 'canceled')`;
-/** The database clock at millisecond precision: what a JavaScript Date can hold, so values round-trip exactly. */
-const NOW = `date_trunc('milliseconds', now())`;
-/** updated_at of a changed row: strictly increasing per job, so two changes in one millisecond differ. */
-const TOUCH = `greatest(${NOW}, j.updated_at + interval '1 millisecond')`;
-const plusMs = (param: string) =>
-  `date_trunc('milliseconds', now() + ${param}::float8 * interval '1 millisecond')`;
-const epochMs = (column: string) => `(extract(epoch from j.${column}) * 1000)::int8 AS ${column}`;
-
-/** Every column, times as epoch milliseconds (independent of the session's DateStyle and TimeZone). */
-const COLUMNS = [
-  'j.id',
-  'j.endpoint',
-  'j.status',
-  'j.input',
-  'j.output',
-  'j.error',
-  'j.progress',
-  'j.owner',
-  'j.idempotency_key',
-  'j.input_hash',
-  'j.attempt',
-  'j.max_attempts',
-  'j.cancel_requested',
-  'j.lease_token',
-  ...[
-    'created_at',
-    'updated_at',
-    'started_at',
-    'finished_at',
-    'expires_at',
-    'estimated_completion_at',
-    'run_at',
-    'dispatched_at',
-    'lease_expires_at',
-  ].map(epochMs),
-].join(', ');
-
-interface JobRow {
-  id: string;
-  endpoint: string;
-  status: JobStatus;
-  input: unknown;
-  output: unknown;
-  error: JobRecord['error'];
-  progress: JobRecord['progress'];
-  owner: string | null;
-  idempotency_key: string | null;
-  input_hash: string | null;
-  attempt: number;
-  max_attempts: number;
-  cancel_requested: boolean;
-  lease_token: string | null;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  expires_at: number | null;
-  estimated_completion_at: number | null;
-  run_at: number;
-  dispatched_at: number | null;
-  lease_expires_at: number | null;
+/** Rounds of a batch: each id once per round, in order (a job twice in one batch is handled as two calls). */
+function rounds<T extends { id: string }>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  const seen = new Map<string, number>();
+  for (const item of items) {
+    const round = seen.get(item.id) ?? 0;
+    seen.set(item.id, round + 1);
+    if (round === result.length) result.push([]);
+    result[round]!.push(item);
+  }
+  return result;
 }
 
-const identity = (value: string) => value;
-/**
- * Parsers for this repository's own statements, set per query so that global pg.types changes made by the
- * application (dates as strings, numeric parsers, ...) never change what the repository returns.
- */
-const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number) => {
-    switch (oid) {
-      case 16: // bool
-        return (value: string) => value === 't';
-      case 20: // int8
-      case 21: // int2
-      case 23: // int4
-        return (value: string) => Number(value);
-      case 114: // json
-      case 3802: // jsonb
-        return (value: string) => JSON.parse(value);
-      default:
-        return identity;
-    }
-  }) as pg.CustomTypesConfig['getTypeParser'],
-};
-
-const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
-
-function toRecord(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    endpoint: row.endpoint,
-    status: row.status,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-    startedAt: toDate(row.started_at),
-    finishedAt: toDate(row.finished_at),
-    expiresAt: toDate(row.expires_at),
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    progress: row.progress,
-    estimatedCompletionAt: toDate(row.estimated_completion_at),
-    error: row.error,
-    cancelRequested: row.cancel_requested,
-    input: row.input,
-    output: row.output,
-    owner: row.owner,
-    idempotencyKey: row.idempotency_key,
-    inputHash: row.input_hash,
-    runAt: new Date(row.run_at),
-    dispatchedAt: toDate(row.dispatched_at),
-    leaseToken: row.lease_token,
-    leaseExpiresAt: toDate(row.lease_expires_at),
-  };
+function refused(error: unknown): ItemResult<never> {
+  return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
 }
 
-function checkPositiveOption(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw new TypeError(`createPostgresRepository: ${name} must be a number > 0.`);
-  return value;
+/** A stable, short statement name for a text (FNV-1a), so equal texts share one prepared statement. */
+function statementName(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return `jobs_${(hash >>> 0).toString(36)}_${text.length.toString(36)}`;
 }
 
 /**
@@ -217,39 +132,40 @@ class PostgresRepository implements PostgresJobRepository {
   readonly schema: string;
   readonly pool: pg.Pool;
   private readonly s: string;
-  private readonly table: string;
+  private readonly sql: Statements;
   private readonly channel: string;
   private readonly ownsPool: boolean;
   private readonly autoMigrate: boolean;
   private readonly maxPayloadBytes: number;
-  private readonly pollIntervalMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly prepared: boolean;
   private readonly logger: Logger;
   private readonly listener: ChangeListener;
   private readonly onPoolError: (error: Error) => void;
   private ready: Promise<void> | null = null;
   private closed = false;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private pollSince: number | null = null;
-  private polling: Promise<void> | null = null;
 
   constructor(options: PostgresRepositoryOptions) {
     const schema = options.schema === undefined ? 'jobs' : options.schema;
     this.s = quoteSchemaName(schema);
     this.schema = schema;
-    this.table = `${this.s}.jobs`;
+    this.sql = buildStatements(this.s);
     this.channel = options.notifyChannel ?? `${schema}_changes`.slice(0, 63);
     const quotedChannel = quoteIdentifier(this.channel, 'notification channel');
     if (options.pool && options.connectionString) {
       throw new TypeError('createPostgresRepository: give either `pool` or `connectionString`, not both.');
     }
-    this.maxPayloadBytes = checkPositiveOption(
-      options.maxPayloadBytes,
-      'maxPayloadBytes',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-    );
-    this.pollIntervalMs = checkPositiveOption(options.pollIntervalMs, 'pollIntervalMs', 1000);
-    const reconnectDelayMs = checkPositiveOption(options.reconnectDelayMs, 'reconnectDelayMs', 100);
-    const maxReconnectDelayMs = checkPositiveOption(options.maxReconnectDelayMs, 'maxReconnectDelayMs', 5000);
+    const option = (name: string, value: number | undefined, fallback: number) =>
+      numberOption(
+        name,
+        value,
+        'positive',
+        fallback,
+        (message) => new TypeError(`createPostgresRepository: ${message}`),
+      );
+    this.maxPayloadBytes = option('maxPayloadBytes', options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES);
+    this.queryTimeoutMs = option('queryTimeoutMs', options.queryTimeoutMs, 30_000);
+    this.prepared = options.preparedStatements ?? true;
     this.autoMigrate = options.migrate ?? true;
     this.logger = options.logger ?? consoleLogger;
 
@@ -258,7 +174,7 @@ class PostgresRepository implements PostgresJobRepository {
       this.ownsPool = false;
     } else {
       this.pool = new pg.Pool({
-        connectionTimeoutMillis: 10_000,
+        connectionTimeoutMillis: Math.min(10_000, this.queryTimeoutMs),
         keepAlive: true,
         ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
         ...options.poolConfig,
@@ -277,10 +193,9 @@ class PostgresRepository implements PostgresJobRepository {
       channel: this.channel,
       quotedChannel,
       logger: this.logger,
-      reconnectDelayMs,
-      maxReconnectDelayMs,
-      onDown: () => this.startPolling(),
-      onUp: () => this.stopPolling(),
+      reconnectDelayMs: option('reconnectDelayMs', options.reconnectDelayMs, 100),
+      maxReconnectDelayMs: option('maxReconnectDelayMs', options.maxReconnectDelayMs, 5000),
+      healthCheckIntervalMs: option('listenHealthCheckMs', options.listenHealthCheckMs, 15_000),
     });
   }
 
@@ -292,33 +207,14 @@ class PostgresRepository implements PostgresJobRepository {
 
   async migrate(): Promise<MigrationResult> {
     this.assertOpen();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw mapDatabaseError(error, 'migrate');
-    }
-    // A checked-out client has no error listener of the pool's: without this, a connection dropped between
-    // two migration statements would be an unhandled 'error' event.
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken = error;
-    };
-    client.on('error', onError);
-    try {
+    return this.withClient('migrate', async (client) => {
       const result = await runMigrations(client, this.schema, this.s);
       if (result.applied.length > 0) {
         this.logger.info('jobs repository: schema migrated', { schema: this.schema, ...result });
       }
       this.ready ??= Promise.resolve();
       return result;
-    } catch (error) {
-      if (isConnectionError(error)) broken ??= error as Error;
-      throw mapDatabaseError(error, 'migrate');
-    } finally {
-      client.removeListener('error', onError);
-      client.release(broken);
-    }
+    });
   }
 
   private ensureReady(): Promise<void> {
@@ -343,22 +239,77 @@ class PostgresRepository implements PostgresJobRepository {
     if (this.closed) throw new UnavailableError('The job repository is closed.');
   }
 
-  private async query<R extends pg.QueryResultRow>(operation: string, text: string, values: unknown[]) {
+  /** One statement on a pooled connection, bounded by the query timeout. */
+  private async query<R extends pg.QueryResultRow>(
+    operation: string,
+    text: string,
+    values: unknown[],
+    client: pg.Pool | pg.PoolClient = this.pool,
+  ): Promise<pg.QueryResult<R>> {
     this.assertOpen();
     await this.ensureReady();
+    const config = {
+      text,
+      values,
+      types: TYPES,
+      query_timeout: this.queryTimeoutMs,
+      // Statements with parameters are prepared once per connection (BEGIN and COMMIT are not worth it).
+      ...(this.prepared && values.length > 0 ? { name: statementName(text) } : {}),
+    };
     try {
-      return await this.pool.query<R>({ text, values, types: TYPES });
+      return await withTimeout(
+        client.query<R>(config as pg.QueryConfig),
+        this.queryTimeoutMs + 1_000,
+        () => new UnavailableError('The job database did not answer in time.', { retryAfterSeconds: 2 }),
+      );
     } catch (error) {
       throw mapDatabaseError(error, operation);
+    }
+  }
+
+  /**
+   * A connection of its own for a transaction, bounded while it is being obtained; a connection that failed is
+   * dropped from the pool, not reused.
+   */
+  private async withClient<T>(operation: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const connecting = this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await withTimeout(connecting, this.queryTimeoutMs, () => {
+        connecting.then(
+          (late) => late.release(),
+          () => {},
+        );
+        return new UnavailableError('No database connection became available in time.', {
+          retryAfterSeconds: 2,
+        });
+      });
+    } catch (error) {
+      throw mapDatabaseError(error, operation);
+    }
+    // A checked-out client has no error listener of the pool's: without this, a connection dropped mid-way
+    // would be an unhandled 'error' event.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
+    try {
+      return await body(client);
+    } catch (error) {
+      if (isConnectionError(error) || error instanceof UnavailableError) broken ??= error as Error;
+      throw mapDatabaseError(error, operation);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken);
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopPolling();
     await this.listener.close();
-    await this.polling?.catch(() => {});
     if (this.ownsPool) {
       await this.pool.end().catch((error: unknown) => {
         this.logger.warn('jobs repository: error while closing the pool', { error: String(error) });
@@ -370,7 +321,7 @@ class PostgresRepository implements PostgresJobRepository {
   // ------------------------------------------------------------------------------------------------ values
 
   private json(value: unknown, field: string): string {
-    return toJsonParam(value, field, this.maxPayloadBytes);
+    return toStorableJson(value, field, this.maxPayloadBytes);
   }
 
   private jsonOrNull(value: unknown, field: string): string | null {
@@ -379,377 +330,495 @@ class PostgresRepository implements PostgresJobRepository {
 
   // -------------------------------------------------------------------------------------------- operations
 
-  async create(job: NewJob): Promise<CreateResult> {
-    const id = checkText(job.id, 'id', 200);
-    const endpoint = checkText(job.endpoint, 'endpoint', 200);
-    const owner = checkOptionalText(job.owner, 'owner');
-    const key = checkOptionalText(job.idempotencyKey, 'idempotencyKey');
-    const inputHash = checkOptionalText(job.inputHash, 'inputHash');
-    const maxAttempts = checkInteger(job.maxAttempts, 'maxAttempts', 1);
-    const eta = dateParam(job.estimatedCompletionAt, 'estimatedCompletionAt');
-    const input = this.json(job.input, 'input');
-
-    const insert = `
-      INSERT INTO ${this.table} AS j (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt,
-        max_attempts, estimated_completion_at, created_at, updated_at, run_at)
-      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, 0, $7, date_trunc('milliseconds', $8::timestamptz), ${NOW}, ${NOW}, ${NOW})
-      ON CONFLICT (endpoint, (coalesce(owner, '')), ((owner IS NULL)), idempotency_key)
-        WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING ${COLUMNS}, pg_notify($9, j.id)`;
-    const existing = `
-      SELECT ${COLUMNS} FROM ${this.table} j
-      WHERE j.endpoint = $1 AND coalesce(j.owner, '') = coalesce($2::text, '') AND (j.owner IS NULL) = ($2::text IS NULL)
-        AND j.idempotency_key = $3`;
-    // The insert waits for a concurrent insert of the same key and then does nothing; the existing job is read
-    // in a new statement (a new snapshot) so it is visible. A loop covers the rare case of it being deleted
-    // in between.
-    for (let round = 0; ; round++) {
-      let inserted: pg.QueryResult<JobRow>;
+  async create(jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
+    interface Item {
+      index: number;
+      id: string;
+      endpoint: string;
+      input: string;
+      owner: string | null;
+      key: string | null;
+      hash: string | null;
+      maxAttempts: number;
+    }
+    const results: Array<ItemResult<CreateResult> | undefined> = new Array(jobs.length);
+    let pending: Item[] = [];
+    jobs.forEach((job, index) => {
       try {
-        inserted = await this.query<JobRow>('create', insert, [
-          id,
-          endpoint,
-          input,
-          owner,
-          key,
-          inputHash,
-          maxAttempts,
-          eta,
+        pending.push({
+          index,
+          id: checkText(job.id, 'id', 200),
+          endpoint: checkText(job.endpoint, 'endpoint', 200),
+          owner: checkOptionalText(job.owner, 'owner'),
+          key: checkOptionalText(job.idempotencyKey, 'idempotencyKey'),
+          hash: checkOptionalText(job.inputHash, 'inputHash'),
+          maxAttempts: checkInteger(job.maxAttempts, 'maxAttempts', 1),
+          input: this.json(job.input, 'input'),
+        });
+      } catch (error) {
+        results[index] = refused(error);
+      }
+    });
+    // Inserted in key order, so two batches with the same keys wait for each other instead of deadlocking.
+    pending.sort((a, b) => (a.key ?? '').localeCompare(b.key ?? '') || a.index - b.index);
+    const duplicateId = (item: Item) => {
+      results[item.index] = refused(
+        InvalidInputError.field('id', `A job with id ${item.id} already exists.`, 'duplicate'),
+      );
+    };
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= 5) {
+        // Keys that keep changing hands (created and deleted by others meanwhile): let the caller try again.
+        for (const item of pending)
+          results[item.index] = refused(new UnavailableError('The job could not be created; try again.'));
+        break;
+      }
+      const inserted = await this.query<HeaderRow>('create', this.sql.insert, [
+        pending.map((item) => item.id),
+        pending.map((item) => item.endpoint),
+        pending.map((item) => item.input),
+        pending.map((item) => item.owner),
+        pending.map((item) => item.key),
+        pending.map((item) => item.hash),
+        pending.map((item) => item.maxAttempts),
+        this.channel,
+      ]);
+      const byId = new Map(inserted.rows.map((row) => [row.id, row]));
+      const missing: Item[] = [];
+      for (const item of pending) {
+        const row = byId.get(item.id);
+        if (row?.endpoint === item.endpoint && row.idempotency_key === item.key) {
+          byId.delete(item.id);
+          results[item.index] = { ok: true, value: { job: toHeader(row), created: true } };
+        } else if (item.key === null) duplicateId(item);
+        else missing.push(item);
+      }
+      pending = missing.length === 0 ? [] : await this.resolveKeys(missing, results, duplicateId);
+    }
+    return results as ItemResult<CreateResult>[];
+  }
+
+  /**
+   * Jobs not inserted although they carry an idempotency key: the key's live job answers them; an expired job's
+   * key is released and they are inserted again; an id already taken refuses them. Returns those to retry.
+   */
+  private async resolveKeys<
+    Item extends { index: number; id: string; endpoint: string; owner: string | null; key: string | null },
+  >(
+    items: Item[],
+    results: Array<ItemResult<CreateResult> | undefined>,
+    duplicateId: (item: Item) => void,
+  ): Promise<Item[]> {
+    const found = await this.query<HeaderRow & { expired: boolean }>('create', this.sql.findByKeys, [
+      items.map((item) => item.endpoint),
+      items.map((item) => item.owner),
+      items.map((item) => item.key),
+    ]);
+    const keyOf = (endpoint: string, owner: string | null, key: string | null) =>
+      JSON.stringify([endpoint, owner, key]);
+    const byKey = new Map(
+      found.rows.map((row) => [keyOf(row.endpoint, row.owner, row.idempotency_key), row]),
+    );
+    const retry: Item[] = [];
+    const expired: string[] = [];
+    const unexplained: Item[] = [];
+    for (const item of items) {
+      const row = byKey.get(keyOf(item.endpoint, item.owner, item.key));
+      if (row && !row.expired)
+        results[item.index] = { ok: true, value: { job: toHeader(row), created: false } };
+      else if (row) {
+        expired.push(row.id);
+        retry.push(item);
+      } else unexplained.push(item);
+    }
+    if (expired.length > 0) await this.query('create', this.sql.releaseExpiredKeys, [expired]);
+    if (unexplained.length > 0) {
+      // Its id is taken, or the job holding its key was deleted meanwhile (then it is inserted next round).
+      const taken = await this.query<{ id: string }>('create', this.sql.exists, [
+        unexplained.map((item) => item.id),
+      ]);
+      const takenIds = new Set(taken.rows.map((row) => row.id));
+      for (const item of unexplained) {
+        if (takenIds.has(item.id)) duplicateId(item);
+        else retry.push(item);
+      }
+    }
+    return retry;
+  }
+
+  get(id: string): Promise<JobRecord | null>;
+  get(id: string, projection: 'header'): Promise<JobRecordHeader | null>;
+  async get(id: string, projection?: 'header'): Promise<JobRecord | JobRecordHeader | null> {
+    if (!isUsableText(id)) return null;
+    if (projection === 'header') {
+      const result = await this.query<HeaderRow>('get', this.sql.getHeader, [id]);
+      return result.rows[0] ? toHeader(result.rows[0]) : null;
+    }
+    const result = await this.query<JobRow>('get', this.sql.get, [id]);
+    return result.rows[0] ? toRecord(result.rows[0]) : null;
+  }
+
+  async claim(requests: readonly ClaimRequest[]): Promise<Array<JobRecord | null>> {
+    const checked = requests.map((request, index) => ({
+      index,
+      id: request.id,
+      token: checkText(request.leaseToken, 'leaseToken', 200),
+      leaseMs: checkDuration(request.leaseMs, 'leaseMs'),
+      estimate:
+        request.estimatedDurationMs == null
+          ? null
+          : checkDuration(request.estimatedDurationMs, 'estimatedDurationMs'),
+    }));
+    const results: Array<JobRecord | null> = requests.map(() => null);
+    // One lease length per statement: the host's requests all share it; others are split by it.
+    const usable = checked.filter((request) => isUsableText(request.id));
+    for (const round of rounds(usable)) {
+      for (const group of groupBy(round, (request) => request.leaseMs)) {
+        const claimed = await this.query<JobRow>('claim', this.sql.claim, [
+          group.map((request) => request.id),
+          group.map((request) => request.token),
+          group.map((request) => request.estimate),
+          group[0]!.leaseMs,
           this.channel,
         ]);
-      } catch (error) {
-        // Only the primary key can still conflict (the idempotency index is handled by ON CONFLICT).
-        if ((error as { code?: unknown }).code === '23505') {
-          throw new InvalidInputError('A job with this id already exists.', [
-            { path: ['id'], message: 'Duplicate id', code: 'duplicate' },
-          ]);
+        const byId = new Map(claimed.rows.map((row) => [row.id, row]));
+        for (const request of group) {
+          const row = byId.get(request.id);
+          if (row && row.lease_token === request.token) results[request.index] = toRecord(row);
         }
-        throw error;
       }
-      if (inserted.rows[0]) return { job: toRecord(inserted.rows[0]), created: true };
-      const found = await this.query<JobRow>('create', existing, [endpoint, owner, key]);
-      if (found.rows[0]) return { job: toRecord(found.rows[0]), created: false };
-      if (round >= 5) throw new UnavailableError('The job could not be created; try again.');
     }
+    return results;
   }
 
-  async get(id: string): Promise<JobRecord | null> {
-    if (typeof id !== 'string' || !isStorableString(id)) return null;
-    const result = await this.query<JobRow>('get', `SELECT ${COLUMNS} FROM ${this.table} j WHERE j.id = $1`, [
-      id,
-    ]);
-    return result.rows[0] ? toRecord(result.rows[0]) : null;
-  }
-
-  async claim(id: string, options: ClaimOptions): Promise<JobRecord | null> {
-    const leaseToken = checkText(options.leaseToken, 'leaseToken', 200);
-    const leaseMs = checkDuration(options.leaseMs, 'leaseMs');
-    if (typeof id !== 'string' || !isStorableString(id)) return null;
-    // One compare-and-set statement, committed at once: no transaction stays open while the job runs.
-    // A plain UPDATE (not SKIP LOCKED): a claim racing a markDispatched/heartbeat on the same row waits a few
-    // milliseconds for it instead of wrongly answering "not claimable"; of concurrent claims, the later ones
-    // re-check the row after the first commits and find it running.
-    const result = await this.query<JobRow>(
-      'claim',
-      `UPDATE ${this.table} AS j
-       SET status = 'running', attempt = j.attempt + 1, lease_token = $2, lease_expires_at = ${plusMs('$3')},
-           started_at = ${NOW}, progress = NULL, dispatched_at = NULL, updated_at = ${TOUCH}
-       WHERE j.id = $1
-         AND ((j.status = 'queued' AND j.run_at <= ${NOW}) OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}))
-       RETURNING ${COLUMNS}, pg_notify($4, j.id)`,
-      [id, leaseToken, leaseMs, this.channel],
-    );
-    return result.rows[0] ? toRecord(result.rows[0]) : null;
-  }
-
-  async heartbeat(id: string, leaseToken: string, options: HeartbeatOptions): Promise<HeartbeatResult> {
-    const leaseMs = checkDuration(options.leaseMs, 'leaseMs');
-    const setProgress = options.progress !== undefined;
-    const progress = setProgress ? this.progressParam(options.progress ?? null) : null;
-    const setEta = options.estimatedCompletionAt !== undefined;
-    const eta = setEta ? dateParam(options.estimatedCompletionAt, 'estimatedCompletionAt') : null;
-    if (
-      typeof id !== 'string' ||
-      !isStorableString(id) ||
-      typeof leaseToken !== 'string' ||
-      !isStorableString(leaseToken)
-    ) {
-      return { held: false, cancelRequested: false };
+  async heartbeat(requests: readonly HeartbeatRequest[]): Promise<ItemResult<HeartbeatResult>[]> {
+    interface Checked {
+      indexes: number[];
+      id: string;
+      token: string;
+      leaseMs: number;
+      setProgress: boolean;
+      progress: string | null;
+      setEta: boolean;
+      remaining: number | null;
     }
-    // updatedAt moves (and subscribers hear of it) only when progress or ETA actually changed; a plain lease
-    // renewal is not a change anyone waits for.
-    const changed = `(($4::boolean AND j.progress IS DISTINCT FROM $5::jsonb)
-      OR ($6::boolean AND j.estimated_completion_at IS DISTINCT FROM date_trunc('milliseconds', $7::timestamptz)))`;
-    const result = await this.query<{ cancel_requested: boolean }>(
-      'heartbeat',
-      `UPDATE ${this.table} AS j
-       SET lease_expires_at = ${plusMs('$3')},
-           progress = CASE WHEN $4::boolean THEN $5::jsonb ELSE j.progress END,
-           estimated_completion_at = CASE WHEN $6::boolean THEN date_trunc('milliseconds', $7::timestamptz)
-                                          ELSE j.estimated_completion_at END,
-           updated_at = CASE WHEN ${changed} THEN ${TOUCH} ELSE j.updated_at END
-       WHERE j.id = $1 AND j.status = 'running' AND j.lease_token = $2
-       RETURNING j.cancel_requested, CASE WHEN j.updated_at >= ${NOW} THEN pg_notify($8, j.id) END`,
-      [id, leaseToken, leaseMs, setProgress, progress, setEta, eta, this.channel],
-    );
-    const row = result.rows[0];
-    return row
-      ? { held: true, cancelRequested: row.cancel_requested }
-      : { held: false, cancelRequested: false };
+    const results: Array<ItemResult<HeartbeatResult>> = requests.map(() => ({
+      ok: true,
+      value: { held: false, cancelRequested: false },
+    }));
+    // Requests for the same run (a renewal and a progress report) are merged into one update.
+    const merged = new Map<string, Checked>();
+    const separate: Checked[] = [];
+    requests.forEach((request, index) => {
+      if (!isUsableText(request.id) || !isUsableText(request.leaseToken)) return;
+      let checked: Checked;
+      try {
+        const setProgress = request.progress !== undefined;
+        const setEta = request.estimatedRemainingMs !== undefined;
+        checked = {
+          indexes: [index],
+          id: request.id,
+          token: request.leaseToken,
+          leaseMs: checkDuration(request.leaseMs, 'leaseMs'),
+          setProgress,
+          progress:
+            setProgress && request.progress ? this.json(checkProgress(request.progress), 'progress') : null,
+          setEta,
+          remaining:
+            setEta && request.estimatedRemainingMs !== null
+              ? checkDuration(request.estimatedRemainingMs!, 'estimatedRemainingMs')
+              : null,
+        };
+      } catch (error) {
+        results[index] = refused(error);
+        return;
+      }
+      const key = `${checked.leaseMs}\u0000${checked.token}\u0000${checked.id}`;
+      const earlier = merged.get(key);
+      if (!earlier) merged.set(key, checked);
+      else if (earlier.token === checked.token) {
+        earlier.indexes.push(index);
+        if (checked.setProgress) Object.assign(earlier, { setProgress: true, progress: checked.progress });
+        if (checked.setEta) Object.assign(earlier, { setEta: true, remaining: checked.remaining });
+      } else separate.push(checked);
+    });
+    for (const round of rounds([...merged.values(), ...separate])) {
+      for (const group of groupBy(round, (request) => request.leaseMs)) {
+        const renewed = await this.query<{ id: string; cancel_requested: boolean }>(
+          'heartbeat',
+          this.sql.heartbeat,
+          [
+            group.map((request) => request.id),
+            group.map((request) => request.token),
+            group.map((request) => request.setProgress),
+            group.map((request) => request.progress),
+            group.map((request) => request.setEta),
+            group.map((request) => request.remaining),
+            group[0]!.leaseMs,
+            this.channel,
+          ],
+        );
+        const byId = new Map(renewed.rows.map((row) => [row.id, row]));
+        for (const request of group) {
+          const row = byId.get(request.id);
+          if (!row) continue;
+          for (const index of request.indexes) {
+            results[index] = { ok: true, value: { held: true, cancelRequested: row.cancel_requested } };
+          }
+        }
+      }
+    }
+    return results;
   }
 
-  private progressParam(progress: HeartbeatOptions['progress']): string | null {
-    if (progress === null || progress === undefined) return null;
-    const fraction = progress.fraction;
-    if (typeof fraction !== 'number' || !Number.isFinite(fraction)) {
-      throw new InvalidInputError('The progress fraction must be a finite number.', [
-        { path: ['progress', 'fraction'], message: 'Expected a finite number' },
+  async settle(requests: readonly SettleRequest[]): Promise<ItemResult<boolean>[]> {
+    interface Checked {
+      index: number;
+      id: string;
+      token: string;
+      status: string;
+      output: string | null;
+      error: string | null;
+      retention: number | null;
+      delay: number | null;
+      refund: boolean;
+      setProgress: boolean;
+      progress: string | null;
+      cleanup: boolean;
+    }
+    const results: Array<ItemResult<boolean>> = requests.map(() => ({ ok: true, value: false }));
+    const checked: Checked[] = [];
+    requests.forEach((request, index) => {
+      try {
+        const item = this.checkSettle(request, index);
+        if (isUsableText(request.id) && isUsableText(request.leaseToken)) checked.push(item);
+      } catch (error) {
+        results[index] = refused(error);
+      }
+    });
+    for (const round of rounds(checked)) {
+      const settled = await this.query<{ id: string }>('settle', this.sql.settle, [
+        round.map((item) => item.id),
+        round.map((item) => item.token),
+        round.map((item) => item.status),
+        round.map((item) => item.output),
+        round.map((item) => item.error),
+        round.map((item) => item.retention),
+        round.map((item) => item.delay),
+        round.map((item) => item.refund),
+        round.map((item) => item.setProgress),
+        round.map((item) => item.progress),
+        round.map((item) => item.cleanup),
+        this.channel,
       ]);
+      const ids = new Set(settled.rows.map((row) => row.id));
+      for (const item of round) results[item.index] = { ok: true, value: ids.has(item.id) };
     }
-    if (progress.message !== undefined && typeof progress.message !== 'string') {
-      throw new InvalidInputError('The progress message must be a string.', [
-        { path: ['progress', 'message'], message: 'Expected a string' },
-      ]);
-    }
-    return this.json(progress, 'progress');
+    return results;
   }
 
-  async settle(id: string, leaseToken: string, outcome: SettleOutcome): Promise<JobRecord | null> {
-    let set: string;
-    let values: unknown[];
+  private checkSettle(request: SettleRequest, index: number) {
+    const outcome = request.outcome;
+    const base = {
+      index,
+      id: request.id,
+      token: request.leaseToken,
+      status: outcome.status,
+      output: null as string | null,
+      error: null as string | null,
+      retention: null as number | null,
+      delay: null as number | null,
+      refund: false,
+      setProgress: false,
+      progress: null as string | null,
+      cleanup: false,
+    };
     switch (outcome.status) {
       case 'succeeded':
+        return {
+          ...base,
+          retention: checkDuration(outcome.retentionMs, 'retentionMs'),
+          output: this.json(outcome.output, 'output'),
+          setProgress: outcome.progress !== undefined,
+          progress: outcome.progress ? this.json(checkProgress(outcome.progress), 'progress') : null,
+          cleanup: outcome.cleanup === true,
+        };
       case 'failed':
-      case 'canceled': {
-        const retentionMs = checkDuration(outcome.retentionMs, 'retentionMs');
-        const output = outcome.status === 'succeeded' ? this.json(outcome.output, 'output') : null;
-        const error = outcome.status === 'succeeded' ? null : this.jsonOrNull(outcome.error, 'error');
-        set = `status = $3, output = $4::jsonb, error = $5::jsonb, finished_at = ${NOW}, expires_at = ${plusMs('$6')},
-               lease_token = NULL, lease_expires_at = NULL, updated_at = ${TOUCH}`;
-        values = [outcome.status, output, error, retentionMs];
-        break;
-      }
-      case 'queued': {
-        const delayMs = checkDuration(outcome.delayMs, 'delayMs');
-        const error = this.jsonOrNull(outcome.error, 'error');
-        set = `status = 'queued', run_at = ${plusMs('$3')}, error = $4::jsonb,
-               attempt = CASE WHEN $5::boolean THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
-               lease_token = NULL, lease_expires_at = NULL, dispatched_at = NULL, progress = NULL,
-               estimated_completion_at = NULL, updated_at = ${TOUCH}`;
-        values = [delayMs, error, outcome.refundAttempt === true];
-        break;
-      }
+      case 'canceled':
+        return {
+          ...base,
+          retention: checkDuration(outcome.retentionMs, 'retentionMs'),
+          error: this.jsonOrNull(outcome.error, 'error'),
+        };
+      case 'queued':
+        return {
+          ...base,
+          delay: checkDuration(outcome.delayMs, 'delayMs'),
+          error: this.jsonOrNull(outcome.error, 'error'),
+          refund: outcome.refundAttempt === true,
+        };
       default:
-        throw new InvalidInputError('Unknown settle outcome.', [
-          { path: ['status'], message: 'Unknown status' },
-        ]);
+        throw InvalidInputError.field('status', 'Unknown settle outcome.');
     }
-    if (
-      typeof id !== 'string' ||
-      !isStorableString(id) ||
-      typeof leaseToken !== 'string' ||
-      !isStorableString(leaseToken)
-    ) {
-      return null;
-    }
-    const channelParam = `$${values.length + 3}`;
-    const result = await this.query<JobRow>(
-      'settle',
-      `UPDATE ${this.table} AS j SET ${set}
-       WHERE j.id = $1 AND j.status = 'running' AND j.lease_token = $2
-       RETURNING ${COLUMNS}, pg_notify(${channelParam}, j.id)`,
-      [id, leaseToken, ...values, this.channel],
-    );
-    return result.rows[0] ? toRecord(result.rows[0]) : null;
   }
 
-  async requestCancel(id: string, options: CancelOptions): Promise<JobRecord | null> {
+  async requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null> {
     const retentionMs = checkDuration(options.retentionMs, 'retentionMs');
     const error = this.json(options.error, 'error');
-    if (typeof id !== 'string' || !isStorableString(id)) return null;
-    // queued → canceled, running → cancel requested, in one compare-and-set; a job that is final (or already
-    // asked to cancel) is not touched and is read as it is.
-    const result = await this.query<JobRow>(
-      'requestCancel',
-      `UPDATE ${this.table} AS j
-       SET status = CASE WHEN j.status = 'queued' THEN 'canceled' ELSE j.status END,
-           error = CASE WHEN j.status = 'queued' THEN $2::jsonb ELSE j.error END,
-           finished_at = CASE WHEN j.status = 'queued' THEN ${NOW} ELSE j.finished_at END,
-           expires_at = CASE WHEN j.status = 'queued' THEN ${plusMs('$3')} ELSE j.expires_at END,
-           cancel_requested = CASE WHEN j.status = 'running' THEN true ELSE j.cancel_requested END,
-           updated_at = ${TOUCH}
-       WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND NOT j.cancel_requested))
-       RETURNING ${COLUMNS}, pg_notify($4, j.id)`,
-      [id, error, retentionMs, this.channel],
-    );
-    if (result.rows[0]) return toRecord(result.rows[0]);
-    return this.get(id);
+    if (!isUsableText(id)) return null;
+    const result = await this.query<HeaderRow>('requestCancel', this.sql.requestCancel, [
+      id,
+      error,
+      retentionMs,
+      this.channel,
+    ]);
+    if (result.rows[0]) return toHeader(result.rows[0]);
+    return this.get(id, 'header');
   }
 
-  async remove(id: string): Promise<JobRecord | null> {
-    if (typeof id !== 'string' || !isStorableString(id)) return null;
-    const result = await this.query<JobRow>(
-      'remove',
-      `DELETE FROM ${this.table} AS j WHERE j.id = $1 AND j.status IN ${FINAL}
-       RETURNING ${COLUMNS}, pg_notify($2, j.id)`,
-      [id, this.channel],
-    );
-    return result.rows[0] ? toRecord(result.rows[0]) : null;
+  async remove(id: string): Promise<JobRecordHeader | null> {
+    if (!isUsableText(id)) return null;
+    const result = await this.query<HeaderRow>('remove', this.sql.remove, [id, this.channel]);
+    return result.rows[0] ? toHeader(result.rows[0]) : null;
   }
 
-  async markDispatched(id: string): Promise<void> {
-    if (typeof id !== 'string' || !isStorableString(id)) return;
-    // Bookkeeping for the sweeper, not a change anyone waits for: no notification, updatedAt unchanged.
-    await this.query(
-      'markDispatched',
-      `UPDATE ${this.table} AS j SET dispatched_at = ${NOW}
-       WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}))`,
-      [id],
-    );
-  }
-
-  async findDispatchable(query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>> {
-    const grace = checkDuration(query.undispatchedGraceMs, 'undispatchedGraceMs');
+  async dispatch(query: DispatchQuery, publish: DispatchPublisher): Promise<DispatchResult> {
+    const limit = checkInteger(query.limit, 'limit', 0, 100_000);
     const redispatch =
       query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
-    const endpoint = query.endpoint === undefined ? null : checkText(query.endpoint, 'endpoint', 200);
-    const limit = checkInteger(query.limit, 'limit', 0, 100_000);
-    if (limit === 0) return [];
-    const ms = (param: string) => `${param}::float8 * interval '1 millisecond'`;
-    // A null $2 (never re-dispatch) makes every "dispatched_at <= now - $2" comparison null, i.e. false.
-    const result = await this.query<{ id: string; endpoint: string }>(
-      'findDispatchable',
-      `SELECT j.id, j.endpoint FROM ${this.table} j
-       WHERE ($4::text IS NULL OR j.endpoint = $4)
-         AND ((j.status = 'queued' AND j.run_at <= ${NOW}
-               AND ((j.dispatched_at IS NULL AND j.run_at <= ${NOW} - ${ms('$1')})
-                    OR j.dispatched_at <= ${NOW} - ${ms('$2')}))
-           OR (j.status = 'running' AND j.lease_expires_at <= ${NOW}
-               AND (j.dispatched_at IS NULL OR j.dispatched_at <= ${NOW} - ${ms('$2')})))
-       ORDER BY j.created_at, j.id
-       LIMIT $3`,
-      [grace, redispatch, limit, endpoint],
-    );
-    return result.rows.map((row) => ({ id: row.id, endpoint: row.endpoint }));
+    const endpoints =
+      query.endpoints === undefined ? null : query.endpoints.map((e) => checkText(e, 'endpoint', 200));
+    await this.ensureReady();
+    // The jobs are held (row locks) from the moment they are taken until the dispatch is recorded: another
+    // dispatch skips them, and if publishing fails or this process dies, the transaction's rollback leaves them
+    // dispatchable.
+    return this.withClient('dispatch', async (client) => {
+      await this.query('dispatch', 'BEGIN', [], client);
+      try {
+        const taken = await this.query<{ id: string | null; endpoint: string; next_due: number | null }>(
+          'dispatch',
+          this.sql.dispatchTake,
+          [limit, endpoints, redispatch],
+          client,
+        );
+        const nextDue = taken.rows[0]?.next_due ?? null;
+        const items = taken.rows
+          .filter((row): row is { id: string; endpoint: string; next_due: number | null } => row.id !== null)
+          .map((row) => ({ id: row.id, endpoint: row.endpoint }));
+        const nextDueInMs = nextDue === null ? null : Math.max(0, nextDue);
+        if (items.length === 0) {
+          await this.query('dispatch', 'COMMIT', [], client);
+          return { dispatched: 0, found: 0, nextDueInMs };
+        }
+        const published = await publish(items);
+        const ids = items.filter((_item, index) => published[index] === true).map((item) => item.id);
+        if (ids.length > 0) await this.query('dispatch', this.sql.dispatchMark, [ids], client);
+        await this.query('dispatch', 'COMMIT', [], client);
+        return { dispatched: ids.length, found: items.length, nextDueInMs };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
   }
 
-  async deleteExpired(limit: number): Promise<JobRecord[]> {
+  async deleteExpired(limit: number): Promise<JobRecordHeader[]> {
     checkInteger(limit, 'limit', 0, 100_000);
     if (limit === 0) return [];
-    // One bounded statement: at most `limit` rows, rows locked by someone else are skipped (not waited for),
-    // so a large backlog is worked off in short batches that never lock the table for long.
-    const result = await this.query<JobRow>(
-      'deleteExpired',
-      `DELETE FROM ${this.table} AS j
-       WHERE j.id IN (SELECT e.id FROM ${this.table} e
-                      WHERE e.expires_at <= ${NOW} AND e.status IN ${FINAL}
-                      ORDER BY e.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING ${COLUMNS}, pg_notify($2, j.id)`,
-      [limit, this.channel],
-    );
-    return result.rows.map(toRecord).sort((a, b) => a.expiresAt!.getTime() - b.expiresAt!.getTime());
+    const result = await this.query<HeaderRow>('deleteExpired', this.sql.deleteExpired, [
+      limit,
+      this.channel,
+    ]);
+    return result.rows.map(toHeader).sort((a, b) => a.expiresAt!.getTime() - b.expiresAt!.getTime());
   }
 
   async list(query: ListQuery): Promise<ListPage> {
     const endpoint = checkText(query.endpoint, 'endpoint', 200);
     const owner = checkOptionalText(query.owner, 'owner');
     const limit = checkInteger(query.limit, 'limit', 1, 10_000);
-    if (query.status !== undefined && !JOB_STATUSES.includes(query.status)) {
-      throw new InvalidInputError(`Unknown status ${JSON.stringify(query.status)}.`, [
-        { path: ['status'], message: 'Unknown status' },
-      ]);
+    if (query.status !== undefined && !isJobStatus(query.status)) {
+      throw InvalidInputError.field('status', `Unknown status ${JSON.stringify(query.status)}.`);
     }
     const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor);
-    const values: unknown[] = [endpoint, limit + 1];
-    const where = ['j.endpoint = $1'];
-    if (owner === null) {
-      where.push('j.owner IS NULL');
-    } else {
-      values.push(owner);
-      where.push(`j.owner = $${values.length}`);
-    }
-    if (query.status !== undefined) {
-      values.push(query.status);
-      where.push(`j.status = $${values.length}`);
-    }
-    if (cursor) {
-      values.push(cursor.createdAt.toISOString(), cursor.id);
-      where.push(`(j.created_at, j.id) < ($${values.length - 1}::timestamptz, $${values.length})`);
-    }
-    const result = await this.query<JobRow>(
+    const statement = listStatement(this.s, {
+      owner: owner !== null,
+      status: query.status !== undefined,
+      cursor: cursor !== null,
+    });
+    const parameters: Record<string, unknown> = {
+      endpoint,
+      limit: limit + 1,
+      owner,
+      status: query.status,
+      cursorTime: cursor?.createdAt.toISOString(),
+      cursorId: cursor?.id,
+    };
+    const result = await this.query<HeaderRow>(
       'list',
-      `SELECT ${COLUMNS} FROM ${this.table} j WHERE ${where.join(' AND ')}
-       ORDER BY j.created_at DESC, j.id DESC LIMIT $2`,
-      values,
+      statement.text,
+      statement.parameters.map((name) => parameters[name]),
     );
-    const jobs = result.rows.slice(0, limit).map(toRecord);
+    const jobs = result.rows.slice(0, limit).map(toHeader);
     const last = jobs[jobs.length - 1];
     const nextCursor =
       result.rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
     return { jobs, nextCursor };
   }
 
+  async claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]> {
+    const endpoints = query.endpoints.map((endpoint) => checkText(endpoint, 'endpoint', 200));
+    const limit = checkInteger(query.limit, 'limit', 0, 10_000);
+    const leaseMs = checkDuration(query.leaseMs, 'leaseMs');
+    const token = checkText(query.leaseToken, 'leaseToken', 200);
+    if (limit === 0 || endpoints.length === 0) return [];
+    const result = await this.query<{
+      job: Record<string, unknown>;
+      input: unknown;
+      output: unknown;
+      attempt: number;
+    }>('claimCleanups', this.sql.claimCleanups, [endpoints, limit, token, leaseMs]);
+    return result.rows.map(toPendingCleanup);
+  }
+
+  async finishCleanup(id: string, leaseToken: string, retryAfterMs: number | null): Promise<boolean> {
+    const delay = retryAfterMs === null ? null : checkDuration(retryAfterMs, 'retryAfterMs');
+    if (!isUsableText(id) || !isUsableText(leaseToken)) return false;
+    const result =
+      delay === null
+        ? await this.query('finishCleanup', this.sql.finishCleanup, [id, leaseToken])
+        : await this.query('finishCleanup', this.sql.retryCleanup, [id, leaseToken, delay]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
   // ----------------------------------------------------------------------------------------- notifications
 
-  async subscribe(listener: (id: string) => void): Promise<Unsubscribe> {
+  async subscribe(listener: (change: JobChange) => void, options?: SubscribeOptions): Promise<Unsubscribe> {
     this.assertOpen();
     if (typeof listener !== 'function') throw new TypeError('subscribe: listener must be a function');
-    return this.listener.subscribe(listener);
+    return this.listener.subscribe(listener, options);
   }
+}
 
-  /**
-   * The backstop while LISTEN is down: every pollIntervalMs, subscribers hear of the jobs whose updatedAt
-   * moved since the previous poll (with a margin for transactions that committed late). Deletions are not
-   * seen this way; waiters poll on their own as well.
-   */
-  private startPolling(): void {
-    if (this.closed || this.pollTimer) return;
-    this.pollSince = null;
-    this.pollTimer = setInterval(() => {
-      if (this.polling || this.listener.subscriberCount === 0) return;
-      this.polling = this.pollChanges().finally(() => {
-        this.polling = null;
-      });
-    }, this.pollIntervalMs);
-    this.pollTimer.unref?.();
+/** An id or token that can match a stored one (anything else matches nothing, without asking the database). */
+function isUsableText(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    checkText(value, 'id', 200);
+    return true;
+  } catch {
+    return false;
   }
+}
 
-  private stopPolling(): void {
-    const wasPolling = this.pollTimer !== null;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    this.pollTimer = null;
-    // One last round catches what changed between the last poll and LISTEN being active again.
-    if (wasPolling && !this.closed && this.listener.subscriberCount > 0) {
-      const previous = this.polling ?? Promise.resolve();
-      this.polling = previous
-        .then(() => this.pollChanges())
-        .finally(() => {
-          this.polling = null;
-        });
-    }
+function groupBy<T>(items: readonly T[], key: (item: T) => unknown): T[][] {
+  const groups = new Map<unknown, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
   }
-
-  private async pollChanges(): Promise<void> {
-    try {
-      const since = this.pollSince;
-      const result = await this.pool.query<{ now: number; ids: string[] }>({
-        text: `SELECT (extract(epoch from now()) * 1000)::int8 AS now,
-                 coalesce((SELECT jsonb_agg(c.id) FROM (
-                   SELECT j.id FROM ${this.table} j
-                   WHERE j.updated_at > coalesce($1::timestamptz, now() - $2::float8 * interval '1 millisecond')
-                                        - interval '2 seconds'
-                   ORDER BY j.updated_at DESC LIMIT 1000) c), '[]'::jsonb) AS ids`,
-        values: [since === null ? null : new Date(since).toISOString(), this.pollIntervalMs + 5000],
-        types: TYPES,
-      });
-      const row = result.rows[0];
-      if (!row) return;
-      this.pollSince = row.now;
-      for (const id of row.ids) this.listener.deliver(id);
-    } catch (error) {
-      this.logger.debug('jobs repository: change poll failed', { error: String(error) });
-    }
-  }
+  return [...groups.values()];
 }
 
 function listenClientConfig(options: PostgresRepositoryOptions, pool: pg.Pool): pg.ClientConfig {

@@ -16,8 +16,8 @@ afterAll(async () => {
   await dropSchema(schema);
 });
 
-// The runtime (service, worker host, sweeper) on PostgreSQL, with the in-memory queue for dispatch.
+// The runtime (service, worker host, dispatcher, sweeper, cleanups) on PostgreSQL, with the in-memory queue.
 describeJobRuntimeContract('postgres + memory queue', () => ({
-  repository: testRepository(schema, { pollIntervalMs: 200, logger: silent }),
+  repository: testRepository(schema, { logger: silent }),
   queue: createMemoryQueue(),
 }));

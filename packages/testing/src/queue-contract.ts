@@ -308,5 +308,31 @@ export function describeJobQueueContract(
       },
       timeout,
     );
+
+    it(
+      'publishMany (where the queue has it) delivers every accepted message once, across endpoints; an invalid message refuses only itself',
+      async () => {
+        if (!queue.publishMany) {
+          // Optional: the runtime then publishes each message on its own, which the tests above cover.
+          expect(queue.publishMany).toBeUndefined();
+          return;
+        }
+        const first = endpoint();
+        const second = endpoint();
+        const a = await consume(first, 10);
+        const b = await consume(second, 10);
+        const ids = Array.from({ length: 100 }, () => newJobId());
+        const messages = ids.map((jobId, i) => ({ endpoint: i % 2 === 0 ? first : second, jobId }));
+        const results = await queue.publishMany([...messages, { endpoint: first, jobId: '' }]);
+        expect(results.slice(0, ids.length)).toEqual(ids.map(() => null));
+        expect(results[ids.length]).toBeInstanceOf(Error);
+        await waitForDeliveries(a.deliveries, 50);
+        await waitForDeliveries(b.deliveries, 50);
+        await delay(quietMs);
+        expect(idsOf(a.deliveries).sort()).toEqual(ids.filter((_, i) => i % 2 === 0).sort());
+        expect(idsOf(b.deliveries).sort()).toEqual(ids.filter((_, i) => i % 2 === 1).sort());
+      },
+      timeout,
+    );
   });
 }

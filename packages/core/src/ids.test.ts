@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from './errors.js';
-import { decodeCursor, encodeCursor, hashInput, isJobId, newJobId, stableStringify } from './util.js';
+import { decodeCursor, encodeCursor, hashInput, isJobId, newJobId, stableStringify } from './ids.js';
 
 describe('job ids', () => {
   it('are random UUIDs that isJobId accepts', () => {
@@ -37,6 +37,10 @@ describe('cursors', () => {
     btoa('[1,"x"]'),
     btoa('{"a":1}'),
     '%%%',
+    encodeCursor({ createdAt: new Date(0), id: newJobId() }).replace(/./, 'x'),
+    btoa(JSON.stringify([8.64e15 + 1, newJobId()])),
+    btoa(JSON.stringify([-1, newJobId()])),
+    btoa(JSON.stringify([1.5, newJobId()])),
   ])('reject %j with a typed error', (cursor) => {
     expect(() => decodeCursor(cursor)).toThrow(InvalidInputError);
   });

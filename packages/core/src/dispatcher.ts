@@ -1,0 +1,192 @@
+import { consoleLogger, describeError, type Logger } from './logger.js';
+import type { ChangeNotifier } from './notifier.js';
+import { numberOption } from './options.js';
+import type { JobQueue, QueueMessage } from './queue.js';
+import type { DispatchItem, DispatchQuery, DispatchResult, JobRepository } from './repository.js';
+import { unrefTimer } from './timers.js';
+import type { JobChange } from './types.js';
+
+export interface DispatcherOptions {
+  repository: JobRepository;
+  queue: JobQueue;
+  /** Change notifications: a job queued by any process (a submit, a retry, a release) wakes the dispatcher. */
+  notifier: ChangeNotifier;
+  /** Jobs per repository call. Default 500. */
+  batchSize?: number;
+  /** Looks for due jobs at least this often: delayed retries, jobs whose worker died, missed notifications. Default 1 s. */
+  pollIntervalMs?: number;
+  /** Only these endpoints' jobs; default every endpoint. */
+  endpoints?: readonly string[];
+  logger?: Logger;
+}
+
+/** Jobs remembered as submitted here, whose own notification need not wake the dispatcher again. */
+const MAX_OWN = 10_000;
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Hands queued jobs to the queue, each exactly once across any number of processes: it takes due jobs from
+ * the repository in batches (`JobRepository.dispatch` holds them while they are published), publishes each
+ * batch with every message in flight at once, and records which were accepted. It wakes at once for a job
+ * submitted in this process, on a change notification of a job queued elsewhere (or inside a transaction that
+ * just committed), when the next delayed job is due, and every poll interval as a backstop.
+ */
+export class Dispatcher {
+  readonly #repository: JobRepository;
+  readonly #queue: JobQueue;
+  readonly #notifier: ChangeNotifier;
+  readonly #logger: Logger;
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #endpoints: readonly string[] | undefined;
+  readonly #own = new Set<string>();
+  #requested = false;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+  #unwatch: (() => void) | null = null;
+  #stopped = true;
+  #failures = 0;
+  /** While the repository or the queue fails, wake-ups wait for the backoff instead of cutting it short. */
+  #backoffUntil = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.#repository = options.repository;
+    this.#queue = options.queue;
+    this.#notifier = options.notifier;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#batchSize = numberOption('batchSize', options.batchSize, 'positiveInteger', 500);
+    this.#pollIntervalMs = numberOption('pollIntervalMs', options.pollIntervalMs, 'positive', 1_000);
+    this.#endpoints = options.endpoints;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#unwatch = this.#notifier.watchAll((change) => this.#onChange(change));
+    this.#notifier.ready().catch(() => {});
+    this.#requested = true;
+    this.#loop = this.#run();
+  }
+
+  /** A job was stored by this process: dispatch it now (its own notification is then ignored). */
+  submitted(id: string): void {
+    if (this.#own.size >= MAX_OWN) this.#own.clear();
+    this.#own.add(id);
+    this.wake();
+  }
+
+  /** Asks for a dispatch pass as soon as the current one (if any) is done. */
+  wake(): void {
+    this.#requested = true;
+    if (Date.now() >= this.#backoffUntil) this.#wake?.();
+  }
+
+  /** Runs passes until nothing due is left (also when stopped: used by a stopping runtime for released jobs). */
+  async flush(): Promise<void> {
+    for (;;) {
+      const result = await this.#pass();
+      if (!result || result.found < this.#batchSize) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unwatch?.();
+    this.#unwatch = null;
+    this.#wake?.();
+    await this.#loop;
+    this.#loop = null;
+  }
+
+  #onChange(change: JobChange | null): void {
+    if (change !== null && (change.status !== 'queued' || this.#own.delete(change.id))) return;
+    this.wake();
+  }
+
+  async #run(): Promise<void> {
+    let sleepMs = 0;
+    while (!this.#stopped) {
+      if (!this.#requested) await this.#sleep(sleepMs);
+      if (this.#stopped) break;
+      this.#requested = false;
+      const result = await this.#pass();
+      if (!result || result.dispatched < result.found) {
+        if (result) this.#failures++;
+        sleepMs = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.#failures - 1, 10));
+        this.#backoffUntil = Date.now() + sleepMs;
+        this.#requested = false;
+        continue;
+      }
+      this.#failures = 0;
+      if (result.found >= this.#batchSize) this.#requested = true;
+      sleepMs =
+        result.nextDueInMs === null
+          ? this.#pollIntervalMs
+          : Math.min(this.#pollIntervalMs, Math.max(1, result.nextDueInMs));
+    }
+  }
+
+  /** One dispatch call; null when it failed (logged). */
+  async #pass(): Promise<DispatchResult | null> {
+    const query: DispatchQuery = {
+      limit: this.#batchSize,
+      endpoints: this.#endpoints,
+      redispatchAfterMs: null,
+    };
+    try {
+      return await this.#repository.dispatch(query, (items) =>
+        publishItems(this.#queue, items, this.#logger),
+      );
+    } catch (error) {
+      if (this.#failures === 0)
+        this.#logger.warn('dispatch failed; retrying', { error: describeError(error) });
+      this.#failures++;
+      return null;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      unrefTimer(timer);
+      this.#wake = done;
+    });
+  }
+}
+
+/**
+ * Publishes dispatch items with all messages in flight at once (the queue's `publishMany` when it has one);
+ * entry i says whether item i is in the queue. Failures are logged once per call, with how many failed.
+ */
+export async function publishItems(
+  queue: JobQueue,
+  items: readonly DispatchItem[],
+  logger: Logger,
+): Promise<boolean[]> {
+  const messages: QueueMessage[] = items.map((item) => ({ endpoint: item.endpoint, jobId: item.id }));
+  const errors = queue.publishMany
+    ? await queue.publishMany(messages)
+    : await Promise.all(
+        messages.map((message) =>
+          queue.publish(message.endpoint, message.jobId).then(
+            () => null,
+            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+          ),
+        ),
+      );
+  const failed = errors.filter((error) => error !== null);
+  if (failed.length > 0) {
+    logger.warn('publish failed; the jobs stay queued and are dispatched again', {
+      failed: failed.length,
+      of: items.length,
+      error: describeError(failed[0]),
+    });
+  }
+  return errors.map((error) => error === null);
+}

@@ -1,0 +1,151 @@
+import { backoffDelay, type Endpoint } from '../endpoint.js';
+import { CANCELED_PROBLEM, isJobsError, JobFailedError, problem, toIssues } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SettleOutcome } from '../repository.js';
+import type { JobExecutionResult, JobRecord, ProblemDetails } from '../types.js';
+import type { Worker, WorkerContext } from '../worker.js';
+
+/** Why a run's signal was aborted. */
+export type AbortReason = 'canceled' | 'timeout' | 'lease_lost' | 'shutdown';
+
+export interface Execution {
+  /** What the worker produced, once it returned, threw, or its signal aborted (whichever is first). */
+  result: Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }>;
+  /** Settles when the worker's own code has returned or thrown (it may outlive an abort). */
+  returned: Promise<void>;
+}
+
+/** Starts the worker's code; its result settles early when `signal` aborts. Never throws. */
+export function execute(worker: Worker<any>, job: JobRecord, context: WorkerContext): Execution {
+  const running = Promise.resolve().then(() => worker.run(job.input, context));
+  const returned = running.then(
+    () => {},
+    () => {},
+  );
+  const result = abortable(running, context.signal).then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return { result, returned };
+}
+
+/**
+ * Turns what the worker produced into a `JobExecutionResult`: the abort reason wins (a canceled or timed-out
+ * run's own answer does not count), an output is validated against the endpoint's schema, and a thrown
+ * error becomes a failure that says whether a retry may help. A plain error's message may carry internals
+ * (hosts, SQL, paths): it is logged, and clients see a generic detail; `JobFailedError` shows its message.
+ */
+export function toExecutionResult(
+  endpoint: Endpoint,
+  job: JobRecord,
+  produced: { ok: true; value: unknown } | { ok: false; error: unknown },
+  reason: 'canceled' | 'timeout' | null,
+  logger: Logger,
+): JobExecutionResult {
+  if (reason === 'canceled') return { status: 'canceled', error: CANCELED_PROBLEM };
+  if (reason === 'timeout') {
+    return {
+      status: 'failed',
+      error: problem('timeout', 'Timed out', `The job did not finish within ${endpoint.timeoutMs} ms.`),
+      retryable: true,
+    };
+  }
+  if (produced.ok) return validateOutput(endpoint, job, produced.value, logger);
+  const error = produced.error;
+  if (error instanceof JobFailedError) {
+    return { status: 'failed', error: error.toProblem(), retryable: error.retryable };
+  }
+  if (isJobsError(error))
+    return { status: 'failed', error: error.toProblem(), retryable: error.status >= 500 };
+  logger.warn('worker failed', {
+    jobId: job.id,
+    attempt: job.attempt,
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  });
+  return {
+    status: 'failed',
+    error: problem('job_failed', 'Job failed', 'The worker failed.'),
+    retryable: true,
+  };
+}
+
+function validateOutput(
+  endpoint: Endpoint,
+  job: JobRecord,
+  output: unknown,
+  logger: Logger,
+): JobExecutionResult {
+  let parsed: ReturnType<Endpoint['output']['safeParse']>;
+  try {
+    parsed = endpoint.output.safeParse(output);
+  } catch (error) {
+    logger.error('the output schema threw', { jobId: job.id, error: String(error) });
+    return invalidOutput('The output could not be validated.');
+  }
+  if (parsed.success) return { status: 'succeeded', output: parsed.data };
+  logger.error('worker output does not match the output schema', { jobId: job.id, endpoint: endpoint.name });
+  return invalidOutput('The worker produced an output that does not match the schema.', {
+    issues: toIssues(parsed.error.issues),
+  });
+}
+
+/** An output that cannot be accepted: a retry would produce the same, so the job fails at once. */
+export function invalidOutput(detail: string, extensions: Record<string, unknown> = {}): JobExecutionResult {
+  return {
+    status: 'failed',
+    error: { ...problem('invalid_output', 'Invalid output', detail), ...extensions },
+    retryable: false,
+  };
+}
+
+/** The job's next state for an execution result: final, or queued again after a backoff while attempts remain. */
+export function nextState(
+  endpoint: Endpoint,
+  job: JobRecord,
+  result: JobExecutionResult,
+  cleanup: boolean,
+): SettleOutcome {
+  const retentionMs = endpoint.retentionMs;
+  switch (result.status) {
+    case 'succeeded':
+      return { status: 'succeeded', output: result.output, retentionMs, cleanup };
+    case 'canceled':
+      return { status: 'canceled', error: result.error, retentionMs };
+    case 'failed':
+      if (result.retryable && job.attempt < job.maxAttempts) {
+        return {
+          status: 'queued',
+          delayMs: backoffDelay(endpoint.backoff, job.attempt + 1),
+          error: result.error,
+          refundAttempt: false,
+        };
+      }
+      return { status: 'failed', error: result.error, retentionMs };
+  }
+}
+
+/** A run beyond the attempt limit: the previous one died without recording anything. */
+export function attemptsExhausted(job: JobRecord): ProblemDetails {
+  return (
+    job.error ??
+    problem('attempts_exhausted', 'Attempts exhausted', 'The job lost its worker on its last attempt.')
+  );
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

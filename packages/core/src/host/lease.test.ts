@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../logger.js';
+import { ChangeNotifier } from '../notifier.js';
+import type { JobRepository } from '../repository.js';
+import type { AbortReason } from './execute.js';
+import { type LeasedRun, LeaseKeeper } from './lease.js';
+
+/** Only what the keeper calls: heartbeats, and a subscription that never announces anything. */
+function repositoryWith(heartbeat: JobRepository['heartbeat']): JobRepository {
+  return { heartbeat, subscribe: async () => () => {} } as Partial<JobRepository> as JobRepository;
+}
+
+function run(id: string, renewedAt = Date.now()) {
+  const aborts: Array<{ reason: AbortReason; at: number }> = [];
+  const leased: LeasedRun = {
+    id,
+    leaseToken: 'token',
+    attempt: 1,
+    renewedAt,
+    abort: (reason) => void aborts.push({ reason, at: Date.now() }),
+  };
+  return { leased, aborts };
+}
+
+describe('LeaseKeeper', () => {
+  it('stops a run whose renewals hang, on its own clock, once the last confirmed renewal is a lease old', async () => {
+    // The repository stops answering heartbeats: they never resolve (a black-holed network).
+    const hanging = repositoryWith(() => new Promise(() => {}));
+    const keeper = new LeaseKeeper({
+      repository: hanging,
+      notifier: new ChangeNotifier(hanging, silentLogger),
+      leaseMs: 300,
+      heartbeatIntervalMs: 50,
+      maxBatch: 10,
+      logger: silentLogger,
+    });
+    keeper.start();
+    const startedAt = Date.now();
+    const { leased, aborts } = run('job-1', startedAt);
+    keeper.add(leased);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(aborts.map((abort) => abort.reason)).toEqual(['lease_lost']);
+      // Not before the lease has passed since the claim (the last confirmed renewal).
+      expect(aborts[0]!.at - startedAt).toBeGreaterThanOrEqual(300);
+    } finally {
+      keeper.stop();
+    }
+  });
+
+  it('keeps a run whose renewals get through, and stops it when the repository says the lease is gone', async () => {
+    let held = true;
+    const answering = repositoryWith(async (requests) =>
+      requests.map(() => ({ ok: true, value: { held, cancelRequested: false } })),
+    );
+    const keeper = new LeaseKeeper({
+      repository: answering,
+      notifier: new ChangeNotifier(answering, silentLogger),
+      leaseMs: 200,
+      heartbeatIntervalMs: 40,
+      maxBatch: 10,
+      logger: silentLogger,
+    });
+    keeper.start();
+    const { leased, aborts } = run('job-2');
+    keeper.add(leased);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(aborts).toEqual([]);
+      held = false;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // (A run ignores aborts after the first; the keeper may say it again until the host lets the run go.)
+      expect(new Set(aborts.map((abort) => abort.reason))).toEqual(new Set(['lease_lost']));
+    } finally {
+      keeper.stop();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { InvalidInputError } from './errors.js';
+
+/** 122 random bits: unguessable, so a job URL is a capability only its holder knows. */
+export function newJobId(): string {
+  return crypto.randomUUID();
+}
+
+export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isJobId(value: string): boolean {
+  return JOB_ID_PATTERN.test(value);
+}
+
+export function newLeaseToken(): string {
+  return crypto.randomUUID();
+}
+
+/** JSON with object keys sorted, so equal values give equal strings. */
+export function stableStringify(value: unknown): string {
+  return JSON.stringify(value, (_key, inner) => {
+    if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
+      return Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return inner;
+  });
+}
+
+export async function hashInput(value: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(stableStringify(value) ?? 'undefined');
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export interface CursorPosition {
+  createdAt: Date;
+  id: string;
+}
+
+/** Opaque keyset cursor for `list`: the last job of a page. */
+export function encodeCursor(position: CursorPosition): string {
+  const json = JSON.stringify([position.createdAt.getTime(), position.id]);
+  return btoa(json).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** The largest time a JavaScript Date can hold; cursors before the epoch are never made (no job is that old). */
+const MAX_DATE_MS = 8.64e15;
+
+export function decodeCursor(cursor: string): CursorPosition {
+  try {
+    const json = atob(cursor.replaceAll('-', '+').replaceAll('_', '/'));
+    const [time, id] = JSON.parse(json) as unknown[];
+    if (
+      typeof time === 'number' &&
+      Number.isInteger(time) &&
+      time >= 0 &&
+      time <= MAX_DATE_MS &&
+      typeof id === 'string' &&
+      isJobId(id)
+    ) {
+      return { createdAt: new Date(time), id };
+    }
+  } catch {
+    // fall through to the typed error
+  }
+  throw InvalidInputError.field('cursor', 'The cursor is not valid.');
+}

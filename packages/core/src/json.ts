@@ -1,0 +1,76 @@
+import { InvalidInputError, type ValidationIssue } from './errors.js';
+
+/** A UTF-16 surrogate without its pair: not valid Unicode, so no store can hold it as text. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether every repository can store the string: no U+0000 (PostgreSQL's text and jsonb cannot) and no lone
+ * surrogate. The contract suites hold every repository to this, so that what one accepts, all accept.
+ */
+export function isStorableString(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
+function unstorable(value: string): string {
+  return value.includes('\u0000')
+    ? 'contains the character U+0000, which cannot be stored'
+    : 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Serializes a value as a repository stores it, exactly as JSON.stringify would (`undefined` becomes null), and
+ * refuses what no store can hold: strings or keys with U+0000 or lone surrogates, values JSON cannot represent
+ * (BigInt, cycles), and texts over `maxBytes` UTF-8 bytes. Throws `InvalidInputError` naming the field.
+ */
+export function toStorableJson(value: unknown, field: string, maxBytes = Number.POSITIVE_INFINITY): string {
+  const issues: ValidationIssue[] = [];
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (key: string, inner: unknown) => {
+      if (issues.length === 0) {
+        if (!isStorableString(key)) {
+          issues.push({ path: [field, key], message: `A key ${unstorable(key)}.`, code: 'invalid_string' });
+        } else if (typeof inner === 'string' && !isStorableString(inner)) {
+          issues.push({
+            path: key === '' ? [field] : [field, key],
+            message: `A string ${unstorable(inner)}.`,
+            code: 'invalid_string',
+          });
+        }
+      }
+      return inner;
+    });
+  } catch (error) {
+    throw new InvalidInputError(`The ${field} cannot be represented as JSON: ${(error as Error).message}`, [
+      { path: [field], message: 'Not representable as JSON', code: 'invalid_json' },
+    ]);
+  }
+  if (issues.length > 0)
+    throw new InvalidInputError(`The ${field} cannot be stored: ${issues[0]!.message}`, issues);
+  const json = text ?? 'null';
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: most texts are judged without encoding them.
+  if (json.length * 3 > maxBytes) {
+    const bytes = encoder.encode(json).length;
+    if (bytes > maxBytes) {
+      throw new InvalidInputError(
+        `The ${field} is ${bytes} bytes as JSON; at most ${maxBytes} are allowed.`,
+        [{ path: [field], message: `Larger than ${maxBytes} bytes`, code: 'too_big' }],
+      );
+    }
+  }
+  return json;
+}
+
+/** A text field (id, endpoint, owner, key, ...): a string every repository can store, at most `maxLength` long. */
+export function checkStorableText(value: unknown, field: string, maxLength = 1024): string {
+  if (typeof value !== 'string') throw InvalidInputError.field(field, `The ${field} must be a string.`);
+  if (!isStorableString(value)) {
+    throw InvalidInputError.field(field, `The ${field} ${unstorable(value)}.`, 'invalid_string');
+  }
+  if (value.length > maxLength) {
+    throw InvalidInputError.field(field, `The ${field} is longer than ${maxLength} characters.`, 'too_big');
+  }
+  return value;
+}
