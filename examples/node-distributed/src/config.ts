@@ -43,6 +43,8 @@ export interface WorkerConfig extends CommonConfig {
   leaseMs: number;
   heartbeatIntervalMs: number | null;
   sweepIntervalMs: number;
+  /** Longest a worker cleanup may take; a cleanup taken by a process that died is taken over after twice this. */
+  cleanupTimeoutMs: number;
   redispatchAfterMs: number;
 }
 
@@ -145,5 +147,6 @@ export function readWorkerConfig(env: Env, pid = process.pid): WorkerConfig {
     heartbeatIntervalMs,
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 5_000, 10, 86_400_000),
     redispatchAfterMs: integer(env, 'REDISPATCH_AFTER_MS', 5 * 60_000, 0, 86_400_000),
+    cleanupTimeoutMs: integer(env, 'CLEANUP_TIMEOUT_MS', 30_000, 10, 86_400_000),
   };
 }

@@ -10,7 +10,11 @@ import { z } from 'zod';
 export const sleep = defineEndpoint({
   name: 'sleep',
   description: 'Waits the given time, then reports which process ran it.',
-  input: z.object({ ms: z.number().int().min(0).max(600_000) }),
+  input: z.object({
+    ms: z.number().int().min(0).max(600_000),
+    /** How long the job's cleanup takes when the job is deleted or expires (the reliability tests use it). */
+    cleanupMs: z.number().int().min(0).max(600_000).optional(),
+  }),
   output: z.object({ pid: z.number().int(), attempt: z.number().int(), sleptMs: z.number() }),
   maxAttempts: 5,
   backoff: { initialMs: 200, maxMs: 5_000 },

@@ -41,7 +41,16 @@ export interface StoppingRecord {
   signal: string;
 }
 
-export type ExecutionRecord = StartRecord | FinishRecord | AbortRecord | StoppingRecord;
+/** The worker's cleanup of a deleted or expired job started, or finished (`phase`). */
+export interface CleanupRecord {
+  type: 'cleanup';
+  phase: 'start' | 'finish';
+  jobId: string;
+  pid: number;
+  at: number;
+}
+
+export type ExecutionRecord = StartRecord | FinishRecord | AbortRecord | StoppingRecord | CleanupRecord;
 
 export interface ExecutionLog {
   record(record: ExecutionRecord): void;

@@ -32,6 +32,7 @@ async function main(config: WorkerConfig): Promise<void> {
       redispatchAfterMs: config.redispatchAfterMs,
     },
     dispatcher: { pollIntervalMs: config.dispatchPollMs },
+    cleanup: { timeoutMs: config.cleanupTimeoutMs },
     logger,
   });
 

@@ -23,6 +23,13 @@ export function createWorkers(options: WorkersOptions): Worker<any>[] {
         await delay(input.ms, ctx.signal);
         return { pid: process.pid, attempt: ctx.attempt, sleptMs: Date.now() - started };
       },
+      // Stands for freeing what a job stored elsewhere; it runs in whichever worker process takes it.
+      async cleanup({ input, job }) {
+        const record = { type: 'cleanup', jobId: job.id, pid: process.pid } as const;
+        options.log.record({ ...record, phase: 'start', at: Date.now() });
+        await new Promise((resolve) => setTimeout(resolve, input.cleanupMs ?? 0));
+        options.log.record({ ...record, phase: 'finish', at: Date.now() });
+      },
     }),
     recorded(options.log, digest, {
       concurrency,

@@ -31,6 +31,7 @@ describe('configuration from the environment', () => {
       leaseMs: 30_000,
       heartbeatIntervalMs: null,
       sweepIntervalMs: 5_000,
+      cleanupTimeoutMs: 30_000,
       redispatchAfterMs: 300_000,
     });
   });

@@ -277,7 +277,7 @@ export async function pool<T>(
 export function byJob(records: ExecutionRecord[]) {
   const jobs = new Map<string, { starts: StartRecord[]; finishes: FinishRecord[]; aborts: AbortRecord[] }>();
   for (const record of records) {
-    if (record.type === 'stopping') continue;
+    if (record.type === 'stopping' || record.type === 'cleanup') continue;
     let entry = jobs.get(record.jobId);
     if (!entry) {
       entry = { starts: [], finishes: [], aborts: [] };

@@ -10,7 +10,7 @@
  * in the second pass of `pnpm test`.
  */
 import { describe, expect, it } from 'vitest';
-import type { ExecutionRecord } from '../src/execution-log.js';
+import type { CleanupRecord, ExecutionRecord } from '../src/execution-log.js';
 import {
   byJob,
   FAST_RECOVERY,
@@ -45,7 +45,7 @@ function report(line: string): void {
 function runningIn(records: ExecutionRecord[], pid: number): Set<string> {
   const running = new Set<string>();
   for (const record of records) {
-    if (record.type === 'stopping' || record.pid !== pid) continue;
+    if (record.type === 'stopping' || record.type === 'cleanup' || record.pid !== pid) continue;
     if (record.type === 'start') running.add(record.jobId);
     else running.delete(record.jobId);
   }
@@ -539,6 +539,50 @@ describe('distributed deployment: reliability with real processes', () => {
         );
       },
     );
+  }, 120_000);
+
+  it('8: kill -9 of a worker in the middle of a cleanup: another worker process runs it once its lease expires', async () => {
+    // Cleanups are taken under a lease of twice the cleanup timeout: 2 × 2 s here.
+    const env = { ...FAST_RECOVERY, CLEANUP_TIMEOUT_MS: '2000' };
+    await withScenario({ tag: 's8', env }, async (scenario) => {
+      const begin = scenario.startedAt;
+      const submitted = await submit(scenario.api(0), 'sleep', { ms: 10, cleanupMs: 1_500 });
+      const id = expectAllAccepted([submitted])[0]!;
+      await scenario.waitAllFinal(1, 30_000);
+      const deleted = await request(`${scenario.api(1)}/sleep/${id}`, { method: 'DELETE' });
+      expect(deleted.status).toBe(204);
+      const cleanups = () =>
+        scenario.records().filter((r): r is CleanupRecord => r.type === 'cleanup' && r.jobId === id);
+      await waitFor(() => cleanups().some((r) => r.phase === 'start'), {
+        timeoutMs: 30_000,
+        what: 'the cleanup to start in a worker process',
+      });
+      const first = cleanups().find((r) => r.phase === 'start')!;
+      const victim = [scenario.worker(0), scenario.worker(1)].find((worker) => worker.pid === first.pid)!;
+      victim.signal('SIGKILL');
+      const killedAt = Date.now();
+      expect(await victim.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      await waitFor(() => cleanups().some((r) => r.phase === 'finish'), {
+        timeoutMs: 60_000,
+        what: 'another worker process to finish the cleanup',
+      });
+      const finished = cleanups().find((r) => r.phase === 'finish')!;
+      expect(finished.pid).not.toBe(victim.pid);
+      // Exactly once to the end; the killed attempt never finished.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(cleanups().filter((r) => r.phase === 'finish')).toHaveLength(1);
+      expect(cleanups().filter((r) => r.phase === 'finish' && r.pid === victim.pid)).toEqual([]);
+      const pending = await scenario.pool.query(
+        `SELECT id FROM "${scenario.schema}".cleanups WHERE id = $1`,
+        [id],
+      );
+      expect(pending.rows).toEqual([]);
+      report(
+        `scenario 8: cleanup started in ${victim.name}, killed; finished in pid ${finished.pid} ` +
+          `${((finished.at - killedAt) / 1000).toFixed(1)} s after the kill (lease ${2 * Number(env.CLEANUP_TIMEOUT_MS)} ms); ` +
+          `seconds=${seconds(begin)}`,
+      );
+    });
   }, 120_000);
 });
 

@@ -25,6 +25,22 @@ const encoder = new TextEncoder();
  * (BigInt, cycles), and texts over `maxBytes` UTF-8 bytes. Throws `InvalidInputError` naming the field.
  */
 export function toStorableJson(value: unknown, field: string, maxBytes = Number.POSITIVE_INFINITY): string {
+  // Fast path: JSON.stringify writes U+0000 and every lone surrogate as a \u escape, so a text without such an
+  // escape holds none (one that has one, maybe only an escaped backslash before "u0000", is checked closely).
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && !SUSPECT_ESCAPE.test(text)) return checkSize(text, field, maxBytes);
+  return checkSize(closeLook(value, field), field, maxBytes);
+}
+
+const SUSPECT_ESCAPE = /\\u(?:0000|d[89a-f])/i;
+
+/** Serializes `value` visiting every key and string, and throws for the first one no store can hold. */
+function closeLook(value: unknown, field: string): string {
   const issues: ValidationIssue[] = [];
   let text: string | undefined;
   try {
@@ -49,7 +65,10 @@ export function toStorableJson(value: unknown, field: string, maxBytes = Number.
   }
   if (issues.length > 0)
     throw new InvalidInputError(`The ${field} cannot be stored: ${issues[0]!.message}`, issues);
-  const json = text ?? 'null';
+  return text ?? 'null';
+}
+
+function checkSize(json: string, field: string, maxBytes: number): string {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: most texts are judged without encoding them.
   if (json.length * 3 > maxBytes) {
     const bytes = encoder.encode(json).length;

@@ -1,12 +1,15 @@
 /**
- * A binary min-heap of values identified by a string id, ordered by a numeric key (ties broken by id),
- * with O(log n) insert, update and delete by id. Internal to the memory repository.
+ * A binary min-heap of values identified by a string id, ordered by a numeric key (ties broken by insertion
+ * order, so a run of equal keys — jobs finished in the same millisecond — inserts in O(1)), with O(log n)
+ * insert, update and delete by id. Internal to the memory repository.
  */
 export class IndexedMinHeap<V> {
   readonly #ids: string[] = [];
   readonly #keys: number[] = [];
   readonly #values: V[] = [];
+  readonly #order: number[] = [];
   readonly #positions = new Map<string, number>();
+  #inserted = 0;
 
   get size(): number {
     return this.#ids.length;
@@ -23,6 +26,7 @@ export class IndexedMinHeap<V> {
       this.#ids.push(id);
       this.#keys.push(key);
       this.#values.push(value);
+      this.#order.push(this.#inserted++);
       this.#positions.set(id, this.#ids.length - 1);
       this.#up(this.#ids.length - 1);
       return;
@@ -42,6 +46,7 @@ export class IndexedMinHeap<V> {
     this.#ids.pop();
     this.#keys.pop();
     this.#values.pop();
+    this.#order.pop();
     this.#positions.delete(id);
     if (position < this.#ids.length) {
       this.#up(position);
@@ -101,7 +106,7 @@ export class IndexedMinHeap<V> {
     const keyA = this.#keys[a]!;
     const keyB = this.#keys[b]!;
     if (keyA !== keyB) return keyA < keyB;
-    return this.#ids[a]! < this.#ids[b]!;
+    return this.#order[a]! < this.#order[b]!;
   }
 
   #swap(a: number, b: number): void {
@@ -115,6 +120,9 @@ export class IndexedMinHeap<V> {
     this.#keys[b] = keyA;
     this.#values[a] = this.#values[b]!;
     this.#values[b] = valueA;
+    const orderA = this.#order[a]!;
+    this.#order[a] = this.#order[b]!;
+    this.#order[b] = orderA;
     this.#positions.set(idB, a);
     this.#positions.set(idA, b);
   }

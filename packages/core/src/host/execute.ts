@@ -15,17 +15,28 @@ export interface Execution {
   returned: Promise<void>;
 }
 
-/** Starts the worker's code; its result settles early when `signal` aborts. Never throws. */
-export function execute(worker: Worker<any>, job: JobRecord, context: WorkerContext): Execution {
+/**
+ * Starts the worker's code; its result settles early with the abort reason when `aborted` resolves (a canceled,
+ * timed-out or stopped run is over for the host even if its code ignores its signal). Never throws.
+ */
+export function execute(
+  worker: Worker<any>,
+  job: JobRecord,
+  context: WorkerContext,
+  aborted: Promise<unknown>,
+): Execution {
   const running = Promise.resolve().then(() => worker.run(job.input, context));
   const returned = running.then(
     () => {},
     () => {},
   );
-  const result = abortable(running, context.signal).then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
+  const result = Promise.race([
+    running.then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    ),
+    aborted.then((reason) => ({ ok: false as const, error: reason })),
+  ]);
   return { result, returned };
 }
 
@@ -130,22 +141,4 @@ export function attemptsExhausted(job: JobRecord): ProblemDetails {
     job.error ??
     problem('attempts_exhausted', 'Attempts exhausted', 'The job lost its worker on its last attempt.')
   );
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

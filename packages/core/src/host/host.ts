@@ -7,7 +7,7 @@ import { checkNumber, numberOption } from '../options.js';
 import type { JobQueue, QueueConsumer, QueueDelivery } from '../queue.js';
 import type { ClaimRequest, JobRepository, SettleOutcome, SettleRequest } from '../repository.js';
 import { sleep, within } from '../timers.js';
-import { type JobRecord, toJobHeader } from '../types.js';
+import { type JobHeader, type JobRecord, toJobHeader } from '../types.js';
 import type { Worker, WorkerContext } from '../worker.js';
 import {
   type AbortReason,
@@ -39,18 +39,29 @@ export interface WorkerHostOptions {
   logger?: Logger;
 }
 
-/** One claimed job running here. */
+/**
+ * One claimed job running here. Its AbortSignal is made only when the worker asks for it (most short workers
+ * never do, and a signal is the costliest object of a run); `aborted` tells the host either way.
+ */
 class Run implements LeasedRun {
-  readonly controller = new AbortController();
   reason: AbortReason | null = null;
   /** The worker returned or threw: its signal is no longer aborted (the result is being recorded). */
   finished = false;
+  /** Resolves with the abort reason (a DOMException) when the run is aborted. */
+  readonly aborted: Promise<DOMException>;
+  #controller: AbortController | null = null;
+  #abortError: DOMException | null = null;
+  #onAbort!: (error: DOMException) => void;
 
   constructor(
     readonly job: JobRecord,
     readonly leaseToken: string,
     public renewedAt: number,
-  ) {}
+  ) {
+    this.aborted = new Promise((resolve) => {
+      this.#onAbort = resolve;
+    });
+  }
 
   get id(): string {
     return this.job.id;
@@ -60,12 +71,23 @@ class Run implements LeasedRun {
     return this.job.attempt;
   }
 
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortError) this.#controller.abort(this.#abortError);
+    }
+    return this.#controller.signal;
+  }
+
   abort(reason: AbortReason): void {
     if (this.reason || this.finished) return;
     this.reason = reason;
-    this.controller.abort(
-      new DOMException(`Job ${reason}`, reason === 'timeout' ? 'TimeoutError' : 'AbortError'),
+    this.#abortError = new DOMException(
+      `Job ${reason}`,
+      reason === 'timeout' ? 'TimeoutError' : 'AbortError',
     );
+    this.#controller?.abort(this.#abortError);
+    this.#onAbort(this.#abortError);
   }
 }
 
@@ -275,13 +297,19 @@ export class WorkerHost {
     let returned: Promise<void> = Promise.resolve();
     try {
       this.#estimate(worker, job, progress);
+      let header: JobHeader | null = null;
       const context: WorkerContext = {
-        signal: run.controller.signal,
-        job: toJobHeader(job),
+        get signal() {
+          return run.signal;
+        },
+        get job() {
+          header ??= toJobHeader(job);
+          return header;
+        },
         attempt: job.attempt,
         progress: (fraction, message) => progress.report(fraction, message),
       };
-      const execution = execute(worker, job, context);
+      const execution = execute(worker, job, context, run.aborted);
       returned = execution.returned;
       const produced = await execution.result;
       run.finished = true;
