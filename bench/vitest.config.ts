@@ -1,3 +1,4 @@
 import { packageTests } from '../vitest.shared';
 
-export default packageTests('bench');
+// The smoke test's child processes each hold PostgreSQL connections: at most 3 concurrent tests.
+export default packageTests('bench', { maxConcurrency: 3 });

@@ -1,36 +1,37 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /**
- * CPU time accounting on Linux (/proc), so a result says where the CPU went: this process, PostgreSQL,
- * RabbitMQ, Redis, and everything else on the machine (other work that disturbed the run).
- * Server times are machine-wide (every postgres process, including backends that exited: their time is
- * added to the postmaster's children time when it reaps them), so they are only meaningful when nothing else
- * uses those servers meanwhile — `others` tells whether something else ran.
+ * CPU time accounting on Linux (/proc), so a result says where the CPU went: each child process of the bench
+ * (with its own children), PostgreSQL, RabbitMQ, Redis, and everything else on the machine (other work that
+ * disturbed the run). Server times are machine-wide (every postgres process, including backends that exited:
+ * their time is added to the postmaster's children time when it reaps them), so they are only meaningful when
+ * nothing else uses those servers meanwhile — `others` tells whether something else ran.
  */
+export type ServerGroup = 'postgres' | 'rabbitmq' | 'redis';
+
 export interface CpuSample {
   /** Milliseconds of CPU, all CPUs together, busy (not idle, not iowait). */
   busy: number;
-  bench: number;
-  postgres: number;
-  rabbitmq: number;
-  redis: number;
+  /** This process (the orchestrator). */
+  orchestrator: number;
+  /** By the names given to `sampleCpu`: each child process tree. */
+  processes: Record<string, number>;
+  servers: Record<ServerGroup, number>;
 }
 
 export interface CpuUsage {
   /** Wall milliseconds between the two samples. */
   wallMs: number;
-  bench: number;
-  postgres: number;
-  rabbitmq: number;
-  redis: number;
-  /** Busy CPU time of everything else. */
+  processes: Record<string, number>;
+  servers: Record<ServerGroup, number>;
+  /** Busy CPU time of everything else (the orchestrator's own time is left out). */
   others: number;
 }
 
 /** Clock ticks per second of /proc times (USER_HZ; 100 on every mainstream Linux build). */
 const TICK_MS = 10;
 
-const GROUPS: ReadonlyArray<[prefix: string, group: 'postgres' | 'rabbitmq' | 'redis']> = [
+const SERVER_PROCESSES: ReadonlyArray<[prefix: string, group: ServerGroup]> = [
   ['postgres', 'postgres'],
   ['beam', 'rabbitmq'],
   ['erl_child_setup', 'rabbitmq'],
@@ -38,7 +39,17 @@ const GROUPS: ReadonlyArray<[prefix: string, group: 'postgres' | 'rabbitmq' | 'r
   ['redis-server', 'redis'],
 ];
 
-export function sampleCpu(): CpuSample | null {
+interface ProcessStat {
+  comm: string;
+  ppid: number;
+  /** utime + stime: its own time, in whole ticks. */
+  ownMs: number;
+  /** cutime + cstime: the time of the children it has reaped (postgres: backends that exited). */
+  childrenMs: number;
+}
+
+/** Samples the CPU time so far of the machine, the servers, and each process tree rooted at `roots`' pids. */
+export function sampleCpu(roots: Record<string, number> = {}): CpuSample | null {
   let statLine: string;
   try {
     statLine = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
@@ -46,31 +57,25 @@ export function sampleCpu(): CpuSample | null {
     return null; // not Linux
   }
   const [user, nice, system, , , irq, softirq, steal] = statLine.trim().split(/\s+/).slice(1).map(Number);
+  const stats = readProcessStats();
+  const treeOf = rootsByPid(stats, roots);
   const sample: CpuSample = {
     busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * TICK_MS,
-    bench: 0,
-    postgres: 0,
-    rabbitmq: 0,
-    redis: 0,
+    orchestrator: 0,
+    processes: Object.fromEntries(Object.keys(roots).map((name) => [name, 0])),
+    servers: { postgres: 0, rabbitmq: 0, redis: 0 },
   };
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
+  for (const [pid, stat] of stats) {
+    const tree = treeOf(pid);
+    if (tree !== undefined) {
+      sample.processes[tree]! += cpuMs(pid, stat);
+      continue;
     }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const group = GROUPS.find(([prefix]) => comm.startsWith(prefix))?.[1];
-    if (!group) continue;
-    // Fields after "(comm) ": state is [0]; utime, stime, cutime, cstime are [11]..[14].
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    if (Number.isFinite(ticks)) sample[group] += ticks * TICK_MS;
+    const group = SERVER_PROCESSES.find(([prefix]) => stat.comm.startsWith(prefix))?.[1];
+    if (group) sample.servers[group] += cpuMs(pid, stat);
   }
   const own = process.cpuUsage();
-  sample.bench = (own.user + own.system) / 1000;
+  sample.orchestrator = (own.user + own.system) / 1000;
   return sample;
 }
 
@@ -80,17 +85,87 @@ export function cpuBetween(
   wallMs: number,
 ): CpuUsage | null {
   if (!before || !after) return null;
-  const delta = (key: keyof CpuSample) => Math.max(0, after[key] - before[key]);
-  const bench = delta('bench');
-  const postgres = delta('postgres');
-  const rabbitmq = delta('rabbitmq');
-  const redis = delta('redis');
-  return {
-    wallMs,
-    bench,
-    postgres,
-    rabbitmq,
-    redis,
-    others: Math.max(0, delta('busy') - bench - postgres - rabbitmq - redis),
+  const delta = (a: number, b: number | undefined) => Math.max(0, a - (b ?? 0));
+  const processes = Object.fromEntries(
+    Object.entries(after.processes).map(([name, ms]) => [name, delta(ms, before.processes[name])]),
+  );
+  const servers = {
+    postgres: delta(after.servers.postgres, before.servers.postgres),
+    rabbitmq: delta(after.servers.rabbitmq, before.servers.rabbitmq),
+    redis: delta(after.servers.redis, before.servers.redis),
   };
+  const accounted =
+    Object.values(processes).reduce((sum, ms) => sum + ms, 0) +
+    servers.postgres +
+    servers.rabbitmq +
+    servers.redis +
+    delta(after.orchestrator, before.orchestrator);
+  return { wallMs, processes, servers, others: Math.max(0, delta(after.busy, before.busy) - accounted) };
+}
+
+function readProcessStats(): Map<number, ProcessStat> {
+  const stats = new Map<number, ProcessStat>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields after "(comm) ": state is [0], ppid [1]; utime, stime, cutime, cstime are [11]..[14].
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    stats.set(Number(entry), {
+      comm,
+      ppid: Number(fields[1]),
+      ownMs: (utime + stime) * TICK_MS,
+      childrenMs: (cutime + cstime) * TICK_MS,
+    });
+  }
+  return stats;
+}
+
+/**
+ * A process's CPU time so far, its reaped children's included. Its own time comes from the nanosecond
+ * counters of /proc/<pid>/task/<tid>/schedstat (summed over its threads) where they exist: /proc/<pid>/stat
+ * counts whole 10 ms ticks, which loses most of the time of many short busy processes like postgres backends.
+ */
+function cpuMs(pid: number, stat: ProcessStat): number {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return stat.ownMs + stat.childrenMs; // exited meanwhile
+  }
+  let nanoseconds = 0;
+  for (const task of tasks) {
+    try {
+      nanoseconds += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ', 1)[0]);
+    } catch {
+      // the thread exited meanwhile
+    }
+  }
+  return (Number.isFinite(nanoseconds) && nanoseconds > 0 ? nanoseconds / 1e6 : stat.ownMs) + stat.childrenMs;
+}
+
+/** pid → the name of the root whose tree it belongs to (the root itself or one of its descendants). */
+function rootsByPid(stats: Map<number, ProcessStat>, roots: Record<string, number>) {
+  const rootNames = new Map(Object.entries(roots).map(([name, pid]) => [pid, name]));
+  const memo = new Map<number, string | undefined>();
+  const find = (pid: number, depth = 0): string | undefined => {
+    if (memo.has(pid)) return memo.get(pid);
+    let name = rootNames.get(pid);
+    const ppid = stats.get(pid)?.ppid;
+    if (name === undefined && ppid !== undefined && ppid > 1 && depth < 64) name = find(ppid, depth + 1);
+    memo.set(pid, name);
+    return name;
+  };
+  return find;
 }

@@ -27,3 +27,9 @@ export function medianPercentiles(runs: readonly Percentiles[]): Percentiles {
     p99: median(runs.map((run) => run.p99)),
   };
 }
+
+/** Median of the values that are not null; null when all are. */
+export function medianOrNull(values: ReadonlyArray<number | null>): number | null {
+  const present = values.filter((value): value is number => value !== null);
+  return present.length === 0 ? null : median(present);
+}

@@ -1,28 +1,28 @@
 import { Logger, makeWorkerUtils, type Runner, run, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
-import { delay, dropSchema, schemaName } from '../support.js';
-import type { Contender, Instance, StartOptions } from '../types.js';
+import { delay, dropSchema, runAll, schemaName } from '../support.js';
+import type { StartContender } from '../types.js';
+import { COMPLETION_POLL_MS } from './index.js';
 
+/**
+ * graphile-worker 0.18 (docs: worker.graphile.org "Library: running jobs" for run() and "Performance" for
+ * the batching options). `defaults`: run() with the bench's concurrency and nothing else. `tuned`: the
+ * configuration of its performance page, a local queue of 500 jobs and completions batched as they come.
+ */
 const TASK = 'noop';
-/** How often the submitter polls for the job row (deleted on completion) in the latency table. */
-export const GRAPHILE_COMPLETION_POLL_MS = 5;
 
-export function graphileWorkerContender(): Contender {
-  return {
-    name: 'graphile-worker 0.17.3',
-    requires: ['postgres'],
-    setup:
-      'graphile-worker run({ concurrency, taskList: { noop }, schema: fresh, noHandleSignals }) with defaults otherwise (LISTEN/NOTIFY for new jobs, pollInterval 2 s backstop); one pg.Pool (max = pool size) shared by the runner and makeWorkerUtils(); submit = workerUtils.addJob()',
-    completion: `the job row polled every ${GRAPHILE_COMPLETION_POLL_MS} ms until it is gone (graphile-worker deletes a job when it completes; a submitter has no completion API)`,
-    start: startGraphile,
-  };
-}
+const PRESETS: Record<string, GraphileConfig.Preset> = {
+  defaults: {},
+  tuned: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+};
 
 const quietLogger = new Logger(() => (level, message) => {
   if (String(level) === 'error' || String(level) === 'warning') console.warn(`[graphile-worker] ${message}`);
 });
 
-async function startGraphile(options: StartOptions): Promise<Instance> {
+export const start: StartContender = async (variant, options) => {
+  const preset = PRESETS[variant];
+  if (!preset) throw new Error(`Unknown graphile-worker variant ${variant}`);
   const schema = schemaName('bench_graphile', options.runId);
   const pool = new pg.Pool({
     connectionString: options.servers.databaseUrl,
@@ -36,33 +36,19 @@ async function startGraphile(options: StartOptions): Promise<Instance> {
   let utils: WorkerUtils | null = null;
   let runner: Runner | null = null;
   let succeeded = 0;
-  const close = async () => {
-    try {
-      await runner?.stop();
-      await utils?.release();
-      await pool.end();
-    } finally {
-      await dropSchema(options.servers.databaseUrl, schema);
-    }
-  };
+  const close = () =>
+    runAll(
+      [
+        async () => await runner?.stop(),
+        async () => await utils?.release(),
+        () => pool.end(),
+        () => dropSchema(options.servers.databaseUrl, schema),
+      ],
+      'graphile-worker close',
+    );
   try {
     utils = await makeWorkerUtils({ pgPool: pool, schema, logger: quietLogger });
     await utils.migrate();
-    runner = await run({
-      pgPool: pool,
-      schema,
-      concurrency: options.concurrency,
-      noHandleSignals: true,
-      logger: quietLogger,
-      taskList: {
-        [TASK]: async (payload) => {
-          options.onStart((payload as { seq: number }).seq);
-        },
-      },
-    });
-    runner.events.on('job:success', () => {
-      succeeded++;
-    });
   } catch (error) {
     await close().catch(() => {});
     throw error;
@@ -71,6 +57,24 @@ async function startGraphile(options: StartOptions): Promise<Instance> {
   const table = `"${schema}"._private_jobs`;
 
   return {
+    async startWorkers() {
+      runner = await run({
+        pgPool: pool,
+        schema,
+        concurrency: options.concurrency,
+        noHandleSignals: true,
+        logger: quietLogger,
+        preset,
+        taskList: {
+          [TASK]: async (payload) => {
+            options.onStart((payload as { seq: number }).seq);
+          },
+        },
+      });
+      runner.events.on('job:success', () => {
+        succeeded++;
+      });
+    },
     async submit(seq) {
       const job = await workerUtils.addJob(TASK, { seq });
       return String(job.id);
@@ -79,7 +83,7 @@ async function startGraphile(options: StartOptions): Promise<Instance> {
       for (;;) {
         const result = await pool.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
         if (result.rowCount === 0) return;
-        await delay(GRAPHILE_COMPLETION_POLL_MS);
+        await delay(COMPLETION_POLL_MS);
       }
     },
     async pending() {
@@ -90,4 +94,4 @@ async function startGraphile(options: StartOptions): Promise<Instance> {
     succeeded: async () => succeeded,
     close,
   };
-}
+};
