@@ -26,13 +26,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Resolves with the promise's value, or with `fallback` after `ms`, whichever is first; a rejection of the
  * promise before then rejects. Leaves no timer behind.
  */
-export async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  const bound = new AbortController();
-  try {
-    return await Promise.race([promise, sleep(ms, bound.signal).then(() => fallback)]);
-  } finally {
-    bound.abort();
-  }
+export function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  return new Promise<T | F>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Like `within`, but rejects with `onTimeout()` when `ms` pass first. */

@@ -1,12 +1,13 @@
 import {
-  InvalidInputError,
+  type ItemResult,
   isFinalStatus,
-  type JobRecord,
+  type JobChange,
+  type JobRecordHeader,
   type JobRepository,
   type NewJob,
   newJobId,
   type ProblemDetails,
-  UnavailableError,
+  type SettleOutcome,
 } from '@jobs/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryRepository } from './repository.js';
@@ -23,7 +24,6 @@ function newJob(overrides: Partial<NewJob> = {}): NewJob {
     idempotencyKey: null,
     inputHash: null,
     maxAttempts: 3,
-    estimatedCompletionAt: null,
     ...overrides,
   };
 }
@@ -36,15 +36,17 @@ function manualClock(start = 1_700_000_000_000) {
     advance(ms: number) {
       now += ms;
     },
-    set(ms: number) {
-      now = ms;
-    },
   };
 }
 
 /** Resolves after every queued microtask and a macrotask have run. */
 function flush(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function value<T>(result: ItemResult<T> | undefined): T {
+  if (!result?.ok) throw result?.error ?? new Error('no result');
+  return result.value;
 }
 
 const repositories: JobRepository[] = [];
@@ -57,248 +59,147 @@ afterEach(async () => {
   await Promise.all(repositories.splice(0).map((repository) => repository.close()));
 });
 
-describe('memory repository: copies', () => {
-  it('stores a copy of the input: changing the caller object afterwards changes nothing', async () => {
+async function create(repository: JobRepository, overrides: Partial<NewJob> = {}): Promise<JobRecordHeader> {
+  return value((await repository.create([newJob(overrides)]))[0]).job;
+}
+
+async function settle(repository: JobRepository, id: string, leaseToken: string, outcome: SettleOutcome) {
+  return value((await repository.settle([{ id, leaseToken, outcome }]))[0]);
+}
+
+describe('memory repository: values it cannot hold', () => {
+  it('refuses values JSON cannot represent with InvalidInputError, storing nothing', async () => {
     const repository = track(createMemoryRepository());
-    const input = { nested: { values: [1, 2, 3] } };
-    const { job } = await repository.create(newJob({ input }));
-    input.nested.values.push(4);
-    const stored = await repository.get(job.id);
-    expect(stored?.input).toEqual({ nested: { values: [1, 2, 3] } });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const input of [{ big: 1n }, cyclic]) {
+      const job = newJob({ input });
+      const [result] = await repository.create([job]);
+      expect(result).toMatchObject({ ok: false, error: { name: 'InvalidInputError' } });
+      expect(await repository.get(job.id)).toBeNull();
+    }
+    const stored = await create(repository);
+    await repository.claim([{ id: stored.id, leaseToken: 't', leaseMs: 60_000 }]);
+    const [refused] = await repository.settle([
+      {
+        id: stored.id,
+        leaseToken: 't',
+        outcome: { status: 'succeeded', output: { n: 2n }, retentionMs: 10 },
+      },
+    ]);
+    expect(refused).toMatchObject({ ok: false, error: { name: 'InvalidInputError' } });
+    expect(await repository.get(stored.id, 'header')).toMatchObject({ status: 'running', leaseToken: 't' });
   });
 
-  it('hands out copies: mutating a returned job never reaches the store', async () => {
+  it('refuses durations, limits, progress and maxAttempts it cannot hold with InvalidInputError, changing nothing', async () => {
     const repository = track(createMemoryRepository());
-    const { job } = await repository.create(newJob());
-    (job.input as { width: number }).width = 99;
-    job.status = 'succeeded';
-    job.createdAt.setTime(0);
-    const first = await repository.get(job.id);
-    expect(first?.status).toBe('queued');
-    expect(first?.input).toEqual({ width: 10 });
-    expect(first?.createdAt.getTime()).not.toBe(0);
-    (first!.input as { width: number }).width = 5;
-    expect((await repository.get(job.id))?.input).toEqual({ width: 10 });
-    const listed = await repository.list({ endpoint: 'resize', owner: null, limit: 10 });
-    (listed.jobs[0]!.input as { width: number }).width = 7;
-    expect((await repository.get(job.id))?.input).toEqual({ width: 10 });
-  });
-
-  it('copies output, error and progress given to settle and heartbeat', async () => {
-    const repository = track(createMemoryRepository());
-    const { job } = await repository.create(newJob());
-    await repository.claim(job.id, { leaseToken: 'token', leaseMs: 60_000 });
-    const progress = { fraction: 0.5, message: 'half' };
-    await repository.heartbeat(job.id, 'token', { leaseMs: 60_000, progress });
-    progress.fraction = 0.9;
-    expect((await repository.get(job.id))?.progress).toEqual({ fraction: 0.5, message: 'half' });
-    const output = { url: 'a' };
-    const settled = await repository.settle(job.id, 'token', {
-      status: 'succeeded',
-      output,
-      retentionMs: 1000,
+    const job = await create(repository);
+    const invalid = { name: 'InvalidInputError' };
+    for (const leaseMs of [Number.NaN, -1]) {
+      await expect(repository.claim([{ id: job.id, leaseToken: 't', leaseMs }])).rejects.toMatchObject(
+        invalid,
+      );
+    }
+    expect((await repository.get(job.id, 'header'))?.status).toBe('queued');
+    await repository.claim([{ id: job.id, leaseToken: 't', leaseMs: 60_000 }]);
+    const beats = await repository.heartbeat([
+      { id: job.id, leaseToken: 't', leaseMs: 60_000, progress: { fraction: Number.POSITIVE_INFINITY } },
+      { id: job.id, leaseToken: 't', leaseMs: 60_000, estimatedRemainingMs: -5 },
+      { id: job.id, leaseToken: 't', leaseMs: Number.NaN },
+    ]);
+    for (const beat of beats) expect(beat).toMatchObject({ ok: false, error: invalid });
+    expect(await repository.get(job.id, 'header')).toMatchObject({
+      progress: null,
+      estimatedCompletionAt: null,
     });
-    output.url = 'b';
-    (settled!.output as { url: string }).url = 'c';
-    expect((await repository.get(job.id))?.output).toEqual({ url: 'a' });
-  });
-
-  it('refuses a value it cannot copy with InvalidInputError and stores nothing', async () => {
-    const repository = track(createMemoryRepository());
-    const job = newJob({ input: { callback: () => 1 } });
-    await expect(repository.create(job)).rejects.toBeInstanceOf(InvalidInputError);
-    expect(await repository.get(job.id)).toBeNull();
-    expect((await repository.list({ endpoint: 'resize', owner: null, limit: 10 })).jobs).toEqual([]);
-
-    const { job: stored } = await repository.create(newJob());
-    await repository.claim(stored.id, { leaseToken: 't', leaseMs: 60_000 });
+    const [settled] = await repository.settle([
+      { id: job.id, leaseToken: 't', outcome: { status: 'failed', error: PROBLEM, retentionMs: -1 } },
+    ]);
+    expect(settled).toMatchObject({ ok: false, error: invalid });
+    expect((await repository.create([newJob({ maxAttempts: 0 })]))[0]).toMatchObject({
+      ok: false,
+      error: invalid,
+    });
+    await expect(repository.deleteExpired(-1)).rejects.toMatchObject(invalid);
+    await expect(repository.list({ endpoint: 'resize', owner: null, limit: 1.5 })).rejects.toMatchObject(
+      invalid,
+    );
     await expect(
-      repository.settle(stored.id, 't', { status: 'succeeded', output: { f: () => 2 }, retentionMs: 10 }),
-    ).rejects.toBeInstanceOf(InvalidInputError);
-    const after = await repository.get(stored.id);
-    expect(after?.status).toBe('running');
-    expect(after?.leaseToken).toBe('t');
-  });
-
-  it('rejects durations, limits, progress and maxAttempts it cannot hold with InvalidInputError, changing nothing', async () => {
-    const repository = track(createMemoryRepository());
-    const { job } = await repository.create(newJob());
-    await expect(repository.claim(job.id, { leaseToken: 't', leaseMs: Number.NaN })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    );
-    await expect(repository.claim(job.id, { leaseToken: 't', leaseMs: -1 })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    );
-    expect((await repository.get(job.id))?.status).toBe('queued');
-    await repository.claim(job.id, { leaseToken: 't', leaseMs: 60_000 });
+      repository.dispatch({ limit: -1, redispatchAfterMs: null }, async () => []),
+    ).rejects.toMatchObject(invalid);
     await expect(
-      repository.heartbeat(job.id, 't', {
-        leaseMs: 60_000,
-        progress: { fraction: Number.POSITIVE_INFINITY },
-      }),
-    ).rejects.toBeInstanceOf(InvalidInputError);
-    expect((await repository.get(job.id))?.progress).toBeNull();
-    await expect(repository.deleteExpired(-1)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(repository.create(newJob({ maxAttempts: 0 }))).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(repository.list({ endpoint: 'resize', owner: null, limit: 1.5 })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    );
+      repository.claimCleanups({ endpoints: ['resize'], limit: 1, leaseMs: -1, leaseToken: 't' }),
+    ).rejects.toMatchObject(invalid);
+    await expect(repository.finishCleanup(job.id, 't', -1)).rejects.toMatchObject(invalid);
+    await expect(
+      repository.requestCancel(job.id, { retentionMs: Number.NaN, error: PROBLEM }),
+    ).rejects.toMatchObject(invalid);
+    expect(await repository.get(job.id, 'header')).toMatchObject({
+      status: 'running',
+      cancelRequested: false,
+    });
   });
 
-  it('refuses a second job with an id already stored', async () => {
-    const repository = track(createMemoryRepository());
-    const job = newJob();
-    await repository.create(job);
-    await expect(repository.create({ ...job, input: { width: 2 } })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    );
-    expect((await repository.get(job.id))?.input).toEqual({ width: 10 });
+  it('refuses a create past maxJobs with UnavailableError for that item only', async () => {
+    const repository = track(createMemoryRepository({ maxJobs: 2 }));
+    const results = await repository.create([newJob(), newJob(), newJob()]);
+    expect(results.map((result) => result.ok)).toEqual([true, true, false]);
+    expect(results[2]).toMatchObject({ ok: false, error: { name: 'UnavailableError' } });
+    const first = value(results[0]).job;
+    await repository.requestCancel(first.id, { retentionMs: 1_000, error: PROBLEM });
+    await repository.remove(first.id);
+    expect((await repository.create([newJob()]))[0]?.ok).toBe(true);
   });
 });
 
 describe('memory repository: injected clock', () => {
-  it('takes every stored time from the clock', async () => {
+  it('takes every stored time from the clock, floored to the millisecond', async () => {
     const clock = manualClock(1_000_000);
     const repository = track(createMemoryRepository({ clock: clock.now }));
-    const { job } = await repository.create(newJob());
-    expect(job.createdAt.getTime()).toBe(1_000_000);
-    expect(job.updatedAt.getTime()).toBe(1_000_000);
-    expect(job.runAt.getTime()).toBe(1_000_000);
-
-    clock.advance(50);
-    const claimed = await repository.claim(job.id, { leaseToken: 't', leaseMs: 1_000 });
+    const job = await create(repository);
+    expect([job.createdAt, job.updatedAt, job.runAt].map((date) => date.getTime())).toEqual([
+      1_000_000, 1_000_000, 1_000_000,
+    ]);
+    clock.advance(50.7);
+    const [claimed] = await repository.claim([
+      { id: job.id, leaseToken: 't', leaseMs: 1_000, estimatedDurationMs: 300 },
+    ]);
     expect(claimed?.startedAt?.getTime()).toBe(1_000_050);
     expect(claimed?.leaseExpiresAt?.getTime()).toBe(1_001_050);
-
-    clock.advance(100);
-    await repository.heartbeat(job.id, 't', { leaseMs: 2_000 });
-    expect((await repository.get(job.id))?.leaseExpiresAt?.getTime()).toBe(1_002_150);
-
+    expect(claimed?.estimatedCompletionAt?.getTime()).toBe(1_000_350);
     clock.advance(10);
-    const settled = await repository.settle(job.id, 't', {
-      status: 'failed',
-      error: PROBLEM,
-      retentionMs: 500,
+    await settle(repository, job.id, 't', { status: 'failed', error: PROBLEM, retentionMs: 500 });
+    expect(await repository.get(job.id, 'header')).toMatchObject({
+      finishedAt: new Date(1_000_060),
+      expiresAt: new Date(1_000_560),
+      updatedAt: new Date(1_000_060),
     });
-    expect(settled?.finishedAt?.getTime()).toBe(1_000_160);
-    expect(settled?.expiresAt?.getTime()).toBe(1_000_660);
-    expect(settled?.updatedAt.getTime()).toBe(1_000_160);
   });
 
-  it('lets a lease expire and a delay elapse only when the clock says so', async () => {
-    const clock = manualClock();
-    const repository = track(createMemoryRepository({ clock: clock.now }));
-    const { job } = await repository.create(newJob());
-    await repository.claim(job.id, { leaseToken: 'a', leaseMs: 1_000 });
-    clock.advance(999);
-    expect(await repository.claim(job.id, { leaseToken: 'b', leaseMs: 1_000 })).toBeNull();
-    clock.advance(1);
-    const reclaimed = await repository.claim(job.id, { leaseToken: 'b', leaseMs: 1_000 });
-    expect(reclaimed?.attempt).toBe(2);
-    expect((await repository.heartbeat(job.id, 'a', { leaseMs: 1_000 })).held).toBe(false);
-
-    await repository.settle(job.id, 'b', {
-      status: 'queued',
-      delayMs: 5_000,
-      error: PROBLEM,
-      refundAttempt: false,
+  it('refuses a clock that is not a function, and a call when the clock gives no time', async () => {
+    expect(() => createMemoryRepository({ clock: 'now' as unknown as () => number })).toThrow(TypeError);
+    const repository = track(createMemoryRepository({ clock: () => Number.NaN }));
+    await expect(repository.get(newJobId())).rejects.toBeInstanceOf(TypeError);
+    expect((await repository.create([newJob()]))[0]).toMatchObject({
+      ok: false,
+      error: expect.any(TypeError),
     });
-    clock.advance(4_999);
-    expect(await repository.claim(job.id, { leaseToken: 'c', leaseMs: 1_000 })).toBeNull();
-    clock.advance(1);
-    expect((await repository.claim(job.id, { leaseToken: 'c', leaseMs: 1_000 }))?.attempt).toBe(3);
-  });
-
-  it('finds jobs to dispatch exactly at their boundaries, by endpoint, and never re-dispatches with null', async () => {
-    const clock = manualClock();
-    const repository = track(createMemoryRepository({ clock: clock.now }));
-    const find = async (query: { graceMs?: number; redispatchAfterMs: number | null; endpoint?: string }) =>
-      (
-        await repository.findDispatchable({
-          undispatchedGraceMs: query.graceMs ?? 1_000_000,
-          redispatchAfterMs: query.redispatchAfterMs,
-          endpoint: query.endpoint,
-          limit: 100,
-        })
-      ).map((job) => job.id);
-
-    // Never dispatched: due exactly undispatchedGraceMs after runAt, with or without re-dispatch.
-    const fresh = (await repository.create(newJob({ endpoint: 'a' }))).job;
-    clock.advance(199);
-    expect(await find({ graceMs: 200, redispatchAfterMs: null })).toEqual([]);
-    clock.advance(1);
-    expect(await find({ graceMs: 200, redispatchAfterMs: null })).toEqual([fresh.id]);
-    await repository.requestCancel(fresh.id, { retentionMs: 1, error: PROBLEM });
-
-    // A running job whose lease ends exactly now, not dispatched since its claim.
-    clock.advance(10);
-    const running = (await repository.create(newJob({ endpoint: 'a' }))).job;
-    await repository.markDispatched(running.id);
-    await repository.claim(running.id, { leaseToken: 't', leaseMs: 100 });
-    clock.advance(99);
-    expect(await find({ redispatchAfterMs: null })).toEqual([]);
-    clock.advance(1);
-    expect(await find({ redispatchAfterMs: null })).toEqual([running.id]);
-
-    // Dispatched: due exactly redispatchAfterMs after the dispatch, and never with null.
-    clock.advance(10);
-    const queued = (await repository.create(newJob({ endpoint: 'a' }))).job;
-    clock.advance(10);
-    const elsewhere = (await repository.create(newJob({ endpoint: 'b' }))).job;
-    for (const id of [running.id, queued.id, elsewhere.id]) await repository.markDispatched(id);
-    clock.advance(499);
-    expect(await find({ redispatchAfterMs: 500 })).toEqual([]);
-    clock.advance(1);
-    expect(await find({ redispatchAfterMs: 500 })).toEqual([running.id, queued.id, elsewhere.id]);
-    expect(await find({ redispatchAfterMs: 500, endpoint: 'a' })).toEqual([running.id, queued.id]);
-    expect(await find({ redispatchAfterMs: 500, endpoint: 'b' })).toEqual([elsewhere.id]);
-    expect(await find({ redispatchAfterMs: 500, endpoint: 'c' })).toEqual([]);
-    clock.advance(1_000_000);
-    expect(await find({ redispatchAfterMs: null })).toEqual([]);
-    expect(await find({ redispatchAfterMs: 0, endpoint: 'b' })).toEqual([elsewhere.id]);
-  });
-
-  it('moves updatedAt on announced changes only, not on markDispatched or a plain lease renewal', async () => {
-    const clock = manualClock(5_000);
-    const repository = track(createMemoryRepository({ clock: clock.now }));
-    const { job } = await repository.create(newJob());
-    const updatedAt = async () => (await repository.get(job.id))!.updatedAt.getTime();
-    clock.advance(10);
-    await repository.markDispatched(job.id);
-    expect(await updatedAt()).toBe(5_000);
-    clock.advance(10);
-    await repository.claim(job.id, { leaseToken: 't', leaseMs: 1_000 });
-    expect(await updatedAt()).toBe(5_020);
-    clock.advance(10);
-    await repository.heartbeat(job.id, 't', { leaseMs: 1_000 });
-    await repository.markDispatched(job.id);
-    expect(await updatedAt()).toBe(5_020);
-    clock.advance(10);
-    await repository.heartbeat(job.id, 't', { leaseMs: 1_000, estimatedCompletionAt: new Date(9_000) });
-    expect(await updatedAt()).toBe(5_040);
-    clock.advance(10);
-    await repository.requestCancel(job.id, { retentionMs: 1_000, error: PROBLEM });
-    expect(await updatedAt()).toBe(5_050);
   });
 
   it('expires final jobs by the clock, oldest expiresAt first, in batches', async () => {
     const clock = manualClock();
     const repository = track(createMemoryRepository({ clock: clock.now }));
-    const retentions = [300, 100, 200, 400];
     const ids: string[] = [];
-    for (const retentionMs of retentions) {
-      const { job } = await repository.create(newJob());
+    for (const retentionMs of [300, 100, 200, 400]) {
+      const job = await create(repository);
       await repository.requestCancel(job.id, { retentionMs, error: PROBLEM });
       ids.push(job.id);
     }
     clock.advance(250);
-    const first = await repository.deleteExpired(1);
-    expect(first.map((job) => job.id)).toEqual([ids[1]]);
-    const second = await repository.deleteExpired(10);
-    expect(second.map((job) => job.id)).toEqual([ids[2]]);
+    expect((await repository.deleteExpired(1)).map((job) => job.id)).toEqual([ids[1]]);
+    expect((await repository.deleteExpired(10)).map((job) => job.id)).toEqual([ids[2]]);
     clock.advance(1_000);
-    const rest = await repository.deleteExpired(10);
-    expect(rest.map((job) => job.id)).toEqual([ids[0], ids[3]]);
+    expect((await repository.deleteExpired(10)).map((job) => job.id)).toEqual([ids[0], ids[3]]);
     expect(await repository.deleteExpired(10)).toEqual([]);
   });
 });
@@ -307,123 +208,108 @@ describe('memory repository: notifications', () => {
   it('never calls a listener inside the repository call', async () => {
     const repository = track(createMemoryRepository());
     const seen: string[] = [];
-    await repository.subscribe((id) => seen.push(id));
-    const pending = repository.create(newJob());
+    await repository.subscribe((change) => seen.push(change.id));
+    const pending = repository.create([newJob()]);
     // The call has run to its end synchronously (the store has no I/O); the listener has not run yet.
     expect(seen).toEqual([]);
-    const { job } = await pending;
+    const job = value((await pending)[0]).job;
     await flush();
     expect(seen).toEqual([job.id]);
   });
 
-  it('keeps calling the other listeners when one throws, and stops after unsubscribe', async () => {
+  it('keeps calling the other listeners when one throws; unsubscribe stops delivery and may be called twice', async () => {
     const repository = track(createMemoryRepository());
-    const seen: string[] = [];
+    const seen: JobChange[] = [];
     await repository.subscribe(() => {
       throw new Error('listener failure');
     });
-    const unsubscribe = await repository.subscribe((id) => seen.push(id));
-    const { job } = await repository.create(newJob());
+    const unsubscribe = await repository.subscribe((change) => seen.push(change));
+    const job = await create(repository);
     await flush();
-    expect(seen).toEqual([job.id]);
+    expect(seen.map((change) => change.id)).toEqual([job.id]);
     unsubscribe();
     unsubscribe();
-    await repository.create(newJob());
+    await create(repository);
     await flush();
-    expect(seen).toEqual([job.id]);
+    expect(seen).toHaveLength(1);
   });
 
   it('does not deliver a notification queued before the listener unsubscribed', async () => {
     const repository = track(createMemoryRepository());
     const seen: string[] = [];
-    const unsubscribe = await repository.subscribe((id) => seen.push(id));
-    const pending = repository.create(newJob());
+    const unsubscribe = await repository.subscribe((change) => seen.push(change.id));
+    const pending = repository.create([newJob()]);
     unsubscribe();
     await pending;
     await flush();
     expect(seen).toEqual([]);
   });
 
-  it('notifies heartbeats only when progress or ETA changed', async () => {
+  it('refuses a listener that is not a function', async () => {
     const repository = track(createMemoryRepository());
-    const { job } = await repository.create(newJob());
-    await repository.claim(job.id, { leaseToken: 't', leaseMs: 60_000 });
-    await flush();
-    const seen: string[] = [];
-    await repository.subscribe((id) => seen.push(id));
-    await repository.heartbeat(job.id, 't', { leaseMs: 60_000 });
-    await flush();
-    expect(seen).toEqual([]);
-    await repository.heartbeat(job.id, 't', { leaseMs: 60_000, progress: { fraction: 0.2 } });
-    await flush();
-    expect(seen).toEqual([job.id]);
-    await repository.heartbeat(job.id, 't', { leaseMs: 60_000, progress: { fraction: 0.2 } });
-    await flush();
-    expect(seen).toEqual([job.id]);
+    await expect(repository.subscribe('listener' as unknown as () => void)).rejects.toBeInstanceOf(TypeError);
   });
 });
 
 describe('memory repository: close', () => {
   it('rejects every method with UnavailableError once closed, and closing twice is fine', async () => {
     const repository = createMemoryRepository();
-    const { job } = await repository.create(newJob());
+    const job = await create(repository);
     await repository.close();
     await repository.close();
+    const lease = { id: job.id, leaseToken: 't', leaseMs: 1 };
     const calls: Array<() => Promise<unknown>> = [
-      () => repository.create(newJob()),
+      () => repository.create([newJob()]),
       () => repository.get(job.id),
-      () => repository.claim(job.id, { leaseToken: 't', leaseMs: 1 }),
-      () => repository.heartbeat(job.id, 't', { leaseMs: 1 }),
-      () => repository.settle(job.id, 't', { status: 'succeeded', output: 1, retentionMs: 1 }),
+      () => repository.get(job.id, 'header'),
+      () => repository.claim([lease]),
+      () => repository.heartbeat([lease]),
+      () => repository.settle([{ ...lease, outcome: { status: 'succeeded', output: 1, retentionMs: 1 } }]),
       () => repository.requestCancel(job.id, { retentionMs: 1, error: PROBLEM }),
       () => repository.remove(job.id),
-      () => repository.markDispatched(job.id),
-      () => repository.findDispatchable({ undispatchedGraceMs: 0, redispatchAfterMs: 0, limit: 1 }),
+      () => repository.dispatch({ limit: 1, redispatchAfterMs: null }, async () => []),
       () => repository.deleteExpired(1),
       () => repository.list({ endpoint: 'resize', owner: null, limit: 1 }),
+      () => repository.claimCleanups({ endpoints: ['resize'], limit: 1, leaseMs: 1, leaseToken: 't' }),
+      () => repository.finishCleanup(job.id, 't', null),
       () => repository.subscribe(() => {}),
     ];
-    for (const call of calls) await expect(call()).rejects.toBeInstanceOf(UnavailableError);
+    for (const call of calls) await expect(call()).rejects.toMatchObject({ name: 'UnavailableError' });
   });
 
   it('stops notifying listeners after close', async () => {
     const repository = createMemoryRepository();
     const seen: string[] = [];
-    await repository.subscribe((id) => seen.push(id));
-    const pending = repository.create(newJob());
-    const closing = repository.close();
-    await Promise.all([pending, closing]);
+    await repository.subscribe((change) => seen.push(change.id));
+    const pending = repository.create([newJob()]);
+    await Promise.all([pending, repository.close()]);
     await flush();
     expect(seen).toEqual([]);
   });
 });
 
-/** What findDispatchable must return, computed by scanning every job. */
-function expectedDispatchable(
-  jobs: JobRecord[],
+/** What dispatch must hand out, computed by scanning every job. */
+function expectedDispatch(
+  jobs: JobRecordHeader[],
   now: number,
-  graceMs: number,
   redispatchMs: number | null,
-  endpoint: string | undefined,
-  limit: number,
+  endpoints?: string[],
 ) {
-  const stale = (dispatchedAt: number) => redispatchMs !== null && dispatchedAt <= now - redispatchMs;
-  return jobs
-    .filter((job) => {
-      if (endpoint !== undefined && job.endpoint !== endpoint) return false;
-      const dispatchedAt = job.dispatchedAt?.getTime() ?? null;
-      if (job.status === 'queued') {
-        if (job.runAt.getTime() > now) return false;
-        return dispatchedAt === null ? job.runAt.getTime() + graceMs <= now : stale(dispatchedAt);
-      }
-      if (job.status === 'running') {
-        return job.leaseExpiresAt!.getTime() <= now && (dispatchedAt === null || stale(dispatchedAt));
-      }
-      return false;
-    })
-    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
-    .slice(0, limit)
-    .map((job) => job.id);
+  const fresh = (job: JobRecordHeader) =>
+    job.dispatchedAt === null || (redispatchMs !== null && job.dispatchedAt.getTime() <= now - redispatchMs);
+  const due = jobs
+    .filter((job) => endpoints === undefined || endpoints.includes(job.endpoint))
+    .filter(
+      (job) =>
+        fresh(job) &&
+        ((job.status === 'queued' && job.runAt.getTime() <= now) ||
+          (job.status === 'running' && job.leaseExpiresAt!.getTime() <= now)),
+    )
+    .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : 1));
+  const waiting = jobs
+    .filter((job) => job.status === 'queued' && job.dispatchedAt === null && job.runAt.getTime() > now)
+    .map((job) => job.runAt.getTime() - now);
+  return { due: due.map((job) => job.id), nextDueInMs: waiting.length === 0 ? null : Math.min(...waiting) };
 }
 
 describe('memory repository: indexes agree with a full scan', () => {
@@ -435,46 +321,36 @@ describe('memory repository: indexes agree with a full scan', () => {
     const ids: string[] = [];
     const tokens = new Map<string, string>();
     const owners = [null, 'alice', 'bob'] as const;
+    const lease = (id: string) => ({
+      id,
+      leaseToken: tokens.get(id) ?? 'none',
+      leaseMs: Math.floor(next() * 200),
+    });
 
     for (let step = 0; step < 1_500; step++) {
       const roll = next();
       if (roll < 0.2 || ids.length === 0) {
-        const { job } = await repository.create(newJob({ owner: pick(owners), endpoint: pick(['a', 'b']) }));
-        ids.push(job.id);
+        const batch = Array.from({ length: 1 + Math.floor(next() * 3) }, () =>
+          newJob({ owner: pick(owners), endpoint: pick(['a', 'b']) }),
+        );
+        for (const result of await repository.create(batch)) ids.push(value(result).job.id);
       } else if (roll < 0.35) {
-        const id = pick(ids);
-        const token = `t${step}`;
-        if (await repository.claim(id, { leaseToken: token, leaseMs: Math.floor(next() * 200) }))
-          tokens.set(id, token);
+        const requests = [pick(ids), pick(ids)].map((id) => ({ ...lease(id), leaseToken: `t${step}-${id}` }));
+        for (const claimed of await repository.claim(requests))
+          if (claimed) tokens.set(claimed.id, claimed.leaseToken!);
       } else if (roll < 0.45) {
-        const id = pick(ids);
-        await repository.heartbeat(id, tokens.get(id) ?? 'none', { leaseMs: Math.floor(next() * 200) });
+        await repository.heartbeat([lease(pick(ids))]);
       } else if (roll < 0.6) {
         const id = pick(ids);
-        const token = tokens.get(id) ?? 'none';
-        const outcome = pick(['succeeded', 'failed', 'queued'] as const);
-        if (outcome === 'queued') {
-          await repository.settle(id, token, {
-            status: 'queued',
-            delayMs: Math.floor(next() * 100),
-            error: null,
-            refundAttempt: next() < 0.5,
-          });
-        } else if (outcome === 'failed') {
-          await repository.settle(id, token, {
-            status: 'failed',
-            error: PROBLEM,
-            retentionMs: Math.floor(next() * 300),
-          });
-        } else {
-          await repository.settle(id, token, {
-            status: 'succeeded',
-            output: step,
-            retentionMs: Math.floor(next() * 300),
-          });
-        }
+        const outcome = pick<SettleOutcome>([
+          { status: 'queued', delayMs: Math.floor(next() * 100), error: null, refundAttempt: next() < 0.5 },
+          { status: 'failed', error: PROBLEM, retentionMs: Math.floor(next() * 300) },
+          { status: 'succeeded', output: step, retentionMs: Math.floor(next() * 300), cleanup: next() < 0.5 },
+        ]);
+        await repository.settle([{ ...lease(id), outcome }]);
       } else if (roll < 0.7) {
-        await repository.markDispatched(pick(ids));
+        const publish = async (items: readonly unknown[]) => items.map(() => next() < 0.8);
+        await repository.dispatch({ limit: pick([1, 3]), redispatchAfterMs: pick([0, 50, null]) }, publish);
       } else if (roll < 0.75) {
         await repository.requestCancel(pick(ids), { retentionMs: Math.floor(next() * 300), error: PROBLEM });
       } else if (roll < 0.8) {
@@ -482,23 +358,24 @@ describe('memory repository: indexes agree with a full scan', () => {
       } else if (roll < 0.9) {
         clock.advance(Math.floor(next() * 40));
       } else {
-        const all = (await Promise.all(ids.map((id) => repository.get(id)))).filter(
-          (job): job is JobRecord => job !== null,
+        const all = (await Promise.all(ids.map((id) => repository.get(id, 'header')))).filter(
+          (job): job is JobRecordHeader => job !== null,
         );
         const now = clock.now();
-        const graceMs = pick([0, 10, 50]);
         const redispatchMs = pick([0, 20, 100, null]);
-        const dispatchEndpoint = pick([undefined, 'a', 'b']);
+        const endpoints = pick([undefined, ['a'], ['b'], ['a', 'b']]);
         const limit = pick([1, 5, 1_000]);
-        const found = await repository.findDispatchable({
-          undispatchedGraceMs: graceMs,
-          redispatchAfterMs: redispatchMs,
-          endpoint: dispatchEndpoint,
-          limit,
-        });
-        expect(found.map((job) => job.id)).toEqual(
-          expectedDispatchable(all, now, graceMs, redispatchMs, dispatchEndpoint, limit),
+        const expected = expectedDispatch(all, now, redispatchMs, endpoints);
+        const published: string[] = [];
+        const result = await repository.dispatch(
+          { limit, endpoints, redispatchAfterMs: redispatchMs },
+          async (items) => {
+            published.push(...items.map((item) => item.id));
+            return items.map(() => false);
+          },
         );
+        expect(published).toEqual(expected.due.slice(0, limit));
+        expect(result).toEqual({ dispatched: 0, found: published.length, nextDueInMs: expected.nextDueInMs });
 
         const owner = pick(owners);
         const endpoint = pick(['a', 'b']);
@@ -518,18 +395,12 @@ describe('memory repository: indexes agree with a full scan', () => {
         } while (cursor);
         expect(listed).toEqual(expectedList);
 
-        const expired = all
-          .filter((job) => isFinalStatus(job.status) && job.expiresAt!.getTime() <= now)
-          .sort((a, b) => a.expiresAt!.getTime() - b.expiresAt!.getTime());
+        // Expired jobs are absent from get: deleteExpired returns only jobs get no longer sees.
+        const live = new Set(all.map((job) => job.id));
         const batch = await repository.deleteExpired(3);
-        expect(batch.length).toBe(Math.min(3, expired.length));
-        const expiredIds = new Set(expired.map((job) => job.id));
-        for (const job of batch) expect(expiredIds.has(job.id)).toBe(true);
-        // Oldest first: nothing left behind expires before the last one deleted.
-        const lastDeleted = batch.at(-1)?.expiresAt?.getTime() ?? Number.NEGATIVE_INFINITY;
-        const deletedIds = new Set(batch.map((job) => job.id));
-        for (const job of expired) {
-          if (!deletedIds.has(job.id)) expect(job.expiresAt!.getTime()).toBeGreaterThanOrEqual(lastDeleted);
+        for (const job of batch) {
+          expect(live.has(job.id)).toBe(false);
+          expect(isFinalStatus(job.status) && job.expiresAt!.getTime() <= now).toBe(true);
         }
       }
     }

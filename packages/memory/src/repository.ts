@@ -467,6 +467,9 @@ class MemoryJobRepository implements JobRepository {
     const nextDueInMs = nextDue === undefined ? null : nextDue - now;
     if (due.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
     for (const job of due) this.#dispatching.add(job.id);
+    // Every claim, cancel or settle moves updatedAt: a job whose version changed while it was published is not
+    // the one that was taken (claimed, maybe retried meanwhile), and is not marked.
+    const taken = due.map((job) => job.updatedAt);
     let published: readonly boolean[];
     try {
       const items: DispatchItem[] = due.map((job) => ({ id: job.id, endpoint: job.endpoint }));
@@ -477,7 +480,8 @@ class MemoryJobRepository implements JobRepository {
     const at = this.#now();
     let dispatched = 0;
     due.forEach((job, index) => {
-      if (published[index] !== true || this.#jobs.get(job.id) !== job) return;
+      if (published[index] !== true || this.#jobs.get(job.id) !== job || job.updatedAt !== taken[index])
+        return;
       const dispatchable =
         job.status === 'queued' ||
         (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= at);

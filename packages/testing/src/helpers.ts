@@ -1,5 +1,5 @@
-import type { JobRecord, JobRepository, NewJob, ProblemDetails } from '@jobs/core';
-import { isFinalStatus, newJobId, problemType } from '@jobs/core';
+import type { JobRecordHeader, JobRepository, NewJob, ProblemDetails } from '@jobs/core';
+import { isFinalStatus, newJobId, newLeaseToken, problemType } from '@jobs/core';
 
 /** A name that matches the endpoint pattern and is unique enough for a broker or database shared by runs. */
 export function uniqueName(prefix: string): string {
@@ -44,7 +44,6 @@ export function makeNewJob(endpoint: string, overrides: Partial<NewJob> = {}): N
     idempotencyKey: null,
     inputHash: null,
     maxAttempts: 3,
-    estimatedCompletionAt: null,
     ...overrides,
   };
 }
@@ -59,49 +58,98 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 }
 
 /**
- * Wraps a repository so that every job it creates is remembered, for `purgeJobs` after the test:
- * the suites leave a store shared with other runs as they found it.
+ * Wraps a repository so that every job it is asked to create is remembered (and, when `endpoints` is given,
+ * every endpoint it is used with), for `purgeJobs` after the test: the suites leave a store shared with other
+ * runs as they found it.
  */
-export function trackJobs(repository: JobRepository, ids: Set<string>): JobRepository {
+export function trackJobs(
+  repository: JobRepository,
+  ids: Set<string>,
+  endpoints?: Set<string>,
+): JobRepository {
   return {
-    async create(job) {
-      const result = await repository.create(job);
-      ids.add(result.job.id);
-      return result;
+    create(jobs) {
+      // Every id asked for, stored or not: a refused item that was stored all the same is removed too.
+      for (const job of jobs) {
+        ids.add(job.id);
+        endpoints?.add(job.endpoint);
+      }
+      return repository.create(jobs);
     },
-    get: (id) => repository.get(id),
-    claim: (id, options) => repository.claim(id, options),
-    heartbeat: (id, token, options) => repository.heartbeat(id, token, options),
-    settle: (id, token, outcome) => repository.settle(id, token, outcome),
+    get: ((id: string, projection?: 'header') =>
+      projection === undefined ? repository.get(id) : repository.get(id, projection)) as JobRepository['get'],
+    claim: (requests) => repository.claim(requests),
+    heartbeat: (requests) => repository.heartbeat(requests),
+    settle: (requests) => repository.settle(requests),
     requestCancel: (id, options) => repository.requestCancel(id, options),
     remove: (id) => repository.remove(id),
-    markDispatched: (id) => repository.markDispatched(id),
-    findDispatchable: (query) => repository.findDispatchable(query),
+    dispatch: (query, publish) => repository.dispatch(query, publish),
     deleteExpired: (limit) => repository.deleteExpired(limit),
     list: (query) => repository.list(query),
-    subscribe: (listener) => repository.subscribe(listener),
+    claimCleanups: (query) => repository.claimCleanups(query),
+    finishCleanup: (id, leaseToken, retryAfterMs) => repository.finishCleanup(id, leaseToken, retryAfterMs),
+    subscribe: (listener, options) => repository.subscribe(listener, options),
     close: () => repository.close(),
   };
 }
 
-/** Best effort: brings each job to a final state and removes it. Errors are ignored (the test already reported). */
-export async function purgeJobs(repository: JobRepository, ids: Iterable<string>): Promise<void> {
+/** Retention of what `purgeJobs` finalizes: long enough for the `remove` that follows. */
+const PURGE_RETENTION_MS = 600_000;
+
+/**
+ * Best effort: brings each job to a final state and removes it, deletes expired jobs (a test's jobs that expired
+ * are absent, so `remove` cannot reach them), then (with `endpoints`) ends the pending cleanups of those endpoints
+ * that nobody holds. Errors are ignored (the test already reported).
+ */
+export async function purgeJobs(
+  repository: JobRepository,
+  ids: Iterable<string>,
+  endpoints: Iterable<string> = [],
+): Promise<void> {
+  let absent = 0;
   for (const id of ids) {
     try {
-      let job: JobRecord | null = await repository.get(id);
-      if (!job) continue;
+      let job: JobRecordHeader | null = await repository.get(id, 'header');
+      if (!job) {
+        absent++;
+        continue;
+      }
       if (job.status === 'running' && job.leaseToken) {
-        job = await repository.settle(id, job.leaseToken, {
-          status: 'canceled',
-          error: null,
-          retentionMs: 0,
-        });
+        const outcome = { status: 'canceled', error: null, retentionMs: PURGE_RETENTION_MS } as const;
+        await repository.settle([{ id, leaseToken: job.leaseToken, outcome }]);
+        job = await repository.get(id, 'header');
       } else if (job.status === 'queued') {
-        job = await repository.requestCancel(id, { retentionMs: 0, error: problem('canceled') });
+        job = await repository.requestCancel(id, {
+          retentionMs: PURGE_RETENTION_MS,
+          error: problem('canceled'),
+        });
       }
       if (job && isFinalStatus(job.status)) await repository.remove(id);
     } catch {
       // best effort
     }
+  }
+  // A job get cannot see was removed, never stored, or expired: only then may expired ones be left.
+  if (absent > 0) {
+    try {
+      for (let round = 0; round < 10 && (await repository.deleteExpired(500)).length === 500; round++);
+    } catch {
+      // best effort
+    }
+  }
+  await purgeCleanups(repository, [...endpoints]);
+}
+
+async function purgeCleanups(repository: JobRepository, endpoints: string[]): Promise<void> {
+  if (endpoints.length === 0) return;
+  try {
+    for (let round = 0; round < 20; round++) {
+      const leaseToken = newLeaseToken();
+      const pending = await repository.claimCleanups({ endpoints, limit: 100, leaseMs: 60_000, leaseToken });
+      for (const cleanup of pending) await repository.finishCleanup(cleanup.job.id, leaseToken, null);
+      if (pending.length < 100) return;
+    }
+  } catch {
+    // best effort
   }
 }

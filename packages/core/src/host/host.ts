@@ -113,6 +113,9 @@ export class WorkerHost {
   readonly #durations = new DurationStats();
   readonly #runs = new Map<string, Run>();
   readonly #handlers = new Set<Promise<void>>();
+  /** Results being recorded after their slot went to the next job. */
+  readonly #recordings = new Set<Promise<void>>();
+  readonly #maxPendingResults: number;
   #consumers: QueueConsumer[] = [];
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
 
@@ -158,6 +161,7 @@ export class WorkerHost {
       maxBatch,
       logger: this.#logger,
     });
+    this.#maxPendingResults = maxBatch;
     this.#claims = new Batcher(async (requests) => allOk(await this.#repository.claim(requests)), {
       maxBatch,
     });
@@ -210,7 +214,9 @@ export class WorkerHost {
     for (const run of this.#runs.values()) run.abort('shutdown');
     // Released jobs are recorded at once; worker code that ignores its signal gets one more bound to return,
     // then is left behind (its results would be refused).
-    const handlers = Promise.allSettled([...this.#handlers]).then(() => 0);
+    const handlers = Promise.allSettled([...this.#handlers])
+      .then(() => Promise.allSettled([...this.#recordings]))
+      .then(() => 0);
     const left = await within(handlers, Math.max(timeoutMs, 1_000), null);
     if (left === null) {
       this.#logger.warn('worker code still running after stop; its results will be refused', {
@@ -284,7 +290,7 @@ export class WorkerHost {
   }
 
   async #run(worker: Worker<any>, run: Run): Promise<void> {
-    const { job, leaseToken } = run;
+    const { job } = run;
     const endpoint = worker.endpoint;
     this.#runs.set(job.id, run);
     this.#lease.add(run);
@@ -295,6 +301,7 @@ export class WorkerHost {
       endpoint.timeoutMs === null ? null : setTimeout(() => run.abort('timeout'), endpoint.timeoutMs);
     const startedAt = Date.now();
     let returned: Promise<void> = Promise.resolve();
+    let recording: Promise<void> | null = null;
     try {
       this.#estimate(worker, job, progress);
       let header: JobHeader | null = null;
@@ -314,22 +321,42 @@ export class WorkerHost {
       const produced = await execution.result;
       run.finished = true;
       const outcome = this.#outcome(worker, run, produced);
-      if (!outcome) return;
-      const held = progress.close();
-      if (outcome.status === 'succeeded' && held?.progress) outcome.progress = held.progress;
-      const recorded = await this.#settle(job, leaseToken, outcome);
-      if (recorded && outcome.status === 'succeeded') {
-        this.#durations.record(endpoint.name, Date.now() - startedAt);
+      if (outcome) {
+        const held = progress.close();
+        if (outcome.status === 'succeeded' && held?.progress) outcome.progress = held.progress;
+        recording = this.#record(run, outcome, startedAt);
       }
     } finally {
       progress.close();
       if (timeout) clearTimeout(timeout);
-      this.#lease.remove(run);
-      if (this.#runs.get(job.id) === run) this.#runs.delete(job.id);
-      // The result is recorded; the slot stays taken until the worker's own code has returned, so a worker
-      // that ignores its signal never runs beside its retry beyond the concurrency limit.
+      if (!recording) this.#untrack(run);
+      // The slot stays taken until the worker's own code has returned, so a worker that ignores its signal
+      // never runs beside its retry beyond the concurrency limit.
       await returned;
     }
+    // The result goes out with the next batch; meanwhile the slot takes the next job (the lease keeps the job
+    // this host's until the result is recorded). With too many results on their way, the slot waits too.
+    if (!recording) return;
+    if (this.#recordings.size >= this.#maxPendingResults) return recording;
+    this.#recordings.add(recording);
+    void recording.finally(() => this.#recordings.delete(recording));
+  }
+
+  /** Records the run's outcome; the run stays leased (renewed) until then. Never rejects. */
+  async #record(run: Run, outcome: SettleOutcome, startedAt: number): Promise<void> {
+    try {
+      const recorded = await this.#settle(run.job, run.leaseToken, outcome);
+      if (recorded && outcome.status === 'succeeded') {
+        this.#durations.record(run.job.endpoint, Date.now() - startedAt);
+      }
+    } finally {
+      this.#untrack(run);
+    }
+  }
+
+  #untrack(run: Run): void {
+    this.#lease.remove(run);
+    if (this.#runs.get(run.id) === run) this.#runs.delete(run.id);
   }
 
   #outcome(

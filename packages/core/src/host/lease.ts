@@ -27,6 +27,8 @@ export interface LeaseKeeperOptions {
   logger: Logger;
 }
 
+const NOTIFICATIONS_DOWN_INTERVAL_MS = 1_000;
+
 interface Tracked {
   run: LeasedRun;
   unwatch: () => void;
@@ -47,6 +49,7 @@ export class LeaseKeeper {
   #expiryTimer: ReturnType<typeof setTimeout> | null = null;
   #expiryAt = Number.POSITIVE_INFINITY;
   #renewing = false;
+  #lastRound = 0;
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -57,7 +60,13 @@ export class LeaseKeeper {
 
   start(): void {
     if (this.#ticker) return;
-    this.#ticker = setInterval(() => void this.#renewAll(), this.#options.heartbeatIntervalMs);
+    // Every heartbeat interval; every second while change notifications do not flow, so that a cancel request
+    // still reaches the run within about a second.
+    const tick = Math.min(this.#options.heartbeatIntervalMs, NOTIFICATIONS_DOWN_INTERVAL_MS);
+    this.#ticker = setInterval(() => {
+      const due = Date.now() - this.#lastRound >= this.#options.heartbeatIntervalMs;
+      if (due || !this.#options.notifier.live) void this.#renewAll();
+    }, tick);
     unrefTimer(this.#ticker);
   }
 
@@ -91,6 +100,7 @@ export class LeaseKeeper {
     // One round at a time: a repository that hangs gets no pile of renewals; the own clock stops the runs.
     if (this.#renewing || this.#runs.size === 0) return;
     this.#renewing = true;
+    this.#lastRound = Date.now();
     try {
       await Promise.all([...this.#runs.values()].map(({ run }) => this.#heartbeat(run, {})));
     } finally {
