@@ -297,8 +297,10 @@ export function median(values: number[]): number {
 
 // ------------------------------------------------------------------------------------------ shared servers
 
+/** `rabbitmqctl`, or the command in `JOBS_RABBITMQCTL` (e.g. `docker exec my-rabbit rabbitmqctl`). */
 export async function rabbitmqctl(...args: string[]): Promise<void> {
-  await run('rabbitmqctl', args, { timeout: 120_000 });
+  const [command, ...prefix] = (process.env.JOBS_RABBITMQCTL ?? 'rabbitmqctl').split(/\s+/).filter(Boolean);
+  await run(command!, [...prefix, ...args], { timeout: 120_000 });
 }
 
 /** Waits until RabbitMQ accepts AMQP connections again. */

@@ -1,4 +1,4 @@
-import { consoleLogger, ENDPOINT_NAME_PATTERN, type Logger } from '@jobs/core';
+import { checkNumber, consoleLogger, ENDPOINT_NAME_PATTERN, type Logger } from '@jobs/core';
 import type { ChannelModel } from 'amqplib';
 
 export interface ReconnectOptions {
@@ -121,22 +121,6 @@ export function names(prefix: string): Names {
   };
 }
 
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number, got ${value}.`);
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${name} must be zero or more, got ${value}.`);
-  }
-  return value;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new TypeError(`${name} must be a positive integer, got ${value}.`);
-  return value;
-}
+const positive = (name: string, value: unknown) => checkNumber(name, value, 'positive');
+const nonNegative = (name: string, value: unknown) => checkNumber(name, value, 'nonNegative');
+const positiveInteger = (name: string, value: unknown) => checkNumber(name, value, 'positiveInteger');

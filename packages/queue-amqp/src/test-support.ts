@@ -145,8 +145,13 @@ export class Admin {
   }
 }
 
+/**
+ * Runs `rabbitmqctl` on the broker. `JOBS_RABBITMQCTL` replaces the command when the broker runs elsewhere,
+ * e.g. `docker exec my-rabbit rabbitmqctl` for RabbitMQ in a container (CONTRIBUTING.md).
+ */
 export async function rabbitmqctl(...args: string[]): Promise<string> {
-  const { stdout } = await run('rabbitmqctl', args, { timeout: 60_000 });
+  const [command, ...prefix] = (process.env.JOBS_RABBITMQCTL ?? 'rabbitmqctl').split(/\s+/).filter(Boolean);
+  const { stdout } = await run(command!, [...prefix, ...args], { timeout: 60_000 });
   return stdout;
 }
 

@@ -1,3 +1,4 @@
+import { within, withTimeout } from '@jobs/core';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 
 /** Resolves every current waiter when something changed (connection, channel, flow control). */
@@ -52,19 +53,8 @@ export async function closeQuietly(
   target: Channel | ConfirmChannel | ChannelModel,
   timeoutMs = 2_000,
 ): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      Promise.resolve().then(() => target.close()),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-  } catch {
-    // already closed, or the connection went away: nothing left to close
-  } finally {
-    clearTimeout(timer);
-  }
+  // A rejection means it was already closed, or the connection went away: nothing left to close.
+  await within(Promise.resolve().then(() => target.close()), timeoutMs, undefined).catch(() => {});
 }
 
 /** Runs `fn` on a short-lived channel of its own, so a channel error it provokes harms nothing else. */
@@ -86,21 +76,8 @@ export async function withChannel<T>(
 export class TimeoutError extends Error {}
 
 /** Races `promise` against a deadline (epoch ms); rejects with TimeoutError when it passes. */
-export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TimeoutError(`${what} timed out`)),
-          Math.max(0, deadline - Date.now()),
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function beforeDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
+  return withTimeout(promise, Math.max(0, deadline - Date.now()), () => new TimeoutError(`${what} timed out`));
 }
 
 export function unref(timer: ReturnType<typeof setTimeout>): void {
