@@ -4,7 +4,7 @@
  * errors go to stderr as JSON. Exit codes: see USAGE.
  */
 import type { JobStatus } from '@jobs/core';
-import { createJobsClient, type EndpointClient } from './client.js';
+import { createJobsClient } from './client.js';
 import {
   JobCanceledError,
   JobFailedClientError,
@@ -13,6 +13,7 @@ import {
   JobsNetworkError,
   JobWaitTimeoutError,
 } from './errors.js';
+import type { EndpointClient } from './types.js';
 
 const USAGE = `Usage: jobs <command> <url> [arguments] [options]
 

@@ -1,7 +1,7 @@
 // End to end: the client against the real stack (@jobs/http-hono + runtime + memory blocks) over a socket.
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { z } from 'zod';
-import { createJobsClient, type JobEvent } from './client.js';
+import { createJobsClient } from './client.js';
 import {
   JobCanceledError,
   JobFailedClientError,
@@ -10,6 +10,7 @@ import {
   OutputValidationError,
 } from './errors.js';
 import { ping, task, until, useJobsServer } from './test-support.js';
+import type { JobEvent } from './types.js';
 import type { Job } from './wire.js';
 
 // Some cases wait for a Retry-After of a second or two, or for a cancel to reach the worker.

@@ -94,27 +94,29 @@ export class JobWaitTimeoutError extends JobsClientError {
   }
 }
 
-/** `run` found the job failed; `problem` is the job's error. */
-export class JobFailedClientError extends JobsClientError {
+/** A job `run` found failed or canceled: the job, and its error as `problem` (or `fallback` without one). */
+abstract class JobNotSucceededError extends JobsClientError {
   readonly job: Job;
   readonly problem: Problem;
-  constructor(job: Job) {
-    const problem: Problem = job.error ?? { type: 'about:blank', title: 'Job failed', code: 'job_failed' };
-    super(`Job ${job.id} failed: ${problem.detail ?? problem.title}`);
+  constructor(job: Job, outcome: string, fallback: Problem) {
+    const problem: Problem = job.error ?? fallback;
+    super(`Job ${job.id} ${outcome}: ${problem.detail ?? problem.title}`);
     this.job = job;
     this.problem = problem;
   }
 }
 
-/** `run` found the job canceled; `problem` is the job's error (code `canceled`, or why it was canceled). */
-export class JobCanceledError extends JobsClientError {
-  readonly job: Job;
-  readonly problem: Problem;
+/** `run` found the job failed; `problem` is the job's error. */
+export class JobFailedClientError extends JobNotSucceededError {
   constructor(job: Job) {
-    const problem: Problem = job.error ?? { type: 'about:blank', title: 'Canceled', code: 'canceled' };
-    super(`Job ${job.id} was canceled: ${problem.detail ?? problem.title}`);
-    this.job = job;
-    this.problem = problem;
+    super(job, 'failed', { type: 'about:blank', title: 'Job failed', code: 'job_failed' });
+  }
+}
+
+/** `run` found the job canceled; `problem` is the job's error (code `canceled`, or why it was canceled). */
+export class JobCanceledError extends JobNotSucceededError {
+  constructor(job: Job) {
+    super(job, 'was canceled', { type: 'about:blank', title: 'Canceled', code: 'canceled' });
   }
 }
 

@@ -1,22 +1,7 @@
 export {
-  type CancelOutcome,
   createJobsClient,
-  type EndpointClient,
-  type EndpointRef,
-  type EventsOptions,
-  type GetOptions,
-  type JobEvent,
-  type JobPage,
-  type JobRef,
   type JobsClient,
   type JobsClientOptions,
-  type ListOptions,
-  type OutputSchema,
-  type RequestOptions,
-  type RunOptions,
-  type SubmitOptions,
-  type WaitMode,
-  type WaitOptions,
 } from './client.js';
 export {
   JobCanceledError,
@@ -31,4 +16,6 @@ export {
 } from './errors.js';
 export { EventStreamParser, readEventStream, type ServerSentEvent } from './sse.js';
 export type { HeadersOption } from './transport.js';
+// Every type of types.ts: the options and results of the endpoint client's methods.
+export type * from './types.js';
 export { isFinal, type Job, type JobLinks, parseJob } from './wire.js';

@@ -87,6 +87,15 @@ describe('EventStreamParser', () => {
     const parser = new EventStreamParser();
     expect([...text].flatMap((char) => parser.feed(char))).toEqual(whole);
   });
+
+  it('dispatches at once an event whose last line end is a CR at the end of a chunk', () => {
+    const parser = new EventStreamParser();
+    expect(parser.feed('data: a\r\r')).toEqual([{ event: 'message', id: '', data: 'a' }]);
+    // The LF that completes that CRLF, even after an empty chunk, is no blank line.
+    expect(parser.feed('data: b\r')).toEqual([]);
+    expect(parser.feed('')).toEqual([]);
+    expect(parser.feed('\ndata: c\n\n')).toEqual([{ event: 'message', id: '', data: 'b\nc' }]);
+  });
 });
 
 describe('readEventStream', () => {

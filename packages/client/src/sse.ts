@@ -1,3 +1,5 @@
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+
 /** One dispatched Server-Sent Event. */
 export interface ServerSentEvent {
   /** The `event:` field, `message` when the event had none. */
@@ -9,85 +11,42 @@ export interface ServerSentEvent {
 }
 
 /**
- * Incremental parser of the `text/event-stream` format (WHATWG HTML §9.2.6): feed it decoded text in chunks
- * of any size, get the dispatched events back. Lines end with CRLF, LF or CR; `:` lines are comments;
- * a blank line dispatches; an event without data is not dispatched; an unterminated event at the end of
- * the stream is discarded.
+ * Incremental parser of the `text/event-stream` format (WHATWG HTML §9.2.6), on top of `eventsource-parser`:
+ * feed it decoded text in chunks of any size, get the dispatched events back. Lines end with CRLF, LF or CR;
+ * `:` lines are comments; a blank line dispatches; an event without data is not dispatched; an
+ * unterminated event at the end of the stream is discarded.
  */
 export class EventStreamParser {
-  /** Last `id:` value; sent back as `Last-Event-ID` when reconnecting. */
+  /** Last `id:` value of a dispatched event; sent back as `Last-Event-ID` when reconnecting. */
   lastEventId = '';
   /** Last valid `retry:` value in milliseconds; null until the server sent one. */
   reconnectionMs: number | null = null;
 
-  #buffer = '';
+  #dispatched: ServerSentEvent[] = [];
   #skipLineFeed = false;
-  #data = '';
-  #hasData = false;
-  #eventType = '';
+  readonly #parser: EventSourceParser = createParser({
+    onEvent: (message) => {
+      // eventsource-parser gives the event's own id; the spec's last event id persists across events.
+      if (message.id !== undefined) this.lastEventId = message.id;
+      this.#dispatched.push({ event: message.event || 'message', data: message.data, id: this.lastEventId });
+    },
+    onRetry: (ms) => {
+      this.reconnectionMs = ms;
+    },
+  });
 
   feed(text: string): ServerSentEvent[] {
-    const events: ServerSentEvent[] = [];
     let chunk = text;
     if (this.#skipLineFeed && chunk.startsWith('\n')) chunk = chunk.slice(1);
-    this.#skipLineFeed = false;
-    this.#buffer += chunk;
-    let start = 0;
-    for (let i = 0; i < this.#buffer.length; i++) {
-      const char = this.#buffer[i];
-      if (char !== '\n' && char !== '\r') continue;
-      const line = this.#buffer.slice(start, i);
-      if (char === '\r') {
-        if (i + 1 < this.#buffer.length) {
-          if (this.#buffer[i + 1] === '\n') i++;
-        } else {
-          // A CR at the end of a chunk: a LF starting the next chunk belongs to the same line break.
-          this.#skipLineFeed = true;
-        }
-      }
-      start = i + 1;
-      const event = this.#line(line);
-      if (event) events.push(event);
+    if (chunk !== '') {
+      // eventsource-parser 3 holds back a CR that ends a chunk until it sees whether a LF follows, which
+      // would delay the event a lone CR dispatches: end that line now, and drop a LF that starts the next chunk.
+      this.#skipLineFeed = chunk.endsWith('\r');
+      this.#parser.feed(this.#skipLineFeed ? `${chunk}\n` : chunk);
     }
-    this.#buffer = this.#buffer.slice(start);
+    const events = this.#dispatched;
+    this.#dispatched = [];
     return events;
-  }
-
-  #line(line: string): ServerSentEvent | null {
-    if (line === '') return this.#dispatch();
-    if (line.startsWith(':')) return null;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'event':
-        this.#eventType = value;
-        break;
-      case 'data':
-        this.#data += this.#hasData ? `\n${value}` : value;
-        this.#hasData = true;
-        break;
-      case 'id':
-        if (!value.includes('\u0000')) this.lastEventId = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.reconnectionMs = Number(value);
-        break;
-      default:
-        break;
-    }
-    return null;
-  }
-
-  #dispatch(): ServerSentEvent | null {
-    const event = this.#hasData
-      ? { event: this.#eventType || 'message', data: this.#data, id: this.lastEventId }
-      : null;
-    this.#data = '';
-    this.#hasData = false;
-    this.#eventType = '';
-    return event;
   }
 }
 

@@ -1,16 +1,10 @@
 // Test helpers (not part of the build): real servers on ephemeral ports.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import {
-  createJobsRuntime,
-  defineEndpoint,
-  implement,
-  JobFailedError,
-  type JobsRuntime,
-  silentLogger,
-} from '@jobs/core';
+import { createJobsRuntime, defineEndpoint, implement, type JobsRuntime, silentLogger } from '@jobs/core';
 import { createJobsApp } from '@jobs/http-hono';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { defineTaskEndpoint, Gates, implementTask } from '@jobs/testing';
 import { Hono } from 'hono';
 import { afterAll, beforeAll } from 'vitest';
 import { z } from 'zod';
@@ -46,55 +40,7 @@ export const ping = defineEndpoint({
 });
 
 /** Runs `steps` steps, each released by the test through `gates.release(tag)`; may be told to fail. */
-export const task = defineEndpoint({
-  name: 'task',
-  input: z.object({
-    tag: z.string().min(1),
-    steps: z.number().int().min(0).max(10).default(0),
-    fail: z.boolean().default(false),
-  }),
-  output: z.object({ tag: z.string(), steps: z.number().int() }),
-  maxAttempts: 1,
-});
-
-/** Step permits per tag: a worker step waits until the test releases it. */
-export class Gates {
-  readonly #permits = new Map<string, number>();
-  readonly #waiters = new Map<string, Array<() => void>>();
-
-  release(tag: string, steps = 1): void {
-    for (let i = 0; i < steps; i++) {
-      const waiter = this.#waiters.get(tag)?.shift();
-      if (waiter) waiter();
-      else this.#permits.set(tag, (this.#permits.get(tag) ?? 0) + 1);
-    }
-  }
-
-  async step(tag: string, signal: AbortSignal): Promise<void> {
-    const permits = this.#permits.get(tag) ?? 0;
-    if (permits > 0) {
-      this.#permits.set(tag, permits - 1);
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        const list = this.#waiters.get(tag) ?? [];
-        this.#waiters.set(
-          tag,
-          list.filter((waiter) => waiter !== done),
-        );
-        reject(signal.reason);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.set(tag, [...(this.#waiters.get(tag) ?? []), done]);
-    });
-  }
-}
+export const task = defineTaskEndpoint();
 
 export interface JobsServer extends Served {
   /** Base URL of the jobs app (mounted at /jobs). */
@@ -124,17 +70,7 @@ export async function startJobsServer(): Promise<JobsServer> {
     logger: silentLogger,
     service: { pollIntervalMs: 200 },
     host: { progressIntervalMs: 1, heartbeatIntervalMs: 100, shutdownTimeoutMs: 1_000 },
-    workers: [
-      implement(ping, (input) => ({ pong: input.message })),
-      implement(task, async (input, ctx) => {
-        for (let i = 0; i < input.steps; i++) {
-          await gates.step(input.tag, ctx.signal);
-          ctx.progress((i + 1) / input.steps, `step ${i + 1} of ${input.steps}`);
-        }
-        if (input.fail) throw new JobFailedError('The task was told to fail.', { retryable: false });
-        return { tag: input.tag, steps: input.steps };
-      }),
-    ],
+    workers: [implement(ping, (input) => ({ pong: input.message })), implementTask(task, gates)],
   });
   await runtime.start();
   const shutdown = new AbortController();

@@ -3,6 +3,9 @@ import type { Problem } from './errors.js';
 
 const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 
+/** `Accept` of every request that expects JSON (a problem is JSON too). */
+export const ACCEPT_JSON = 'application/json, application/problem+json';
+
 export interface JobLinks {
   /** Absolute URL of the job. */
   self: string;
@@ -119,7 +122,14 @@ export function structuredFieldString(value: string): string {
   return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** Records the response's ETag on the job parsed from its body. */
+export function withETag(job: Job, response: Response): Job {
+  const etag = response.headers.get('etag');
+  if (etag) job.etag = etag;
+  return job;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -11,7 +11,6 @@ export type JobsErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'idempotency_key_reused'
-  | 'idempotency_in_progress'
   | 'output_not_ready'
   | 'output_not_available'
   | 'unavailable'
@@ -112,16 +111,6 @@ export class IdempotencyKeyReusedError extends JobsError {
   constructor() {
     super('idempotency_key_reused', 422, 'Idempotency key reused', {
       detail: 'This Idempotency-Key was already used with a different input.',
-    });
-  }
-}
-
-/** The request that first used the idempotency key has not finished creating its job yet. */
-export class IdempotencyInProgressError extends JobsError {
-  constructor() {
-    super('idempotency_in_progress', 409, 'Request in progress', {
-      detail: 'A request with this Idempotency-Key is still being processed; retry shortly.',
-      extensions: { retryAfter: 1 },
     });
   }
 }

@@ -17,7 +17,6 @@ export {
 } from './endpoint.js';
 export {
   CANCELED_PROBLEM,
-  IdempotencyInProgressError,
   IdempotencyKeyReusedError,
   InvalidEndpointError,
   InvalidInputError,

@@ -66,6 +66,8 @@ export type SettleOutcome =
       cleanup?: boolean;
       /** Stored with the result (the last progress report, held back by the throttle); undefined: unchanged. */
       progress?: JobProgress | null;
+      /** estimatedCompletionAt becomes now + this (the last ETA held back by the throttle); undefined: unchanged. */
+      estimatedRemainingMs?: number | null;
     }
   | { status: 'failed'; error: ProblemDetails; retentionMs: number }
   | { status: 'canceled'; error: ProblemDetails | null; retentionMs: number }

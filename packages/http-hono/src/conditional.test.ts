@@ -77,7 +77,7 @@ describe('ETag', () => {
     const afterCancelJob = await json<JobRepresentation>(afterCancel);
     if (afterCancelJob.status === 'running') expect(afterCancel.headers.get('etag')).toBe(cancelTag);
 
-    server.gates.advance('etag-all');
+    server.gates.release('etag-all');
     await pollJob(server, created.links.self, (job) => job.status === 'succeeded');
     const done = await get(server.url(`/task/${created.id}`));
     expect(done.status).toBe(303);
@@ -103,8 +103,8 @@ describe('ETag', () => {
     const etag = canceled.headers.get('etag');
     expect(etag).toMatch(ETAG);
     expect((await get(server.url(`/task/${queued.id}`))).headers.get('etag')).toBe(etag);
-    server.gates.advance('etag-blocker-1');
-    server.gates.advance('etag-blocker-2');
+    server.gates.release('etag-blocker-1');
+    server.gates.release('etag-blocker-2');
     for (const { job } of blockers) await pollJob(server, job.links.self, (j) => j.status === 'succeeded');
   });
 });
@@ -135,7 +135,7 @@ describe('If-None-Match without a wait', () => {
       expect((await json<JobRepresentation>(response)).id).toBe(job.id);
     }
 
-    server.gates.advance('inm-plain', 2);
+    server.gates.release('inm-plain', 2);
     await pollJob(server, job.links.self, (j) => j.status === 'succeeded');
     const changed = await get(url, { 'If-None-Match': etag });
     expect(changed.status).toBe(303);
@@ -160,7 +160,7 @@ describe('If-None-Match with Prefer: wait=N', () => {
     'answers at once with the new state when the tag is stale',
     async () => {
       const { job, etag } = await runningJob('stale', 2);
-      server.gates.advance('stale');
+      server.gates.release('stale');
       const progressed = await pollJob(server, job.links.self, (j) => j.progress?.fraction === 0.5);
       // Nothing changes any more until the test says so: a held request would run into the timeout.
       const response = await get(server.url(`/task/${job.id}`), { 'If-None-Match': etag, Prefer: 'wait=60' });
@@ -172,7 +172,7 @@ describe('If-None-Match with Prefer: wait=N', () => {
       const body = await json<JobRepresentation>(response);
       expect(body.updatedAt).toBe(progressed.updatedAt);
       expect(body.progress?.fraction).toBe(0.5);
-      server.gates.advance('stale');
+      server.gates.release('stale');
       await pollJob(server, job.links.self, (j) => j.status === 'succeeded');
     },
     TIMEOUT,
@@ -183,7 +183,7 @@ describe('If-None-Match with Prefer: wait=N', () => {
     async () => {
       const { job, etag } = await runningJob('current', 2);
       const first = await startLongPoll(job.id, etag, 60);
-      server.gates.advance('current');
+      server.gates.release('current');
       const progressed = await first.response;
       expect(progressed.status).toBe(200);
       expect(progressed.headers.get('preference-applied')).toBe('wait=60');
@@ -195,7 +195,7 @@ describe('If-None-Match with Prefer: wait=N', () => {
       expect(progressTag).toContain(`"${Date.parse(progressJob.updatedAt)}-`);
 
       const second = await startLongPoll(job.id, progressTag, 60);
-      server.gates.advance('current');
+      server.gates.release('current');
       // The last step's progress report (fraction 1) may come before the completion: follow the tags.
       let completed = await second.response;
       let previousTag = progressTag;
@@ -248,7 +248,7 @@ describe('If-None-Match with Prefer: wait=N', () => {
       await expectNotModified(response, etag);
       expect(response.headers.get('preference-applied')).toBe('wait=1');
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      server.gates.advance('no-change');
+      server.gates.release('no-change');
       await pollJob(server, job.links.self, (j) => j.status === 'succeeded');
     },
     TIMEOUT,

@@ -116,16 +116,16 @@ describe('POST /{endpoint}', () => {
     expect(['queued', 'running']).toContain(job.status);
     expect(response.headers.get('location')).toBe(`/jobs/task/${job.id}`);
     expect(response.headers.get('retry-after')).not.toBeNull();
-    server.gates.advance('slow-post');
+    server.gates.release('slow-post');
     await pollJob(server, job.links.self, (j) => j.status === 'succeeded');
   });
 
   it('waits on POST until the job reaches a final state, not just any change', async () => {
     const pending = postJson(server.url('/task'), { tag: 'post-wait', steps: 2 }, { Prefer: 'wait=30' });
     const running = await findJob('task', (j) => j.status === 'running');
-    server.gates.advance('post-wait');
+    server.gates.release('post-wait');
     await pollJob(server, running.links.self, (j) => (j.progress?.fraction ?? 0) >= 0.5);
-    server.gates.advance('post-wait');
+    server.gates.release('post-wait');
     const response = await pending;
     expect(response.status).toBe(303);
     const job = await json<JobRepresentation>(response);
@@ -158,7 +158,7 @@ describe('GET /{endpoint}/{id}', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('vary')).toContain('Prefer');
 
-    server.gates.advance('get-running');
+    server.gates.release('get-running');
     await pollJob(server, created.links.self, (j) => j.status === 'succeeded');
     const done = await get(server.url(`/task/${created.id}`));
     expect(done.status).toBe(303);
@@ -226,7 +226,7 @@ describe('GET /{endpoint}/{id}', () => {
     const pending = get(server.url(`/task/${created.id}`), { Prefer: 'wait=30' });
     // Change the job only once the long-poll has read it, so that the change is the one it waits for.
     await until(() => server.getCalls(created.id) > reads);
-    server.gates.advance('long-poll');
+    server.gates.release('long-poll');
     const response = await pending;
     expect(response.headers.get('preference-applied')).toBe('wait=30');
     expect(response.headers.get('vary')).toContain('Prefer');
@@ -234,7 +234,7 @@ describe('GET /{endpoint}/{id}', () => {
     expect(job.updatedAt > running.updatedAt).toBe(true);
     expect(job.progress?.fraction).toBe(0.5);
     expect(response.status).toBe(200);
-    server.gates.advance('long-poll');
+    server.gates.release('long-poll');
     const final = await get(server.url(`/task/${created.id}`), { Prefer: 'wait=30' });
     expect([200, 303]).toContain(final.status);
     const finished = await pollJob(server, created.links.self, (j) => j.status === 'succeeded');
@@ -283,7 +283,7 @@ describe('GET /{endpoint}/{id}/output', () => {
       code: 'output_not_ready',
       title: 'Output not ready',
     });
-    server.gates.advance('output');
+    server.gates.release('output');
     await pollJob(server, created.links.self, (j) => j.status === 'succeeded');
     const response = await get(server.url(`/task/${created.id}/output`));
     expect(response.status).toBe(200);
@@ -323,8 +323,8 @@ describe('DELETE /{endpoint}/{id}', () => {
     expectProblem(again, 404);
     expectProblem(await get(server.url(`/task/${queued.id}`)), 404);
 
-    server.gates.advance('blocker-1');
-    server.gates.advance('blocker-2');
+    server.gates.release('blocker-1');
+    server.gates.release('blocker-2');
     for (const blocker of blockers)
       await pollJob(server, blocker.links.self, (j) => j.status === 'succeeded');
   });

@@ -15,7 +15,10 @@ import {
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ app: { heartbeatSeconds: 0.05 }, service: { pollIntervalMs: 50 } });
+  server = await startTestServer({
+    app: { heartbeatSeconds: 0.05 },
+    service: { pollIntervalMs: 50, livePollIntervalMs: 50 },
+  });
 });
 afterAll(async () => {
   await server.close();
@@ -48,7 +51,7 @@ describe('GET /{endpoint}/{id}/events', () => {
 
     for (let step = 1; step <= 3; step++) {
       // Release one step and read until its progress (or the final state) arrived.
-      server.gates.advance('sse');
+      server.gates.release('sse');
       for (;;) {
         const event = await reader.next();
         expect(event).not.toBeNull();
@@ -119,7 +122,7 @@ describe('GET /{endpoint}/{id}/events', () => {
       return events;
     })();
     await until(() => reader.comments.filter((c) => c === 'heartbeat').length >= 2);
-    server.gates.advance('idle');
+    server.gates.release('idle');
     const events = await rest;
     expect(parse(events.at(-1)!).status).toBe('succeeded');
   }, 20_000);
@@ -146,7 +149,7 @@ describe('GET /{endpoint}/{id}/events', () => {
     await pollJob(server, created.links.self, (j) => j.status === 'running');
     const reader = await openStream(created.links.events);
     expect((await reader.next())!.event).toBe('status');
-    // While the stream is open, the watcher re-reads the job (poll backstop every 50 ms here).
+    // While the stream is open, the watcher re-reads the job (its safety-net poll, every 50 ms here).
     const before = server.getCalls(created.id);
     await until(() => server.getCalls(created.id) >= before + 3);
     await reader.cancel();
@@ -159,7 +162,7 @@ describe('GET /{endpoint}/{id}/events', () => {
       stable = now === last ? stable + 1 : 0;
       last = now;
     }
-    server.gates.advance('leave');
+    server.gates.release('leave');
     await pollJob(server, created.links.self, (j) => j.status === 'succeeded');
   }, 20_000);
 

@@ -55,7 +55,7 @@ describe('owner hook', () => {
     const list = await json<JobListRepresentation>(await get(server.url('/ping'), alice));
     expect(list.jobs.map((j) => j.id)).toEqual([done.id]);
 
-    server.gates.advance('owned');
+    server.gates.release('owned');
     await pollJob(server, running.links.self, (j) => j.status === 'succeeded', alice);
   });
 

@@ -1,11 +1,4 @@
-import {
-  IdempotencyInProgressError,
-  JobsError,
-  type Logger,
-  type ProblemDetails,
-  problemType,
-  UnavailableError,
-} from '@jobs/core';
+import { JobsError, type Logger, type ProblemDetails, problemType, UnavailableError } from '@jobs/core';
 import { HTTPException } from 'hono/http-exception';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -82,12 +75,7 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
   if (error instanceof HTTPException) return error.getResponse();
   const jobsError = asJobsError(error);
   if (jobsError && jobsError.status >= 400 && jobsError.status < 500) {
-    const headers: Record<string, string> = {};
-    if (jobsError instanceof IdempotencyInProgressError || jobsError.code === 'idempotency_in_progress') {
-      const retryAfter = jobsError.extensions.retryAfter;
-      headers['Retry-After'] = String(typeof retryAfter === 'number' ? retryAfter : 1);
-    }
-    return problemResponse({ ...jobsError.toProblem(), status: jobsError.status }, headers);
+    return problemResponse({ ...jobsError.toProblem(), status: jobsError.status });
   }
   if (jobsError && jobsError.code === 'unavailable') {
     const seconds = Math.max(

@@ -5,7 +5,6 @@ import {
   createJobsRuntime,
   defineEndpoint,
   implement,
-  JobFailedError,
   type JobQueue,
   type JobRepository,
   type JobsRuntime,
@@ -13,6 +12,7 @@ import {
   type Logger,
 } from '@jobs/core';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { defineTaskEndpoint, Gates, implementTask } from '@jobs/testing';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createJobsApp, type JobsAppOptions } from './app.js';
@@ -25,59 +25,8 @@ export const ping = defineEndpoint({
   output: z.object({ pong: z.string() }),
 });
 
-/** A job the test drives step by step: each step waits for `gates.advance(tag)`. */
-export const task = defineEndpoint({
-  name: 'task',
-  description: 'Runs the steps the test releases.',
-  input: z.object({
-    tag: z.string().min(1),
-    steps: z.number().int().min(0).max(10).default(0),
-    fail: z.boolean().default(false),
-  }),
-  output: z.object({ tag: z.string(), steps: z.number().int() }),
-  maxAttempts: 1,
-  concurrency: 2,
-});
-
-export class Gates {
-  readonly #credits = new Map<string, number>();
-  readonly #waiters = new Map<string, Array<() => void>>();
-
-  advance(tag: string, steps = 1): void {
-    for (let i = 0; i < steps; i++) {
-      const waiter = this.#waiters.get(tag)?.shift();
-      if (waiter) waiter();
-      else this.#credits.set(tag, (this.#credits.get(tag) ?? 0) + 1);
-    }
-  }
-
-  step(tag: string, signal: AbortSignal): Promise<void> {
-    const credits = this.#credits.get(tag) ?? 0;
-    if (credits > 0) {
-      this.#credits.set(tag, credits - 1);
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const list = this.#waiters.get(tag) ?? [];
-        this.#waiters.set(
-          tag,
-          list.filter((waiter) => waiter !== done),
-        );
-        reject(signal.reason);
-      };
-      const done = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const list = this.#waiters.get(tag) ?? [];
-      list.push(done);
-      this.#waiters.set(tag, list);
-    });
-  }
-}
+/** A job the test drives step by step: each step waits for `gates.release(tag)`. */
+export const task = defineTaskEndpoint({ concurrency: 2 });
 
 export interface CapturedLog {
   level: string;
@@ -131,17 +80,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     host: { progressIntervalMs: 1, shutdownTimeoutMs: 1_000 },
     workers: [
       implement(ping, (input) => ({ pong: input.message })),
-      implement(task, {
-        estimate: (input) => 60_000 + input.steps * 1_000,
-        run: async (input, ctx) => {
-          for (let i = 0; i < input.steps; i++) {
-            await gates.step(input.tag, ctx.signal);
-            ctx.progress((i + 1) / input.steps, `step ${i + 1} of ${input.steps}`);
-          }
-          if (input.fail) throw new JobFailedError('The task was told to fail.', { retryable: false });
-          return { tag: input.tag, steps: input.steps };
-        },
-      }),
+      implementTask(task, gates, { estimate: (input) => 60_000 + input.steps * 1_000 }),
     ],
   });
   await runtime.start();
@@ -184,9 +123,11 @@ function countGets(repository: JobRepository, counts: Map<string, number>): JobR
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (property === 'get') {
-        return (id: string) => {
+        // Every argument goes through: the repository's `get` may take more than the id.
+        return (...args: unknown[]) => {
+          const id = String(args[0]);
           counts.set(id, (counts.get(id) ?? 0) + 1);
-          return target.get(id);
+          return Reflect.apply(target.get, target, args);
         };
       }
       return typeof value === 'function' ? value.bind(target) : value;

@@ -162,6 +162,12 @@ function progressJson(value: JobProgress | null): string | null {
   return json(value, 'progress');
 }
 
+/** An ETA given as milliseconds from now: undefined leaves it unchanged, null clears it. */
+function remainingToEta(remaining: number | null | undefined, now: number): number | null | undefined {
+  if (remaining === undefined || remaining === null) return remaining;
+  return now + duration(remaining, 'estimatedRemainingMs');
+}
+
 /** Marks a change: updatedAt strictly increases per job, so two changes in one millisecond differ. */
 function touch(job: Stored, now: number): void {
   job.updatedAt = Math.max(now, job.updatedAt + 1);
@@ -318,13 +324,7 @@ class MemoryJobRepository implements JobRepository {
   #heartbeat(request: HeartbeatRequest, now: number): HeartbeatResult {
     const leaseMs = duration(request.leaseMs, 'leaseMs');
     const progress = request.progress === undefined ? undefined : progressJson(request.progress);
-    const remaining = request.estimatedRemainingMs;
-    const eta =
-      remaining === undefined
-        ? undefined
-        : remaining === null
-          ? null
-          : now + duration(remaining, 'estimatedRemainingMs');
+    const eta = remainingToEta(request.estimatedRemainingMs, now);
     const job = this.#jobs.get(request.id);
     if (!job || job.status !== 'running' || job.leaseToken !== request.leaseToken) {
       return { held: false, cancelRequested: false };
@@ -358,12 +358,14 @@ class MemoryJobRepository implements JobRepository {
     let output: string | null = null;
     let error: string | null = null;
     let progress: string | null | undefined;
+    let eta: number | null | undefined;
     let durationMs: number;
     switch (outcome.status) {
       case 'succeeded':
         durationMs = duration(outcome.retentionMs, 'retentionMs');
         output = json(outcome.output, 'output');
         progress = outcome.progress === undefined ? undefined : progressJson(outcome.progress);
+        eta = remainingToEta(outcome.estimatedRemainingMs, now);
         break;
       case 'failed':
       case 'canceled':
@@ -399,6 +401,7 @@ class MemoryJobRepository implements JobRepository {
       job.expiresAt = now + durationMs;
       job.output = output;
       if (progress !== undefined) job.progress = progress;
+      if (eta !== undefined) job.estimatedCompletionAt = eta;
       job.cleanup = outcome.status === 'succeeded' && outcome.cleanup === true;
     }
     this.#reindex(job);

@@ -323,7 +323,11 @@ export class WorkerHost {
       const outcome = this.#outcome(worker, run, produced);
       if (outcome) {
         const held = progress.close();
-        if (outcome.status === 'succeeded' && held?.progress) outcome.progress = held.progress;
+        if (outcome.status === 'succeeded') {
+          if (held?.progress) outcome.progress = held.progress;
+          if (held?.estimatedRemainingMs !== undefined)
+            outcome.estimatedRemainingMs = held.estimatedRemainingMs;
+        }
         recording = this.#record(run, outcome, startedAt);
       }
     } finally {

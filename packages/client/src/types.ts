@@ -1,0 +1,116 @@
+// The public types of an endpoint client: what its methods take and answer.
+import type { JobStatus } from '@jobs/core';
+import type { Job } from './wire.js';
+
+/** The shape of an output schema the client needs: any zod schema fits. */
+export interface OutputSchema {
+  safeParse(value: unknown):
+    | { success: true; data: unknown }
+    | {
+        success: false;
+        error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string }> };
+      };
+}
+
+/** What `client.endpoint()` accepts besides a full endpoint: a name, with an optional output schema. */
+export interface EndpointRef {
+  name: string;
+  output?: OutputSchema;
+}
+
+/** A job id, or anything with one (a `Job`). */
+export type JobRef = string | { id: string };
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions extends RequestOptions {
+  /** Sent as `Idempotency-Key: "…"`: a retried submit returns the original job. `true` generates a random key for this call, which also makes the POST safe to retry. */
+  idempotencyKey?: string | true;
+  /** Seconds the server may hold the request for the job to finish (`Prefer: wait=N`), capped by `maxWaitSeconds`. */
+  wait?: number;
+}
+
+export interface GetOptions extends RequestOptions {
+  /** Seconds the server may hold the request until the job changes (`Prefer: wait=N`), capped by `maxWaitSeconds`. */
+  wait?: number;
+}
+
+export type WaitMode = 'poll' | 'long-poll';
+
+export interface WaitOptions extends RequestOptions {
+  /** Give up after this long with a `JobWaitTimeoutError`. Default: no limit (use `signal` to stop). */
+  timeoutMs?: number;
+  /** Called with the job whenever a new state is seen (status, progress, ...), the first and the final one included. */
+  onProgress?: (job: Job) => void;
+  /** `long-poll` (default) asks the server to hold each request (`Prefer: wait=N`) and sleeps `Retry-After` only when the server does not; `poll` sleeps `Retry-After` between plain requests. */
+  mode?: WaitMode;
+}
+
+export interface RunOptions extends WaitOptions {
+  idempotencyKey?: string | true;
+  /** DELETE the job once its output is read, as the pattern's last step. Default false. */
+  deleteAfter?: boolean;
+  /** When `signal` aborts, DELETE the job (cancel it) before rethrowing. Default false. */
+  cancelOnAbort?: boolean;
+}
+
+export interface ListOptions extends RequestOptions {
+  status?: JobStatus;
+  /** Jobs per page (the server allows 1 to 100; its default is 20). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface EventsOptions extends RequestOptions {
+  /** Resume after this event id (sent as `Last-Event-ID`). */
+  lastEventId?: string;
+}
+
+/** One Server-Sent Event of a job's stream. */
+export interface JobEvent {
+  /** The SSE event name the server used. */
+  type: string;
+  /** The event id, null when the server sent none. */
+  id: string | null;
+  /** The job as of this event. */
+  job: Job;
+}
+
+/** `DELETE` outcomes: queued → `canceled`; running → `cancel_requested`; final → `removed`. */
+export type CancelOutcome = 'canceled' | 'cancel_requested' | 'removed';
+
+export interface EndpointClient<Input = unknown, Output = unknown> {
+  readonly name: string;
+  /** Absolute (or, with a relative base, relative) URL of the endpoint. */
+  readonly url: string;
+  /** URL of a job of this endpoint. */
+  jobUrl(job: JobRef): string;
+  /** POSTs a job. Answers the job as created (202), or as finished when `wait` was given and it finished in time. */
+  submit(input: Input, options?: SubmitOptions): Promise<Job>;
+  get(job: JobRef, options?: GetOptions): Promise<Job>;
+  /** Resolves with the job once it is final (succeeded, failed or canceled; it does not throw for those). */
+  wait(job: JobRef, options?: WaitOptions): Promise<Job>;
+  /** The output of a succeeded job, checked against the endpoint's output schema. */
+  output(job: JobRef, options?: RequestOptions): Promise<Output>;
+  /** submit + wait + output. Throws `JobFailedClientError` / `JobCanceledError` when the job did not succeed. */
+  run(input: Input, options?: RunOptions): Promise<Output>;
+  cancel(job: JobRef, options?: RequestOptions): Promise<CancelOutcome>;
+  /** Same as `cancel`: DELETE the job. */
+  delete(job: JobRef, options?: RequestOptions): Promise<CancelOutcome>;
+  list(options?: ListOptions): Promise<JobPage>;
+  /** Every page, following `nextCursor`. */
+  listPages(options?: ListOptions): AsyncGenerator<JobPage, void, undefined>;
+  /** Every job of every page, newest first. */
+  listAll(options?: ListOptions): AsyncGenerator<Job, void, undefined>;
+  /** The job's Server-Sent Events; ends after the event with a final state. Reconnects (with `Last-Event-ID`) when the stream drops early. */
+  events(job: JobRef, options?: EventsOptions): AsyncGenerator<JobEvent, void, undefined>;
+}

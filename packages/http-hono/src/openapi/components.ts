@@ -1,0 +1,95 @@
+// The parameter and header components of the document.
+import { type JsonSchema, ref } from './refs.js';
+
+/** `components.parameters`. */
+export function parameters(maxWaitSeconds: number) {
+  return {
+    JobId: {
+      name: 'id',
+      in: 'path',
+      required: true,
+      description: 'Job id.',
+      schema: { type: 'string', format: 'uuid' },
+    },
+    Prefer: {
+      name: 'Prefer',
+      in: 'header',
+      required: false,
+      description: `RFC 7240. \`wait=N\` waits up to N seconds (capped at ${maxWaitSeconds}); \`Preference-Applied\` tells the wait honoured.`,
+      schema: { type: 'string', examples: ['wait=10'] },
+    },
+    IfNoneMatch: {
+      name: 'If-None-Match',
+      in: 'header',
+      required: false,
+      description:
+        'RFC 9110: the `ETag` of the job state last seen (or a list of them, or `*`; weak comparison). Answers 304 while the job is in that state; with `Prefer: wait=N`, waits until it is not.',
+      schema: { type: 'string', examples: ['"1767607201250-1x2y3z4a5b"'] },
+    },
+    IdempotencyKey: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description:
+        'A Structured Field string (`"key"`, a bare token is accepted too), 1–255 visible ASCII characters, unique per intended job.',
+      schema: { type: 'string', examples: ['"8e03978e-40d5-43e8-bc93-6894a57f9324"'] },
+    },
+    StatusFilter: {
+      name: 'status',
+      in: 'query',
+      required: false,
+      schema: ref('schemas', 'JobStatus'),
+    },
+    Limit: {
+      name: 'limit',
+      in: 'query',
+      required: false,
+      description: 'Page size.',
+      schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    },
+    Cursor: {
+      name: 'cursor',
+      in: 'query',
+      required: false,
+      description: '`nextCursor` of the previous page.',
+      schema: { type: 'string' },
+    },
+    LastEventId: {
+      name: 'Last-Event-ID',
+      in: 'header',
+      required: false,
+      description: 'Sent by a reconnecting EventSource.',
+      schema: { type: 'string' },
+    },
+  };
+}
+
+/** `components.headers`; `HEADER_NAMES` in refs.ts says which response header each one describes. */
+export function headers() {
+  const header = (description: string, schema: JsonSchema) => ({ description, schema });
+  return {
+    Location: header('The job URL.', { type: 'string', format: 'uri-reference' }),
+    OutputLocation: header("The job's output URL.", { type: 'string', format: 'uri-reference' }),
+    ContentLocation: header('The URL of the job the body represents.', {
+      type: 'string',
+      format: 'uri-reference',
+    }),
+    RetryAfter: header('Seconds to wait before polling (or retrying) again.', {
+      type: 'integer',
+      minimum: 0,
+    }),
+    ETag: header(
+      'RFC 9110 entity tag of the job state (`"<updatedAt epoch ms>-<fingerprint>"`; opaque to clients). It changes with every change of the job; send it back in `If-None-Match`.',
+      { type: 'string' },
+    ),
+    PreferenceApplied: header('RFC 7240: the `wait=N` that was honoured.', { type: 'string' }),
+    IdempotentReplayed: header('`true` when an Idempotency-Key replay returned an existing job.', {
+      type: 'string',
+      enum: ['true'],
+    }),
+    Vary: header('`Prefer`: the answer depends on the wait preference.', { type: 'string' }),
+    Link: header('RFC 8288 link to the next page (`rel="next"`).', { type: 'string' }),
+    CacheControl: header('`no-store`: job state changes.', { type: 'string' }),
+    Allow: header('The methods the resource supports.', { type: 'string' }),
+  };
+}

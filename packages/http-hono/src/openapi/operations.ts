@@ -1,0 +1,258 @@
+// The operations of one endpoint (submit, list, get, delete, events, output) and of the document itself.
+import type { Endpoint } from '@jobs/core';
+import { problemRefs } from './problems.js';
+import { headerRefs, jobResponse, jsonContent, ref } from './refs.js';
+import { pascal } from './schemas.js';
+
+/** What the operations of an endpoint refer to and mention. */
+export interface OperationContext {
+  endpoint: Endpoint;
+  /** `ping` → `Ping`: prefix of the operation ids and of the schema components. */
+  base: string;
+  inputSchema: string;
+  outputSchema: string;
+  maxWaitSeconds: number;
+  maxBodyBytes: number;
+}
+
+export function operationContext(
+  endpoint: Endpoint,
+  limits: { maxWaitSeconds: number; maxBodyBytes: number },
+) {
+  const base = pascal(endpoint.name);
+  return { endpoint, base, inputSchema: `${base}Input`, outputSchema: `${base}Output`, ...limits };
+}
+
+/** The path items of an endpoint, by path. */
+export function endpointPaths(op: OperationContext): Record<string, unknown> {
+  const collection = `/${op.endpoint.name}`;
+  const item = `${collection}/{id}`;
+  const jobId = [ref('parameters', 'JobId')];
+  return {
+    [collection]: { post: submitOperation(op), get: listOperation(op) },
+    [item]: { parameters: jobId, get: getJobOperation(op), delete: deleteJobOperation(op) },
+    [`${item}/events`]: { parameters: jobId, get: eventsOperation(op) },
+    [`${item}/output`]: { parameters: jobId, get: outputOperation(op) },
+  };
+}
+
+/** What every operation starts with: its tag (the endpoint), id, summary and description. */
+function operation(op: OperationContext, operationId: string, summary: string, description: string) {
+  return { tags: [op.endpoint.name], operationId, summary, description };
+}
+
+function submitOperation(op: OperationContext) {
+  const { base, inputSchema, maxWaitSeconds, maxBodyBytes } = op;
+  const name = op.endpoint.name;
+  return {
+    ...operation(
+      op,
+      `submit${base}`,
+      `Submit a ${name} job`,
+      [
+        op.endpoint.description,
+        `Validates the input against the ${name} schema, stores the job and answers 202 with the job.`,
+        `\`Prefer: wait=N\` waits up to N seconds (at most ${maxWaitSeconds}) for a final state and`,
+        'answers 303 to the output when the job succeeded in time.',
+        '`Idempotency-Key` makes retries safe: the same key with the same input returns the original job',
+        '(202, `Idempotent-Replayed: true`) until it expires; with another input it answers 422.',
+        `Bodies over ${maxBodyBytes} bytes answer 413.`,
+      ]
+        .filter(Boolean)
+        .join(' '),
+    ),
+    parameters: [ref('parameters', 'Prefer'), ref('parameters', 'IdempotencyKey')],
+    requestBody: { required: true, content: jsonContent(inputSchema) },
+    responses: {
+      '200': jobResponse(
+        'The job already failed or was canceled (during `Prefer: wait=N`, or on an Idempotency-Key replay); `error` says why.',
+        headerRefs('Location', 'ContentLocation', 'ETag', 'PreferenceApplied', 'IdempotentReplayed', 'Vary'),
+      ),
+      '202': jobResponse(
+        'Job accepted (or replayed for a known Idempotency-Key).',
+        headerRefs(
+          'Location',
+          'ContentLocation',
+          'ETag',
+          'RetryAfter',
+          'PreferenceApplied',
+          'IdempotentReplayed',
+          'Vary',
+        ),
+      ),
+      '303': jobResponse(
+        'With `Prefer: wait=N`: the job succeeded in time; `Location` is its output.',
+        headerRefs(
+          'OutputLocation',
+          'ContentLocation',
+          'ETag',
+          'PreferenceApplied',
+          'IdempotentReplayed',
+          'Vary',
+        ),
+      ),
+      ...problemRefs('400', '404', '413', '415', '422', '500', '503'),
+    },
+  };
+}
+
+function listOperation(op: OperationContext) {
+  return {
+    ...operation(
+      op,
+      `list${op.base}`,
+      `List ${op.endpoint.name} jobs`,
+      'The caller\'s jobs of this endpoint, newest first. Follow `nextCursor` (or the `Link: rel="next"` header) for the next page.',
+    ),
+    parameters: [ref('parameters', 'StatusFilter'), ref('parameters', 'Limit'), ref('parameters', 'Cursor')],
+    responses: {
+      '200': {
+        description: 'One page of jobs.',
+        headers: headerRefs('Link', 'CacheControl'),
+        content: jsonContent('JobList'),
+      },
+      ...problemRefs('404', '422', '500', '503'),
+    },
+  };
+}
+
+function getJobOperation(op: OperationContext) {
+  const { base, maxWaitSeconds } = op;
+  return {
+    ...operation(
+      op,
+      `get${base}Job`,
+      `Get a ${op.endpoint.name} job`,
+      [
+        'Queued or running: 200 with `Retry-After`. Succeeded: 303 to the output, the job in the body.',
+        "Failed or canceled: 200 with `error`. Unknown, expired or another owner's: 404.",
+        `\`Prefer: wait=N\` long-polls: answers as soon as the job changes, or after N seconds (at most ${maxWaitSeconds}).`,
+        'Every answer carries the `ETag` of the job state. With `If-None-Match` set to the last `ETag` seen, the',
+        'answer is 304 while the job is still in that state; with `Prefer: wait=N` as well, the request waits until',
+        'the state differs from that one (at once if it already does) and answers 200/303 with the new state, or',
+        '304 when the wait ended with no change, so that no change between two long-polls is missed.',
+      ].join(' '),
+    ),
+    parameters: [ref('parameters', 'Prefer'), ref('parameters', 'IfNoneMatch')],
+    responses: {
+      '200': jobResponse(
+        'The job is queued, running, failed or canceled.',
+        headerRefs('ETag', 'RetryAfter', 'CacheControl', 'PreferenceApplied', 'Vary'),
+      ),
+      '303': jobResponse(
+        'The job succeeded; `Location` is its output.',
+        headerRefs('OutputLocation', 'ETag', 'CacheControl', 'PreferenceApplied', 'Vary'),
+      ),
+      '304': {
+        description:
+          'Not Modified: `If-None-Match` matches the job state (with `Prefer: wait=N`: it still did when the wait ended). No body.',
+        headers: headerRefs('ETag', 'RetryAfter', 'CacheControl', 'PreferenceApplied', 'Vary'),
+      },
+      ...problemRefs('404', '500', '503'),
+    },
+  };
+}
+
+function deleteJobOperation(op: OperationContext) {
+  return {
+    ...operation(
+      op,
+      `delete${op.base}Job`,
+      `Cancel or remove a ${op.endpoint.name} job`,
+      'Queued: canceled at once (200). Running: cancel requested, the worker is signalled (202). Final: removed (204). Unknown: 404.',
+    ),
+    responses: {
+      '200': jobResponse('The queued job was canceled.', headerRefs('ETag')),
+      '202': jobResponse('The job is running; cancellation was requested.', headerRefs('ETag', 'RetryAfter')),
+      '204': { description: 'The finished job was removed.' },
+      ...problemRefs('404', '500', '503'),
+    },
+  };
+}
+
+function eventsOperation(op: OperationContext) {
+  return {
+    ...operation(
+      op,
+      `stream${op.base}Events`,
+      `Stream a ${op.endpoint.name} job's changes`,
+      'Server-Sent Events: the current state at once, then one event per change, named `status` or `progress`, with `id:` (the update time in epoch ms) and the job JSON as `data`; `: heartbeat` comments while idle; closed after the event of a final state. An `error` event (problem JSON) ends the stream if the job disappears or the backend fails.',
+    ),
+    parameters: [ref('parameters', 'LastEventId')],
+    responses: {
+      '200': {
+        description: 'An event stream.',
+        headers: headerRefs('CacheControl'),
+        content: {
+          'text/event-stream': {
+            schema: { type: 'string', description: 'Events whose `data` is a Job.' },
+            example:
+              'event: status\nid: 1717171717000\ndata: {"id":"…","status":"running",…}\n\nevent: progress\nid: 1717171718000\ndata: {"id":"…","status":"running","progress":{"fraction":0.5},…}\n\n',
+          },
+        },
+      },
+      '204': {
+        description:
+          'A reconnecting client (`Last-Event-ID`) already received the final event: nothing more will come.',
+      },
+      ...problemRefs('404', '500', '503'),
+    },
+  };
+}
+
+function outputOperation(op: OperationContext) {
+  const { base, outputSchema } = op;
+  return {
+    ...operation(
+      op,
+      `get${base}Output`,
+      `Get a ${op.endpoint.name} job's output`,
+      'The output of a succeeded job. A job not finished yet answers 404 `output-not-ready`; a failed or canceled one 404 `output-not-available`.',
+    ),
+    responses: {
+      '200': {
+        description: 'The output.',
+        headers: headerRefs('CacheControl'),
+        content: jsonContent(outputSchema),
+      },
+      '404': {
+        description:
+          'Unknown job (`not-found`), not finished yet (`output-not-ready`), or failed/canceled (`output-not-available`).',
+        content: { 'application/problem+json': { schema: ref('schemas', 'Problem') } },
+      },
+      ...problemRefs('500', '503'),
+    },
+  };
+}
+
+/** The document's own paths: this document, and the reference page when there is one. */
+export function metaPaths(docsPath: string | false): Record<string, unknown> {
+  const paths: Record<string, unknown> = {
+    '/openapi.json': {
+      get: {
+        tags: ['meta'],
+        operationId: 'getOpenApiDocument',
+        summary: 'This OpenAPI document',
+        responses: {
+          '200': {
+            description: 'OpenAPI 3.1 document.',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
+      },
+    },
+  };
+  if (docsPath) {
+    paths[docsPath] = {
+      get: {
+        tags: ['meta'],
+        operationId: 'getApiReference',
+        summary: 'Interactive API reference',
+        responses: {
+          '200': { description: 'HTML page.', content: { 'text/html': { schema: { type: 'string' } } } },
+        },
+      },
+    };
+  }
+  return paths;
+}

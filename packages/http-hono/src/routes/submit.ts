@@ -1,0 +1,44 @@
+import { type Endpoint, isFinalStatus, NotFoundError } from '@jobs/core';
+import type { Context } from 'hono';
+import { readJsonBody } from '../body.js';
+import type { AppContext, JobState } from '../context.js';
+import { parseIdempotencyKey } from '../headers.js';
+import { jobETag, jobLinks, toRepresentation } from '../representation.js';
+
+/** `POST /{endpoint}`: validates and stores a job; `202`, or with `Prefer: wait=N` maybe `303`/`200`. */
+export async function submit(ctx: AppContext, c: Context, endpoint: Endpoint): Promise<Response> {
+  const owner = await ctx.ownerOf(c);
+  const idempotencyKey = parseIdempotencyKey(c.req.header('idempotency-key'));
+  const input = await readJsonBody(c.req.raw, ctx.maxBodyBytes);
+  const { job, created } = await ctx.service.submit(endpoint.name, input, { owner, idempotencyKey });
+  const base = ctx.baseOf(c, 1);
+  const wait = ctx.preferredWait(c);
+  let current: JobState = job;
+  if (wait !== null && wait > 0 && !isFinalStatus(job.status)) {
+    try {
+      current = await ctx.waiting(c, (signal) =>
+        ctx.service.wait(endpoint.name, job.id, { owner, timeoutMs: wait * 1000, until: 'final', signal }),
+      );
+    } catch (error) {
+      // Deleted meanwhile: the job was still created; answer as without waiting.
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+  const links = jobLinks(base, current);
+  c.header('Content-Location', links.self);
+  c.header('ETag', jobETag(current));
+  c.header('Cache-Control', 'no-store');
+  if (!created) c.header('Idempotent-Replayed', 'true');
+  if (wait !== null && current.status === 'succeeded' && links.output) {
+    c.header('Location', links.output);
+    return c.json(toRepresentation(base, current), 303);
+  }
+  c.header('Location', links.self);
+  // A job that already failed or was canceled (during the wait, or on a replay) is no longer "accepted
+  // for processing": 200 with the final state, so clients do not poll it.
+  if (current.status === 'failed' || current.status === 'canceled') {
+    return c.json(toRepresentation(base, current), 200);
+  }
+  if (!isFinalStatus(current.status)) c.header('Retry-After', String(ctx.service.retryAfterSeconds(current)));
+  return c.json(toRepresentation(base, current), 202);
+}
