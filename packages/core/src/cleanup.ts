@@ -40,7 +40,9 @@ export class CleanupRunner {
   readonly #concurrency: number;
   readonly #logger: Logger;
   #timer: ReturnType<typeof setTimeout> | null = null;
-  #running: Promise<void> | null = null;
+  /** Cleanups running now: a slow one holds its slot only, never the others. */
+  readonly #active = new Set<Promise<void>>();
+  #claiming: Promise<void> | null = null;
   #again = false;
   #stopped = true;
 
@@ -68,17 +70,17 @@ export class CleanupRunner {
     this.wake();
   }
 
-  /** Runs due cleanups now (after the pass in progress). */
+  /** Takes due cleanups now, as many as there are free slots (after the claim in progress, if any). */
   wake(): void {
     if (this.#stopped) return;
-    if (this.#running) {
+    if (this.#claiming) {
       this.#again = true;
       return;
     }
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#running = this.#pass().finally(() => {
-      this.#running = null;
+    this.#claiming = this.#claim().finally(() => {
+      this.#claiming = null;
       if (this.#again) {
         this.#again = false;
         this.wake();
@@ -90,7 +92,8 @@ export class CleanupRunner {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    await this.#running;
+    await this.#claiming;
+    await Promise.allSettled([...this.#active]);
   }
 
   #schedule(): void {
@@ -99,18 +102,24 @@ export class CleanupRunner {
     unrefTimer(this.#timer);
   }
 
-  async #pass(): Promise<void> {
+  async #claim(): Promise<void> {
+    const free = this.#concurrency - this.#active.size;
+    if (free <= 0) return;
     try {
-      for (;;) {
-        const leaseToken = newLeaseToken();
-        const due = await this.#repository.claimCleanups({
-          endpoints: [...this.#workers.keys()],
-          limit: this.#concurrency,
-          leaseMs: this.#timeoutMs * 2,
-          leaseToken,
+      const leaseToken = newLeaseToken();
+      const due = await this.#repository.claimCleanups({
+        endpoints: [...this.#workers.keys()],
+        limit: free,
+        leaseMs: this.#timeoutMs * 2,
+        leaseToken,
+      });
+      for (const pending of due) {
+        const running: Promise<void> = this.#run(pending, leaseToken).finally(() => {
+          this.#active.delete(running);
+          // A slot is free: more may be waiting.
+          this.wake();
         });
-        await Promise.all(due.map((pending) => this.#run(pending, leaseToken)));
-        if (due.length < this.#concurrency || this.#stopped) return;
+        this.#active.add(running);
       }
     } catch (error) {
       this.#logger.warn('cleanups could not be fetched; trying again later', { error: describeError(error) });

@@ -1,10 +1,17 @@
 import { InvalidInputError, type NewJob, newJobId, newLeaseToken } from '@jobs/core';
-import { makeNewJob } from '@jobs/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidIdentifierError } from './identifiers.js';
 import { createPostgresRepository, type PostgresJobRepository } from './repository.js';
-import { DATABASE_URL, dropSchema, randomSchema, testRepository, withAdmin } from './test-support.js';
+import {
+  DATABASE_URL,
+  dropSchema,
+  newJob as makeNewJob,
+  randomSchema,
+  testRepository,
+  values,
+  withAdmin,
+} from './test-support.js';
 
 /** A pool that records every use: proof that nothing reached the database. */
 function recordingPool(): { pool: pg.Pool; calls: string[] } {
@@ -111,11 +118,17 @@ describe('values PostgreSQL cannot hold', () => {
   }
 
   async function running() {
-    const { job } = await repository.create(newJob());
+    const [created] = values(await repository.create([newJob()]));
     const token = newLeaseToken();
-    const claimed = await repository.claim(job.id, { leaseToken: token, leaseMs: 600_000 });
+    const [claimed] = await repository.claim([{ id: created!.job.id, leaseToken: token, leaseMs: 600_000 }]);
     if (!claimed) throw new Error('claim failed');
     return { job: claimed, token };
+  }
+
+  /** The item's error, failing when it was not refused. */
+  function refusal(result: { ok: true } | { ok: false; error: Error } | undefined): Error {
+    if (!result || result.ok) throw new Error('expected the item to be refused');
+    return result.error;
   }
 
   const cyclic: Record<string, unknown> = { name: 'loop' };
@@ -139,7 +152,8 @@ describe('values PostgreSQL cannot hold', () => {
     it(`create refuses ${what} with InvalidInputError and stores nothing`, async () => {
       const before = await rowCount();
       const job = newJob({ input });
-      const error = await repository.create(job).catch((e: unknown) => e);
+      const [result] = await repository.create([job]);
+      const error = refusal(result);
       expect(error).toBeInstanceOf(InvalidInputError);
       expect(error).toMatchObject({ code: 'invalid_input', status: 422 });
       expect(await repository.get(job.id)).toBeNull();
@@ -147,15 +161,43 @@ describe('values PostgreSQL cannot hold', () => {
     });
   }
 
-  it('refuses unstorable text fields (owner, idempotency key, endpoint, input hash)', async () => {
+  it('refuses only the bad items of a batch: the others are stored', async () => {
+    const before = await rowCount();
+    const good = [newJob(), newJob({ idempotencyKey: `k-${crypto.randomUUID()}` })];
+    const bad = [newJob({ input: { text: 'a\u0000b' } }), newJob({ owner: 'o\uD800' })];
+    const results = await repository.create([bad[0]!, good[0]!, bad[1]!, good[1]!]);
+    expect(refusal(results[0])).toBeInstanceOf(InvalidInputError);
+    expect(refusal(results[2])).toBeInstanceOf(InvalidInputError);
+    expect(results[1]).toMatchObject({ ok: true, value: { created: true, job: { id: good[0]!.id } } });
+    expect(results[3]).toMatchObject({ ok: true, value: { created: true, job: { id: good[1]!.id } } });
+    expect(await rowCount()).toBe(before + 2);
+    for (const job of bad) expect(await repository.get(job.id)).toBeNull();
+  });
+
+  it('an id already stored (in the table or earlier in the same batch) refuses its item with InvalidInputError', async () => {
+    const job = newJob();
+    values(await repository.create([job]));
+    const again = await repository.create([{ ...job, input: { other: true } }]);
+    expect(refusal(again[0])).toBeInstanceOf(InvalidInputError);
+    const twin = newJob();
+    const twice = await repository.create([twin, { ...twin, input: { second: true } }]);
+    expect(twice[0]).toMatchObject({ ok: true, value: { created: true } });
+    expect(refusal(twice[1])).toBeInstanceOf(InvalidInputError);
+    expect((await repository.get(job.id))?.input).toEqual(job.input);
+    expect((await repository.get(twin.id))?.input).toEqual(twin.input);
+  });
+
+  it('refuses unstorable text fields (owner, idempotency key, endpoint, input hash, id)', async () => {
     const before = await rowCount();
     for (const overrides of [
       { owner: 'o\u0000' },
       { idempotencyKey: 'k\uD800' },
       { endpoint: 'e\u0000' },
       { inputHash: '\uDC00' },
+      { id: 'i\u0000' },
     ] satisfies Partial<NewJob>[]) {
-      await expect(repository.create(newJob(overrides))).rejects.toBeInstanceOf(InvalidInputError);
+      const [result] = await repository.create([newJob(overrides)]);
+      expect(refusal(result)).toBeInstanceOf(InvalidInputError);
     }
     expect(await rowCount()).toBe(before);
   });
@@ -167,10 +209,12 @@ describe('values PostgreSQL cannot hold', () => {
       { blob: 'x'.repeat(maxPayloadBytes - 20) },
     ];
     for (const input of inputs) {
-      const { job } = await repository.create(
-        newJob({ input, owner: `o'; --`, idempotencyKey: `"k${crypto.randomUUID()}"` }),
+      const [created] = values(
+        await repository.create([
+          newJob({ input, owner: `o'; --`, idempotencyKey: `"k${crypto.randomUUID()}"` }),
+        ]),
       );
-      expect((await repository.get(job.id))?.input).toEqual(input);
+      expect((await repository.get(created!.job.id))?.input).toEqual(input);
     }
   });
 
@@ -192,9 +236,24 @@ describe('values PostgreSQL cannot hold', () => {
       },
     ] as const;
     for (const outcome of outcomes) {
-      await expect(repository.settle(job.id, token, outcome)).rejects.toBeInstanceOf(InvalidInputError);
+      const [result] = await repository.settle([{ id: job.id, leaseToken: token, outcome }]);
+      expect(refusal(result)).toBeInstanceOf(InvalidInputError);
       expect(await repository.get(job.id)).toEqual(job);
     }
+    // A refused item leaves its neighbours in the batch alone.
+    const other = await running();
+    const results = await repository.settle([
+      { id: job.id, leaseToken: token, outcome: outcomes[0] },
+      {
+        id: other.job.id,
+        leaseToken: other.token,
+        outcome: { status: 'succeeded', output: 1, retentionMs: 1000 },
+      },
+    ]);
+    expect(refusal(results[0])).toBeInstanceOf(InvalidInputError);
+    expect(results[1]).toEqual({ ok: true, value: true });
+    expect(await repository.get(job.id)).toEqual(job);
+    expect(await repository.get(other.job.id)).toMatchObject({ status: 'succeeded', output: 1 });
   });
 
   it('heartbeat refuses an unstorable progress message and changes nothing', async () => {
@@ -205,33 +264,45 @@ describe('values PostgreSQL cannot hold', () => {
       { fraction: 0.5, message: 'm'.repeat(maxPayloadBytes) },
       { fraction: Number.NaN },
     ]) {
-      await expect(
-        repository.heartbeat(job.id, token, { leaseMs: 900_000, progress }),
-      ).rejects.toBeInstanceOf(InvalidInputError);
+      const [result] = await repository.heartbeat([
+        { id: job.id, leaseToken: token, leaseMs: 900_000, progress },
+      ]);
+      expect(refusal(result)).toBeInstanceOf(InvalidInputError);
       expect(await repository.get(job.id)).toEqual(job);
     }
   });
 
   it('requestCancel refuses an unstorable error and leaves the job queued', async () => {
-    const { job } = await repository.create(newJob());
+    const [created] = values(await repository.create([newJob()]));
+    const before = await repository.get(created!.job.id);
     await expect(
-      repository.requestCancel(job.id, {
+      repository.requestCancel(created!.job.id, {
         retentionMs: 1000,
         error: { type: 't', title: 't', code: '\u0000' },
       }),
     ).rejects.toBeInstanceOf(InvalidInputError);
-    expect(await repository.get(job.id)).toEqual(job);
+    expect(await repository.get(created!.job.id)).toEqual(before);
   });
 
   it('ids that cannot exist are simply unknown, never a driver error', async () => {
-    for (const id of ['\u0000', 'a\uD800', "'; DROP TABLE jobs; --"]) {
+    for (const id of ['\u0000', 'a\uD800', "'; DROP TABLE jobs; --", 'x'.repeat(10_000)]) {
+      const leaseToken = newLeaseToken();
       expect(await repository.get(id)).toBeNull();
-      expect(await repository.claim(id, { leaseToken: newLeaseToken(), leaseMs: 1000 })).toBeNull();
+      expect(await repository.get(id, 'header')).toBeNull();
+      expect(await repository.claim([{ id, leaseToken, leaseMs: 1000 }])).toEqual([null]);
       expect(await repository.remove(id)).toBeNull();
       expect(
         await repository.requestCancel(id, { retentionMs: 1, error: { type: 't', title: 't', code: 'c' } }),
       ).toBeNull();
-      expect((await repository.heartbeat(id, 'token', { leaseMs: 1000 })).held).toBe(false);
+      expect(await repository.heartbeat([{ id, leaseToken, leaseMs: 1000 }])).toEqual([
+        { ok: true, value: { held: false, cancelRequested: false } },
+      ]);
+      expect(
+        await repository.settle([
+          { id, leaseToken, outcome: { status: 'succeeded', output: 1, retentionMs: 1 } },
+        ]),
+      ).toEqual([{ ok: true, value: false }]);
+      expect(await repository.finishCleanup(id, leaseToken, null)).toBe(false);
     }
   });
 });

@@ -1,4 +1,4 @@
-import { type JobChange, type Logger, type SubscribeOptions, UnavailableError } from '@jobs/core';
+import { type JobChange, type Logger, type SubscribeOptions, UnavailableError, within } from '@jobs/core';
 import pg from 'pg';
 import { isConnectionError } from './errors.js';
 import { parseNotice } from './rows.js';
@@ -120,7 +120,11 @@ export class ChangeListener {
     let failure: unknown = null;
     try {
       await client.connect();
-      await client.query(`LISTEN ${this.options.quotedChannel}`);
+      // Bounded like the health check: a connection that goes silent here must not leave it connecting forever.
+      await client.query({
+        text: `LISTEN ${this.options.quotedChannel}`,
+        query_timeout: this.options.healthCheckIntervalMs,
+      } as pg.QueryConfig);
       // The connection may have dropped (and been replaced or abandoned) while LISTEN was under way.
       if (this.client !== client) failure = new Error('Connection terminated while starting LISTEN');
     } catch (error) {
@@ -232,7 +236,16 @@ export class ChangeListener {
     if (client) {
       client.removeAllListeners('end');
       client.removeAllListeners('notification');
-      await client.end().catch(() => {});
+      // end() waits for the server's goodbye: a connection that stopped answering must not hold close() forever.
+      const ended = client.end().then(
+        () => true,
+        () => true,
+      );
+      if (!(await within(ended, this.options.healthCheckIntervalMs, false))) {
+        (
+          client as unknown as { connection?: { stream?: { destroy(): void } } }
+        ).connection?.stream?.destroy();
+      }
     }
     await this.attempt?.catch(() => {});
   }

@@ -1,11 +1,12 @@
-import net from 'node:net';
 import {
   createJobsRuntime,
   defineEndpoint,
   implement,
+  type JobChange,
   type JobRecord,
   newJobId,
   newLeaseToken,
+  silentLogger,
   UnavailableError,
 } from '@jobs/core';
 import { createMemoryQueue } from '@jobs/memory';
@@ -15,137 +16,75 @@ import { createPostgresRepository, type PostgresJobRepository } from './reposito
 import {
   DATABASE_URL,
   dropSchema,
+  escapedErrors,
+  newJob,
   randomAppName,
   randomSchema,
+  TcpProxy,
   terminateBackends,
   testRepository,
+  tolerant,
+  values,
+  waitFor,
 } from './test-support.js';
 
 const schema = randomSchema('outage');
-const upstream = new URL(DATABASE_URL);
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const silent = silentLogger;
+const PROBLEM = { type: 'about:blank', title: 'Canceled', code: 'canceled' };
 
 /** Errors that escaped to the process: there must be none. */
-const escaped: unknown[] = [];
-const onEscaped = (error: unknown) => escaped.push(error);
+let escaped: ReturnType<typeof escapedErrors>;
 
 beforeAll(async () => {
-  process.on('uncaughtException', onEscaped);
-  process.on('unhandledRejection', onEscaped);
+  escaped = escapedErrors();
   const repository = testRepository(schema);
   await repository.migrate();
   await repository.close();
 });
 
 afterAll(async () => {
-  process.off('uncaughtException', onEscaped);
-  process.off('unhandledRejection', onEscaped);
+  escaped.stop();
   await dropSchema(schema);
 });
 
 afterEach(() => {
-  expect(escaped).toEqual([]);
+  expect(escaped.errors).toEqual([]);
 });
 
-async function waitFor<T>(condition: () => T | Promise<T>, message: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function newJob(endpoint: string) {
-  return {
-    id: newJobId(),
-    endpoint,
-    input: { at: Date.now() },
-    owner: null,
-    idempotencyKey: null,
-    inputHash: null,
-    maxAttempts: 3,
-    estimatedCompletionAt: null,
-  };
-}
-
-/** A TCP proxy to the PostgreSQL server that the test can cut (connections dropped, port refused) and restore. */
-class TcpProxy {
-  private server: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const server = net.connect(Number(upstream.port || 5432), upstream.hostname);
-      for (const socket of [client, server]) {
-        this.sockets.add(socket);
-        socket.on('error', () => {
-          client.destroy();
-          server.destroy();
-        });
-        socket.on('close', () => this.sockets.delete(socket));
-      }
-      client.pipe(server);
-      server.pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Drops every connection and refuses new ones. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  url(): string {
-    const url = new URL(DATABASE_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(this.port);
-    return url.toString();
-  }
-}
-
-/** Runs `fn`; returns 'ok', or the error when it is an UnavailableError; anything else fails the test. */
-async function tolerant<T>(fn: () => Promise<T>): Promise<T | UnavailableError> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof UnavailableError) return error;
-    throw error;
-  }
-}
-
+/** create → claim → heartbeat with progress → settle succeeded, each a batch of one; returns the final job. */
 async function lifecycle(repository: PostgresJobRepository, endpoint: string): Promise<JobRecord> {
-  const { job } = await repository.create(newJob(endpoint));
-  const token = newLeaseToken();
-  const claimed = await repository.claim(job.id, { leaseToken: token, leaseMs: 60_000 });
-  expect(claimed).toMatchObject({ status: 'running' });
-  expect(await repository.heartbeat(job.id, token, { leaseMs: 60_000, progress: { fraction: 0.5 } })).toEqual(
-    {
-      held: true,
-      cancelRequested: false,
-    },
-  );
-  const settled = await repository.settle(job.id, token, {
-    status: 'succeeded',
-    output: 'done',
-    retentionMs: 60_000,
-  });
-  expect(settled).toMatchObject({ status: 'succeeded', output: 'done' });
+  const [created] = values(await repository.create([newJob(endpoint)]));
+  const id = created!.job.id;
+  const leaseToken = newLeaseToken();
+  const [claimed] = await repository.claim([{ id, leaseToken, leaseMs: 60_000 }]);
+  expect(claimed).toMatchObject({ id, status: 'running', attempt: 1 });
+  expect(
+    values(await repository.heartbeat([{ id, leaseToken, leaseMs: 60_000, progress: { fraction: 0.5 } }])),
+  ).toEqual([{ held: true, cancelRequested: false }]);
+  expect(
+    values(
+      await repository.settle([
+        { id, leaseToken, outcome: { status: 'succeeded', output: 'done', retentionMs: 60_000 } },
+      ]),
+    ),
+  ).toEqual([true]);
+  const settled = await repository.get(id);
+  expect(settled).toMatchObject({ status: 'succeeded', output: 'done', attempt: 1 });
   return settled!;
+}
+
+/** Records what a subscriber hears: changes and liveness, in order. */
+function recorder() {
+  const changes: JobChange[] = [];
+  const live: boolean[] = [];
+  return {
+    changes,
+    live,
+    listener: (change: JobChange) => changes.push(change),
+    options: { onLiveChange: (value: boolean) => live.push(value) },
+    heard: (id: string, status?: string) =>
+      changes.some((change) => change.id === id && (status === undefined || change.status === status)),
+  };
 }
 
 describe('outage', () => {
@@ -153,8 +92,8 @@ describe('outage', () => {
     const app = randomAppName('outage');
     const endpoint = `outage-${app}`;
     const repository = testRepository(schema, { poolConfig: { application_name: app }, logger: silent });
-    const notified = new Set<string>();
-    await repository.subscribe((id) => notified.add(id));
+    const heard = recorder();
+    await repository.subscribe(heard.listener, heard.options);
     const created: string[] = [];
     const unavailable: UnavailableError[] = [];
     let stop = false;
@@ -162,15 +101,25 @@ describe('outage', () => {
     async function worker() {
       while (!stop) {
         const result = await tolerant(async () => {
-          const { job } = await repository.create(newJob(endpoint));
-          created.push(job.id);
-          const token = newLeaseToken();
-          if (await repository.claim(job.id, { leaseToken: token, leaseMs: 60_000 })) {
-            await repository.heartbeat(job.id, token, { leaseMs: 60_000, progress: { fraction: 0.5 } });
-            await repository.settle(job.id, token, { status: 'succeeded', output: 1, retentionMs: 60_000 });
-          }
-          await repository.get(job.id);
+          const jobs = [newJob(endpoint), newJob(endpoint)];
+          for (const result of values(await repository.create(jobs))) created.push(result.job.id);
+          const requests = jobs.map((job) => ({ id: job.id, leaseToken: newLeaseToken(), leaseMs: 60_000 }));
+          const claimed = await repository.claim(requests);
+          const mine = requests.filter((_request, index) => claimed[index] !== null);
+          await repository.heartbeat(mine.map((r) => ({ ...r, progress: { fraction: 0.5 } })));
+          await repository.settle(
+            mine.map((r) => ({
+              id: r.id,
+              leaseToken: r.leaseToken,
+              outcome: { status: 'succeeded', output: 1, retentionMs: 60_000 } as const,
+            })),
+          );
+          await repository.get(jobs[0]!.id);
           await repository.list({ endpoint, owner: null, limit: 5 });
+          await repository.dispatch(
+            { limit: 10, endpoints: [endpoint], redispatchAfterMs: null },
+            async (items) => items.map(() => true),
+          );
         });
         if (result instanceof UnavailableError) unavailable.push(result);
       }
@@ -178,26 +127,29 @@ describe('outage', () => {
 
     try {
       const workers = Array.from({ length: 6 }, () => worker());
-      await waitFor(() => created.length >= 10, 'the workload to run');
+      await waitFor(() => created.length >= 20, 'the workload to run');
       let terminated = 0;
       for (let round = 0; round < 5; round++) {
         terminated += await terminateBackends(app);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const createdBefore = created.length;
-      await waitFor(() => created.length >= createdBefore + 10, 'the workload to continue after the outage');
+      await waitFor(() => created.length >= createdBefore + 20, 'the workload to continue after the outage');
       stop = true;
       await Promise.all(workers);
 
       expect(terminated).toBeGreaterThan(0);
       for (const error of unavailable) expect(error).toMatchObject({ code: 'unavailable', status: 503 });
       // Every job whose create was confirmed is still there.
-      for (const id of created) expect(await repository.get(id), id).not.toBeNull();
+      for (const id of created) expect(await repository.get(id, 'header'), id).not.toBeNull();
       // Everything works again, without a restart, and the LISTEN connection is back.
       await lifecycle(repository, endpoint);
       await waitFor(() => repository.listening, 'LISTEN to be active again');
-      const { job } = await repository.create(newJob(endpoint));
-      await waitFor(() => notified.has(job.id), 'a notification after the reconnect');
+      const [result] = values(await repository.create([newJob(endpoint)]));
+      await waitFor(() => heard.heard(result!.job.id, 'queued'), 'a notification after the reconnect');
+      // The LISTEN connection was terminated too: subscribers were told, and told again when it was back.
+      expect(heard.live[0]).toBe(false);
+      expect(heard.live.at(-1)).toBe(true);
     } finally {
       stop = true;
       await repository.close();
@@ -206,11 +158,7 @@ describe('outage', () => {
 
   it('terminating the backends while a service runs jobs: no crash, no job lost, every accepted job succeeds', async () => {
     const app = randomAppName('service');
-    const repository = testRepository(schema, {
-      poolConfig: { application_name: app },
-      pollIntervalMs: 100,
-      logger: silent,
-    });
+    const repository = testRepository(schema, { poolConfig: { application_name: app }, logger: silent });
     const queue = createMemoryQueue();
     const endpoint = defineEndpoint({
       name: `outage-${app}`,
@@ -230,7 +178,8 @@ describe('outage', () => {
       workers: [worker],
       logger: silent,
       host: { leaseMs: 1_000, heartbeatIntervalMs: 100, shutdownTimeoutMs: 2_000 },
-      sweeper: { intervalMs: 100, undispatchedGraceMs: 200, redispatchAfterMs: 1_000 },
+      dispatcher: { pollIntervalMs: 100 },
+      sweeper: { intervalMs: 100, redispatchAfterMs: 1_000 },
     });
     await runtime.start();
     const submitted = new Map<string, number>();
@@ -253,7 +202,7 @@ describe('outage', () => {
       await waitFor(
         async () => {
           for (const id of submitted.keys()) {
-            if ((await repository.get(id))?.status !== 'succeeded') return false;
+            if ((await repository.get(id, 'header'))?.status !== 'succeeded') return false;
           }
           return true;
         },
@@ -270,24 +219,79 @@ describe('outage', () => {
     }
   }, 90_000);
 
-  it('the LISTEN connection reconnects after being terminated and notifications resume', async () => {
+  it('while the LISTEN connection is down subscribers hear onLiveChange(false), then onLiveChange(true) once it is back, and notifications flow again', async () => {
     const app = randomAppName('listen');
-    const repository = testRepository(schema, { poolConfig: { application_name: app }, logger: silent });
-    const notified: string[] = [];
+    const listenApp = randomAppName('listen-only');
+    const repository = testRepository(schema, {
+      poolConfig: { application_name: app },
+      listenConnection: { connectionString: DATABASE_URL, application_name: listenApp },
+      logger: silent,
+    });
+    const first = recorder();
+    const second = recorder();
     try {
-      await repository.subscribe((id) => notified.push(id));
+      await repository.subscribe(first.listener, first.options);
+      await repository.subscribe(second.listener, second.options);
       expect(repository.listening).toBe(true);
-      for (let round = 0; round < 3; round++) {
-        expect(await terminateBackends(app)).toBeGreaterThan(0);
-        await waitFor(() => repository.listening, `LISTEN to be active again (round ${round})`);
-        const job = await waitFor(
-          () => repository.create(newJob('listen')).then((r) => r.job),
-          'create to work again',
+      // Subscribing says nothing about liveness: the subscription is live once subscribe resolved.
+      expect(first.live).toEqual([]);
+      for (let round = 1; round <= 3; round++) {
+        const liveBefore = first.live.length;
+        // Only the LISTEN connection is terminated: the pool is untouched.
+        expect(await terminateBackends(listenApp)).toBe(1);
+        await waitFor(
+          () => first.live.length >= liveBefore + 2,
+          `onLiveChange(false) then (true), round ${round}`,
         );
-        await waitFor(() => notified.includes(job.id), `a notification after reconnect ${round}`);
+        expect(first.live.slice(liveBefore)).toEqual([false, true]);
+        expect(second.live).toEqual(first.live);
+        expect(repository.listening).toBe(true);
+        const [created] = values(await repository.create([newJob('listen')]));
+        await waitFor(
+          () => first.heard(created!.job.id, 'queued') && second.heard(created!.job.id, 'queued'),
+          `a notification after reconnect ${round}`,
+        );
       }
+      expect(first.live).toEqual([false, true, false, true, false, true]);
     } finally {
       await repository.close();
+    }
+  }, 60_000);
+
+  it('a LISTEN connection that cannot come back: subscribers stay told it is down, new subscriptions are refused, and all is live again when it is back', async () => {
+    const proxy = new TcpProxy();
+    await proxy.start();
+    const repository = testRepository(schema, {
+      listenConnection: proxy.url(),
+      reconnectDelayMs: 20,
+      maxReconnectDelayMs: 200,
+      logger: silent,
+    });
+    const heard = recorder();
+    try {
+      await repository.subscribe(heard.listener, heard.options);
+      expect(repository.listening).toBe(true);
+      await proxy.stop();
+      await waitFor(() => heard.live.length > 0, 'onLiveChange(false)');
+      expect(heard.live).toEqual([false]);
+      expect(repository.listening).toBe(false);
+
+      // The pool works meanwhile; nothing says the subscription is live until it is.
+      const settled = await lifecycle(repository, 'listen-down');
+      await expect(repository.subscribe(() => {})).rejects.toBeInstanceOf(UnavailableError);
+      expect(heard.live).toEqual([false]);
+
+      await proxy.start();
+      await waitFor(() => heard.live.length > 1, 'onLiveChange(true)');
+      expect(heard.live).toEqual([false, true]);
+      expect(repository.listening).toBe(true);
+      // What changed while it was down is what a subscriber re-checks on onLiveChange(true).
+      expect(await repository.get(settled.id, 'header')).toMatchObject({ status: 'succeeded' });
+      const [created] = values(await repository.create([newJob('listen-down')]));
+      await waitFor(() => heard.heard(created!.job.id, 'queued'), 'a pushed notification');
+    } finally {
+      await repository.close();
+      await proxy.stop();
     }
   }, 60_000);
 
@@ -297,24 +301,38 @@ describe('outage', () => {
     const repository = createPostgresRepository({
       connectionString: proxy.url(),
       schema,
-      pollIntervalMs: 50,
       reconnectDelayMs: 20,
       maxReconnectDelayMs: 200,
       poolConfig: { connectionTimeoutMillis: 2_000 },
       logger: silent,
     });
-    const notified: string[] = [];
+    const heard = recorder();
     try {
-      await repository.subscribe((id) => notified.push(id));
+      await repository.subscribe(heard.listener, heard.options);
       const before = await lifecycle(repository, 'dropped');
 
       await proxy.stop();
       await waitFor(() => !repository.listening, 'the LISTEN connection to notice the drop');
+      expect(heard.live).toEqual([false]);
+      const token = newLeaseToken();
       const errors = await Promise.all([
         repository.get(before.id).catch((e: unknown) => e),
-        repository.create(newJob('dropped')).catch((e: unknown) => e),
+        repository.create([newJob('dropped')]).catch((e: unknown) => e),
+        repository.claim([{ id: newJobId(), leaseToken: token, leaseMs: 1000 }]).catch((e: unknown) => e),
+        repository.heartbeat([{ id: before.id, leaseToken: token, leaseMs: 1000 }]).catch((e: unknown) => e),
+        repository
+          .settle([
+            {
+              id: before.id,
+              leaseToken: token,
+              outcome: { status: 'failed', error: PROBLEM, retentionMs: 1 },
+            },
+          ])
+          .catch((e: unknown) => e),
         repository.list({ endpoint: 'dropped', owner: null, limit: 10 }).catch((e: unknown) => e),
-        repository.claim(newJobId(), { leaseToken: newLeaseToken(), leaseMs: 1000 }).catch((e: unknown) => e),
+        repository
+          .dispatch({ limit: 10, redispatchAfterMs: null }, async (items) => items.map(() => true))
+          .catch((e: unknown) => e),
         repository.deleteExpired(10).catch((e: unknown) => e),
         repository.subscribe(() => {}).catch((e: unknown) => e),
       ]);
@@ -327,42 +345,12 @@ describe('outage', () => {
       expect(await waitFor(() => repository.get(before.id), 'the database to be reachable again')).toEqual(
         before,
       );
-      const after = await lifecycle(repository, 'dropped');
+      await lifecycle(repository, 'dropped');
       await waitFor(() => repository.listening, 'LISTEN to be active again');
-      await waitFor(() => notified.includes(after.id), 'notifications about the jobs changed meanwhile');
-      const { job } = await repository.create(newJob('dropped'));
-      await waitFor(() => notified.includes(job.id), 'a notification after recovery');
-    } finally {
-      await repository.close();
-      await proxy.stop();
-    }
-  }, 60_000);
-
-  it('while only the LISTEN connection is down, subscribers are told of changes by polling', async () => {
-    const proxy = new TcpProxy();
-    await proxy.start();
-    const repository = testRepository(schema, {
-      listenConnection: proxy.url(),
-      pollIntervalMs: 50,
-      reconnectDelayMs: 20,
-      maxReconnectDelayMs: 200,
-      logger: silent,
-    });
-    const notified: string[] = [];
-    try {
-      await repository.subscribe((id) => notified.push(id));
-      expect(repository.listening).toBe(true);
-      await proxy.stop();
-      await waitFor(() => !repository.listening, 'the LISTEN connection to notice the drop');
-
-      const settled = await lifecycle(repository, 'polled');
-      await waitFor(() => notified.includes(settled.id), 'a polled change notification');
-      expect(repository.listening).toBe(false);
-
-      await proxy.start();
-      await waitFor(() => repository.listening, 'LISTEN to be active again');
-      const { job } = await repository.create(newJob('polled'));
-      await waitFor(() => notified.includes(job.id), 'a pushed notification');
+      await waitFor(() => heard.live.length === 2, 'onLiveChange(true)');
+      expect(heard.live).toEqual([false, true]);
+      const [created] = values(await repository.create([newJob('dropped')]));
+      await waitFor(() => heard.heard(created!.job.id, 'queued'), 'a notification after recovery');
     } finally {
       await repository.close();
       await proxy.stop();
@@ -375,25 +363,38 @@ describe('outage', () => {
       schema,
       logger: silent,
     });
+    const id = newJobId();
+    const leaseToken = newLeaseToken();
     try {
       const attempts: Array<() => Promise<unknown>> = [
         () => repository.migrate(),
-        () => repository.get(newJobId()),
-        () => repository.create(newJob('refused')),
-        () => repository.claim(newJobId(), { leaseToken: newLeaseToken(), leaseMs: 1000 }),
+        () => repository.get(id),
+        () => repository.get(id, 'header'),
+        () => repository.create([newJob('refused')]),
+        () => repository.claim([{ id, leaseToken, leaseMs: 1000 }]),
+        () => repository.heartbeat([{ id, leaseToken, leaseMs: 1000 }]),
+        () =>
+          repository.settle([
+            { id, leaseToken, outcome: { status: 'succeeded', output: 1, retentionMs: 1 } },
+          ]),
+        () => repository.requestCancel(id, { retentionMs: 1000, error: PROBLEM }),
+        () => repository.remove(id),
         () => repository.list({ endpoint: 'refused', owner: null, limit: 1 }),
-        () => repository.findDispatchable({ undispatchedGraceMs: 0, redispatchAfterMs: 0, limit: 1 }),
-        () => repository.markDispatched(newJobId()),
+        () => repository.dispatch({ limit: 1, redispatchAfterMs: 0 }, async (items) => items.map(() => true)),
+        () => repository.deleteExpired(10),
+        () => repository.claimCleanups({ endpoints: ['refused'], limit: 1, leaseMs: 1000, leaseToken }),
+        () => repository.finishCleanup(id, leaseToken, null),
         () => repository.subscribe(() => {}),
       ];
       for (const attempt of attempts) {
         const error = await attempt().catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(UnavailableError);
+        expect(error, String(error)).toBeInstanceOf(UnavailableError);
         expect((error as Error).message).not.toContain('127.0.0.1');
       }
     } finally {
       await repository.close();
     }
     await expect(repository.get(newJobId())).rejects.toBeInstanceOf(UnavailableError);
+    await expect(repository.create([newJob('refused')])).rejects.toBeInstanceOf(UnavailableError);
   }, 30_000);
 });

@@ -10,7 +10,7 @@ const maxPayloadBytes = 1024;
 let repository: PostgresJobRepository;
 
 beforeAll(async () => {
-  repository = testRepository(schema, { maxPayloadBytes, pollIntervalMs: 200, logger: silentLogger });
+  repository = testRepository(schema, { maxPayloadBytes, logger: silentLogger });
   await repository.migrate();
 });
 
@@ -52,7 +52,8 @@ describe('an output the store refuses', () => {
       logger: silentLogger,
       // Short leases and sweeps: a job left running by a refused result would be run again within the test.
       host: { leaseMs: 1_000, heartbeatIntervalMs: 100 },
-      sweeper: { intervalMs: 100, undispatchedGraceMs: 200, redispatchAfterMs: 1_000 },
+      dispatcher: { pollIntervalMs: 100 },
+      sweeper: { intervalMs: 100, redispatchAfterMs: 1_000 },
     });
     await runtime.start();
     try {

@@ -271,7 +271,10 @@ class PostgresRepository implements PostgresJobRepository {
    * A connection of its own for a transaction, bounded while it is being obtained; a connection that failed is
    * dropped from the pool, not reused.
    */
-  private async withClient<T>(operation: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async withClient<T>(
+    operation: string,
+    body: (client: pg.PoolClient, drop: (reason: Error) => void) => Promise<T>,
+  ): Promise<T> {
     this.assertOpen();
     const connecting = this.pool.connect();
     let client: pg.PoolClient;
@@ -296,7 +299,7 @@ class PostgresRepository implements PostgresJobRepository {
     };
     client.on('error', onError);
     try {
-      return await body(client);
+      return await body(client, onError);
     } catch (error) {
       if (isConnectionError(error) || error instanceof UnavailableError) broken ??= error as Error;
       throw mapDatabaseError(error, operation);
@@ -585,6 +588,8 @@ class PostgresRepository implements PostgresJobRepository {
       setProgress: boolean;
       progress: string | null;
       cleanup: boolean;
+      setEta: boolean;
+      remaining: number | null;
     }
     const results: Array<ItemResult<boolean>> = requests.map(() => ({ ok: true, value: false }));
     const checked: Checked[] = [];
@@ -609,6 +614,8 @@ class PostgresRepository implements PostgresJobRepository {
         round.map((item) => item.setProgress),
         round.map((item) => item.progress),
         round.map((item) => item.cleanup),
+        round.map((item) => item.setEta),
+        round.map((item) => item.remaining),
         this.channel,
       ]);
       const ids = new Set(settled.rows.map((row) => row.id));
@@ -632,6 +639,8 @@ class PostgresRepository implements PostgresJobRepository {
       setProgress: false,
       progress: null as string | null,
       cleanup: false,
+      setEta: false,
+      remaining: null as number | null,
     };
     switch (outcome.status) {
       case 'succeeded':
@@ -642,6 +651,11 @@ class PostgresRepository implements PostgresJobRepository {
           setProgress: outcome.progress !== undefined,
           progress: outcome.progress ? this.json(checkProgress(outcome.progress), 'progress') : null,
           cleanup: outcome.cleanup === true,
+          setEta: outcome.estimatedRemainingMs !== undefined,
+          remaining:
+            outcome.estimatedRemainingMs == null
+              ? null
+              : checkDuration(outcome.estimatedRemainingMs, 'estimatedRemainingMs'),
         };
       case 'failed':
       case 'canceled':
@@ -692,7 +706,7 @@ class PostgresRepository implements PostgresJobRepository {
     // The jobs are held (row locks) from the moment they are taken until the dispatch is recorded: another
     // dispatch skips them, and if publishing fails or this process dies, the transaction's rollback leaves them
     // dispatchable.
-    return this.withClient('dispatch', async (client) => {
+    return this.withClient('dispatch', async (client, drop) => {
       await this.query('dispatch', 'BEGIN', [], client);
       try {
         const taken = await this.query<{ id: string | null; endpoint: string; next_due: number | null }>(
@@ -716,7 +730,11 @@ class PostgresRepository implements PostgresJobRepository {
         await this.query('dispatch', 'COMMIT', [], client);
         return { dispatched: ids.length, found: items.length, nextDueInMs };
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        // Bounded like every statement (a connection that stopped answering must not hold the call forever); a
+        // connection whose rollback failed is in an unknown state and is dropped, not reused.
+        await this.query('dispatch', 'ROLLBACK', [], client).catch((rollbackError: Error) =>
+          drop(rollbackError),
+        );
         throw error;
       }
     });

@@ -173,7 +173,7 @@ export function buildStatements(s: string): Statements {
       WHERE j.id = locked.id AND j.id = r.id AND j.status = 'running' AND j.lease_token = r.token
       RETURNING j.id, j.cancel_requested, CASE WHEN j.updated_at >= ${NOW} THEN ${notice('$8')} END`,
     // $1 ids, $2 tokens, $3 statuses, $4 outputs, $5 errors, $6 retention ms, $7 delay ms, $8 refund,
-    // $9 set progress, $10 progress, $11 cleanup, $12 channel.
+    // $9 set progress, $10 progress, $11 cleanup, $12 set ETA, $13 remaining ms, $14 channel.
     settle: `
       WITH ${lockBatch}
       UPDATE ${jobs} AS j
@@ -186,13 +186,15 @@ export function buildStatements(s: string): Statements {
           run_at = CASE WHEN r.status = 'queued' THEN ${plusMs('r.delay')} ELSE j.run_at END,
           attempt = CASE WHEN r.status = 'queued' AND r.refund THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
           dispatched_at = CASE WHEN r.status = 'queued' THEN NULL ELSE j.dispatched_at END,
-          estimated_completion_at = CASE WHEN r.status = 'queued' THEN NULL ELSE j.estimated_completion_at END,
+          estimated_completion_at = CASE WHEN r.status = 'queued' THEN NULL
+                                         WHEN NOT r.set_eta THEN j.estimated_completion_at
+                                         WHEN r.remaining IS NULL THEN NULL ELSE ${plusMs('r.remaining')} END,
           cleanup = r.cleanup, lease_token = NULL, lease_expires_at = NULL, updated_at = ${TOUCH}
       FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
-                          $8::bool[], $9::bool[], $10::text[], $11::bool[])
-        AS r(id, token, status, output, error, retention, delay, refund, set_progress, progress, cleanup)
+                          $8::bool[], $9::bool[], $10::text[], $11::bool[], $12::bool[], $13::float8[])
+        AS r(id, token, status, output, error, retention, delay, refund, set_progress, progress, cleanup, set_eta, remaining)
       WHERE j.id = locked.id AND j.id = r.id AND j.status = 'running' AND j.lease_token = r.token
-      RETURNING j.id, ${notice('$12')}`,
+      RETURNING j.id, ${notice('$14')}`,
     // $1 id, $2 error, $3 retention ms, $4 channel. queued → canceled, running → cancel requested, in one
     // compare-and-set; a job that is final (or already asked to cancel) is not touched.
     requestCancel: `

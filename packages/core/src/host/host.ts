@@ -71,6 +71,10 @@ class Run implements LeasedRun {
     return this.job.attempt;
   }
 
+  get claimedVersion(): number {
+    return this.job.updatedAt.getTime();
+  }
+
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();

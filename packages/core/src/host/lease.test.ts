@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../logger.js';
 import { ChangeNotifier } from '../notifier.js';
 import type { JobRepository } from '../repository.js';
+import type { JobChange } from '../types.js';
 import type { AbortReason } from './execute.js';
 import { type LeasedRun, LeaseKeeper } from './lease.js';
 
@@ -16,6 +17,7 @@ function run(id: string, renewedAt = Date.now()) {
     id,
     leaseToken: 'token',
     attempt: 1,
+    claimedVersion: 0,
     renewedAt,
     abort: (reason) => void aborts.push({ reason, at: Date.now() }),
   };
@@ -73,6 +75,51 @@ describe('LeaseKeeper', () => {
       expect(new Set(aborts.map((abort) => abort.reason))).toEqual(new Set(['lease_lost']));
     } finally {
       keeper.stop();
+    }
+  });
+
+  it('ignores a notification of a change from before the claim, and stops the run on a later takeover', async () => {
+    let announce: (change: JobChange) => void = () => {};
+    const repository = {
+      heartbeat: async (requests: unknown[]) =>
+        requests.map(() => ({ ok: true, value: { held: true, cancelRequested: false } })),
+      subscribe: async (listener: (change: JobChange) => void) => {
+        announce = listener;
+        return () => {};
+      },
+    } as Partial<JobRepository> as JobRepository;
+    const notifier = new ChangeNotifier(repository, silentLogger);
+    await notifier.ready();
+    const keeper = new LeaseKeeper({
+      repository,
+      notifier,
+      leaseMs: 10_000,
+      heartbeatIntervalMs: 1_000,
+      maxBatch: 10,
+      logger: silentLogger,
+    });
+    const { leased, aborts } = run('job-3');
+    const claimed = { ...leased, claimedVersion: 1_000 };
+    keeper.add(claimed);
+    try {
+      const change = (updatedAt: number, status: JobChange['status'], attempt: number): JobChange => ({
+        id: 'job-3',
+        status,
+        updatedAt: new Date(updatedAt),
+        attempt,
+        cancelRequested: false,
+        runAt: null,
+      });
+      // The job's creation, announced late (after the claim that made this run).
+      announce(change(999, 'queued', 0));
+      announce(change(1_000, 'running', 1));
+      expect(aborts).toEqual([]);
+      // Another worker took the job over (its lease had expired): a later attempt.
+      announce(change(1_500, 'running', 2));
+      expect(aborts.map((abort) => abort.reason)).toEqual(['lease_lost']);
+    } finally {
+      keeper.stop();
+      await notifier.close();
     }
   });
 });

@@ -12,6 +12,8 @@ export interface LeasedRun {
   readonly id: string;
   readonly leaseToken: string;
   readonly attempt: number;
+  /** The job's `updatedAt` (ms) as claimed: a change notification not newer than this is from before the claim. */
+  readonly claimedVersion: number;
   /** Local time (ms) at which the last renewal the repository confirmed was sent (the claim's, at first). */
   renewedAt: number;
   abort(reason: AbortReason): void;
@@ -136,6 +138,8 @@ export class LeaseKeeper {
       void this.#heartbeat(run, {});
       return;
     }
+    // A notification of a change made before the claim (it may arrive after it) says nothing about this run.
+    if (change.updatedAt.getTime() <= run.claimedVersion) return;
     if (change.status !== 'running' || change.attempt !== run.attempt) run.abort('lease_lost');
     else if (change.cancelRequested) run.abort('canceled');
   }
