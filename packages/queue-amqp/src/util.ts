@@ -54,7 +54,11 @@ export async function closeQuietly(
   timeoutMs = 2_000,
 ): Promise<void> {
   // A rejection means it was already closed, or the connection went away: nothing left to close.
-  await within(Promise.resolve().then(() => target.close()), timeoutMs, undefined).catch(() => {});
+  await within(
+    Promise.resolve().then(() => target.close()),
+    timeoutMs,
+    undefined,
+  ).catch(() => {});
 }
 
 /** Runs `fn` on a short-lived channel of its own, so a channel error it provokes harms nothing else. */
@@ -77,7 +81,11 @@ export class TimeoutError extends Error {}
 
 /** Races `promise` against a deadline (epoch ms); rejects with TimeoutError when it passes. */
 export function beforeDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
-  return withTimeout(promise, Math.max(0, deadline - Date.now()), () => new TimeoutError(`${what} timed out`));
+  return withTimeout(
+    promise,
+    Math.max(0, deadline - Date.now()),
+    () => new TimeoutError(`${what} timed out`),
+  );
 }
 
 export function unref(timer: ReturnType<typeof setTimeout>): void {
