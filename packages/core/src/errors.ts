@@ -1,6 +1,12 @@
 import type { ProblemDetails } from './types.js';
 
-export const PROBLEM_TYPE_BASE = 'https://jobs.dev/problems/';
+/**
+ * The default prefix of problem `type` URIs: `urn:jobs:problem:<code>`. A problem type is an identifier
+ * (RFC 9457 §3.1.1: consumers use it to tell problems apart and should not dereference it); a URN is one that
+ * never resolves, so no domain that someone else may own (or lose) is ever linked to. Front ends let the
+ * operator choose another base, e.g. an https URL of their own documentation (`problemType(code, base)`).
+ */
+export const PROBLEM_TYPE_BASE = 'urn:jobs:problem:';
 
 export type JobsErrorCode =
   | 'not_found'
@@ -60,8 +66,13 @@ export class JobsError extends Error {
   }
 }
 
-export function problemType(code: JobsErrorCode | string): string {
-  return `${PROBLEM_TYPE_BASE}${code.replaceAll('_', '-')}`;
+/**
+ * The `type` URI of the problem `code`: `base` (default `PROBLEM_TYPE_BASE`) followed by the code in
+ * kebab case, e.g. `problemType('not_found', 'https://example.com/problems/')` →
+ * `https://example.com/problems/not-found`. The one place where problem types are made.
+ */
+export function problemType(code: JobsErrorCode | string, base: string = PROBLEM_TYPE_BASE): string {
+  return `${base}${code.replaceAll('_', '-')}`;
 }
 
 export class NotFoundError extends JobsError {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from './errors.js';
-import { decodeCursor, encodeCursor, hashInput, isJobId, newJobId, stableStringify } from './ids.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  hashInput,
+  isJobId,
+  newJobId,
+  stableStringify,
+  walkInput,
+} from './ids.js';
 
 describe('job ids', () => {
   it('are random UUIDs that isJobId accepts', () => {
@@ -22,6 +30,27 @@ describe('hashInput', () => {
     expect(await hashInput({ a: 1 })).not.toBe(await hashInput({ a: 2 }));
     expect(await hashInput(undefined)).toMatch(/^[0-9a-f]{64}$/);
   });
+
+  it('refuses an input nested too deeply to walk with a typed 422, not a RangeError', async () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+    const error = await hashInput(deep).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toMatchObject({ status: 422, issues: [{ path: [], code: 'too_deep' }] });
+  });
+});
+
+describe('walkInput', () => {
+  it('turns a stack overflow into InvalidInputError and lets any other error through', () => {
+    const overflow = (n: number): number => overflow(n + 1) + 1;
+    expect(() => walkInput(() => overflow(0))).toThrow(InvalidInputError);
+    const other = new TypeError('not mine');
+    expect(() =>
+      walkInput(() => {
+        throw other;
+      }),
+    ).toThrow(other);
+    expect(walkInput(() => 42)).toBe(42);
+  });
 });
 
 describe('cursors', () => {
@@ -39,6 +68,8 @@ describe('cursors', () => {
     '%%%',
     encodeCursor({ createdAt: new Date(0), id: newJobId() }).replace(/./, 'x'),
     btoa(JSON.stringify([8.64e15 + 1, newJobId()])),
+    btoa(JSON.stringify([8.64e15, newJobId()])),
+    btoa(JSON.stringify([Date.UTC(10000, 0, 1), newJobId()])),
     btoa(JSON.stringify([-1, newJobId()])),
     btoa(JSON.stringify([1.5, newJobId()])),
   ])('reject %j with a typed error', (cursor) => {

@@ -26,9 +26,25 @@ export function stableStringify(value: unknown): string {
 }
 
 export async function hashInput(value: unknown): Promise<string> {
-  const bytes = new TextEncoder().encode(stableStringify(value) ?? 'undefined');
+  const text = walkInput(() => stableStringify(value));
+  const bytes = new TextEncoder().encode(text ?? 'undefined');
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Runs a recursive walk of an input (a schema's parse, a serialization). When the stack overflows, the input is
+ * nested thousands of levels deep: that is the input's fault, answered with a typed 422 (an issue coded
+ * `too_deep`), not a RangeError.
+ */
+export function walkInput<T>(walk: () => T): T {
+  try {
+    return walk();
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    const message = 'The input is nested too deeply.';
+    throw new InvalidInputError(message, [{ path: [], message, code: 'too_deep' }]);
+  }
 }
 
 export interface CursorPosition {
@@ -42,8 +58,12 @@ export function encodeCursor(position: CursorPosition): string {
   return btoa(json).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }
 
-/** The largest time a JavaScript Date can hold; cursors before the epoch are never made (no job is that old). */
-const MAX_DATE_MS = 8.64e15;
+/**
+ * The last millisecond of the year 9999: cursors are never made outside 1970–9999 (no job is that old or that
+ * young). A Date holds times up to 8.64e15 (the year 275760), but past 9999 its ISO form has an expanded year
+ * (`+010000-…`) that PostgreSQL does not read, so such a cursor would be refused by one store and taken by another.
+ */
+const MAX_CURSOR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export function decodeCursor(cursor: string): CursorPosition {
   try {
@@ -53,7 +73,7 @@ export function decodeCursor(cursor: string): CursorPosition {
       typeof time === 'number' &&
       Number.isInteger(time) &&
       time >= 0 &&
-      time <= MAX_DATE_MS &&
+      time <= MAX_CURSOR_MS &&
       typeof id === 'string' &&
       isJobId(id)
     ) {

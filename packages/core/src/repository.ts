@@ -234,10 +234,11 @@ export interface JobRepository {
   remove(id: string): Promise<JobRecordHeader | null>;
 
   /**
-   * Hands dispatchable jobs to the queue, each once however many dispatchers run: finds up to `limit` of them
-   * (runAt, then id, ascending) that no concurrent dispatch holds, calls `publish` with them once, and records
-   * dispatchedAt = now for those it published. Dispatchable: `queued` jobs with runAt <= now and `running` jobs
-   * whose lease expired, with dispatchedAt null (or older than `redispatchAfterMs`). The jobs are held while
+   * Hands dispatchable jobs to the queue, each once however many dispatchers run: finds up to `limit` of them that
+   * no concurrent dispatch holds, calls `publish` with them once, and records dispatchedAt = now for those it
+   * published. Dispatchable, in this order: `queued` jobs with runAt <= now never dispatched (earliest runAt
+   * first; equal ones in any order), `running` jobs whose lease expired and not dispatched since, and with
+   * `redispatchAfterMs`, jobs of either kind dispatched that long ago or more. The jobs are held while
    * `publish` runs: another dispatch skips them; a claim or cancel of one may wait until the dispatch is
    * recorded, and a job claimed meanwhile is not marked. If `publish` rejects, or the process dies while it
    * runs, nothing is recorded and the jobs stay dispatchable.

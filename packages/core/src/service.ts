@@ -9,7 +9,7 @@ import {
   OutputNotReadyError,
   toIssues,
 } from './errors.js';
-import { hashInput, isJobId, newJobId } from './ids.js';
+import { hashInput, isJobId, newJobId, walkInput } from './ids.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { ChangeNotifier, waitForWake } from './notifier.js';
 import { checkNumber } from './options.js';
@@ -125,7 +125,7 @@ export class JobService {
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
-    const parsed = endpoint.input.safeParse(input);
+    const parsed = walkInput(() => endpoint.input.safeParse(input));
     if (!parsed.success) {
       throw new InvalidInputError(
         `The input does not match the ${endpoint.name} schema.`,

@@ -9,6 +9,7 @@ import {
   UnavailableError,
   within,
 } from '@jobs/core';
+import { Fifo } from './fifo.js';
 
 export interface MemoryQueueOptions {
   /** How long a message whose handler rejected waits before it is delivered again. Default 100 ms. */
@@ -59,38 +60,6 @@ interface EndpointState {
   next: number;
   deadLetters: DeadLetter[];
   dispatchScheduled: boolean;
-}
-
-/** A first-in first-out list with O(1) push and shift. */
-class Fifo<T> {
-  #items: Array<T | undefined> = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head] = undefined;
-    this.#head++;
-    // Compact once the consumed prefix dominates, keeping shift amortized O(1).
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
 }
 
 const defer: (callback: () => void) => void =
@@ -277,13 +246,19 @@ class MemoryQueue implements MemoryJobQueue {
       jobId: message.jobId,
       redelivered: message.deliveries > 1,
     };
-    const handling = (async () => consumer.handler(delivery))().then(
-      () => undefined,
-      (error: unknown) => this.#reject(state, message, error),
-    );
-    const tracked: Promise<void> = handling.finally(() => {
+    let handling: Promise<void>;
+    try {
+      handling = Promise.resolve(consumer.handler(delivery));
+    } catch (error) {
+      handling = Promise.reject(error);
+    }
+    const done = () => {
       consumer.inFlight.delete(tracked);
       this.#schedule(state);
+    };
+    const tracked: Promise<void> = handling.then(done, (error: unknown) => {
+      this.#reject(state, message, error);
+      done();
     });
     consumer.inFlight.add(tracked);
   }

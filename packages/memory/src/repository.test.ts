@@ -295,21 +295,27 @@ function expectedDispatch(
   redispatchMs: number | null,
   endpoints?: string[],
 ) {
-  const fresh = (job: JobRecordHeader) =>
-    job.dispatchedAt === null || (redispatchMs !== null && job.dispatchedAt.getTime() <= now - redispatchMs);
+  const stale = (job: JobRecordHeader) =>
+    redispatchMs !== null && job.dispatchedAt !== null && job.dispatchedAt.getTime() <= now - redispatchMs;
+  // Never dispatched (0, by runAt), running with an expired lease (1), dispatched long ago (2).
+  const kind = (job: JobRecordHeader): number | null => {
+    if (job.status === 'queued' && job.runAt.getTime() <= now) {
+      if (job.dispatchedAt === null) return 0;
+      return stale(job) ? 2 : null;
+    }
+    const expired = job.status === 'running' && job.leaseExpiresAt!.getTime() <= now;
+    return expired && (job.dispatchedAt === null || stale(job)) ? 1 : null;
+  };
   const due = jobs
     .filter((job) => endpoints === undefined || endpoints.includes(job.endpoint))
-    .filter(
-      (job) =>
-        fresh(job) &&
-        ((job.status === 'queued' && job.runAt.getTime() <= now) ||
-          (job.status === 'running' && job.leaseExpiresAt!.getTime() <= now)),
-    )
-    .sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : 1));
+    .flatMap((job) => {
+      const k = kind(job);
+      return k === null ? [] : [{ id: job.id, rank: k === 0 ? [k, job.runAt.getTime()] : [k, 0] }];
+    });
   const waiting = jobs
     .filter((job) => job.status === 'queued' && job.dispatchedAt === null && job.runAt.getTime() > now)
     .map((job) => job.runAt.getTime() - now);
-  return { due: due.map((job) => job.id), nextDueInMs: waiting.length === 0 ? null : Math.min(...waiting) };
+  return { due, nextDueInMs: waiting.length === 0 ? null : Math.min(...waiting) };
 }
 
 describe('memory repository: indexes agree with a full scan', () => {
@@ -374,7 +380,15 @@ describe('memory repository: indexes agree with a full scan', () => {
             return items.map(() => false);
           },
         );
-        expect(published).toEqual(expected.due.slice(0, limit));
+        // In rank order, and the ranks are those of the best `limit` candidates (equal ranks in any order).
+        const rankOf = new Map(expected.due.map((job) => [job.id, job.rank.join(':')]));
+        const ranks = published.map((id) => expected.due.find((job) => job.id === id)!.rank);
+        expect([...ranks].sort(compareRanks)).toEqual(ranks);
+        const best = expected.due
+          .map((job) => job.rank)
+          .sort(compareRanks)
+          .slice(0, limit);
+        expect(published.map((id) => rankOf.get(id))).toEqual(best.map((rank) => rank.join(':')));
         expect(result).toEqual({ dispatched: 0, found: published.length, nextDueInMs: expected.nextDueInMs });
 
         const owner = pick(owners);
@@ -406,3 +420,7 @@ describe('memory repository: indexes agree with a full scan', () => {
     }
   });
 });
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  return a[0]! - b[0]! || a[1]! - b[1]!;
+}

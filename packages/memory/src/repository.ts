@@ -4,7 +4,6 @@ import {
   type CleanupQuery,
   type CreateResult,
   checkNumber,
-  checkStorableText,
   type DispatchItem,
   type DispatchPublisher,
   type DispatchQuery,
@@ -18,26 +17,39 @@ import {
   isFinalStatus,
   isJobStatus,
   type JobChange,
-  type JobProgress,
   type JobRecord,
   type JobRecordHeader,
   type JobRepository,
-  type JobStatus,
   type ListPage,
   type ListQuery,
   type NewJob,
   numberOption,
   type PendingCleanup,
-  type ProblemDetails,
   type SettleOutcome,
   type SettleRequest,
   type SubscribeOptions,
-  toStorableJson,
   UnavailableError,
   type Unsubscribe,
 } from '@jobs/core';
-import { BoundedSelection, IndexedMinHeap } from './heap.js';
+import { JobIndexes } from './indexes.js';
 import { type ListEntry, SortedEntries } from './sorted-list.js';
+import {
+  change,
+  duration,
+  header,
+  item,
+  json,
+  limitOf,
+  optionalJson,
+  optionalText,
+  progressJson,
+  record,
+  remainingToEta,
+  type Stored,
+  type StoredCleanup,
+  text,
+  touch,
+} from './stored.js';
 
 export interface MemoryRepositoryOptions {
   /**
@@ -50,127 +62,6 @@ export interface MemoryRepositoryOptions {
    * `UnavailableError` (HTTP 503 with `Retry-After`), so one client cannot fill the process's memory. Default 100,000.
    */
   maxJobs?: number;
-}
-
-/** A stored job: times as epoch milliseconds, payloads as JSON text (copied in by serializing, out by parsing). */
-interface Stored {
-  id: string;
-  endpoint: string;
-  status: JobStatus;
-  createdAt: number;
-  updatedAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  expiresAt: number | null;
-  attempt: number;
-  maxAttempts: number;
-  progress: string | null;
-  estimatedCompletionAt: number | null;
-  error: string | null;
-  cancelRequested: boolean;
-  owner: string | null;
-  idempotencyKey: string | null;
-  inputHash: string | null;
-  runAt: number;
-  dispatchedAt: number | null;
-  leaseToken: string | null;
-  leaseExpiresAt: number | null;
-  input: string;
-  output: string | null;
-  cleanup: boolean;
-}
-
-interface StoredCleanup {
-  job: Stored;
-  attempt: number;
-  dueAt: number;
-  leaseToken: string | null;
-  leaseExpiresAt: number;
-}
-
-const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
-const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T));
-
-function header(job: Stored): JobRecordHeader {
-  return {
-    id: job.id,
-    endpoint: job.endpoint,
-    status: job.status,
-    createdAt: new Date(job.createdAt),
-    updatedAt: new Date(job.updatedAt),
-    startedAt: date(job.startedAt),
-    finishedAt: date(job.finishedAt),
-    expiresAt: date(job.expiresAt),
-    attempt: job.attempt,
-    maxAttempts: job.maxAttempts,
-    progress: parse<JobProgress>(job.progress),
-    estimatedCompletionAt: date(job.estimatedCompletionAt),
-    error: parse<ProblemDetails>(job.error),
-    cancelRequested: job.cancelRequested,
-    owner: job.owner,
-    idempotencyKey: job.idempotencyKey,
-    inputHash: job.inputHash,
-    runAt: new Date(job.runAt),
-    dispatchedAt: date(job.dispatchedAt),
-    leaseToken: job.leaseToken,
-    leaseExpiresAt: date(job.leaseExpiresAt),
-  };
-}
-
-function record(job: Stored): JobRecord {
-  return { ...header(job), input: JSON.parse(job.input), output: parse(job.output) };
-}
-
-function change(job: Stored, removedAt?: number): JobChange {
-  return {
-    id: job.id,
-    status: removedAt === undefined ? job.status : null,
-    updatedAt: new Date(removedAt ?? job.updatedAt),
-    attempt: job.attempt,
-    cancelRequested: job.cancelRequested,
-    runAt: job.status === 'queued' && removedAt === undefined ? new Date(job.runAt) : null,
-  };
-}
-
-/** Runs `fn` for one batch item; a thrown error refuses that item alone. */
-function item<T>(fn: () => T): ItemResult<T> {
-  try {
-    return { ok: true, value: fn() };
-  } catch (error) {
-    return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
-  }
-}
-
-const duration = (value: unknown, field: string) =>
-  checkNumber(field, value, 'nonNegative', (message) => InvalidInputError.field(field, message));
-const limitOf = (value: unknown) =>
-  checkNumber('limit', value, 'nonNegativeInteger', (message) => InvalidInputError.field('limit', message));
-const text = (value: unknown, field: string) => checkStorableText(value, field, 1024);
-const optionalText = (value: unknown, field: string) => (value === null ? null : text(value, field));
-const json = (value: unknown, field: string) => toStorableJson(value, field);
-const optionalJson = (value: unknown, field: string) =>
-  value === null || value === undefined ? null : json(value, field);
-
-function progressJson(value: JobProgress | null): string | null {
-  if (value === null) return null;
-  if (typeof value !== 'object' || typeof value.fraction !== 'number' || !Number.isFinite(value.fraction)) {
-    throw InvalidInputError.field('progress', 'progress.fraction must be a finite number.');
-  }
-  if (value.message !== undefined && typeof value.message !== 'string') {
-    throw InvalidInputError.field('progress', 'progress.message must be a string.');
-  }
-  return json(value, 'progress');
-}
-
-/** An ETA given as milliseconds from now: undefined leaves it unchanged, null clears it. */
-function remainingToEta(remaining: number | null | undefined, now: number): number | null | undefined {
-  if (remaining === undefined || remaining === null) return remaining;
-  return now + duration(remaining, 'estimatedRemainingMs');
-}
-
-/** Marks a change: updatedAt strictly increases per job, so two changes in one millisecond differ. */
-function touch(job: Stored, now: number): void {
-  job.updatedAt = Math.max(now, job.updatedAt + 1);
 }
 
 /**
@@ -193,15 +84,8 @@ class MemoryJobRepository implements JobRepository {
   readonly #idempotency = new Map<string, string>();
   /** (endpoint, owner) → that owner's jobs, ascending by (createdAt, id). */
   readonly #lists = new Map<string, SortedEntries>();
-  /** `queued` jobs not handed to the queue (dispatchedAt null), by runAt. */
-  readonly #queuedUndispatched = new IndexedMinHeap<Stored>();
-  /** `queued` jobs handed to the queue, by dispatchedAt. */
-  readonly #queuedDispatched = new IndexedMinHeap<Stored>();
-  /** `running` jobs, by leaseExpiresAt. */
-  readonly #running = new IndexedMinHeap<Stored>();
-  /** Final jobs, by expiresAt. */
-  readonly #final = new IndexedMinHeap<Stored>();
-  /** Jobs a dispatch holds while it publishes them. */
+  readonly #indexes = new JobIndexes();
+  /** Jobs a dispatch holds while it publishes them (besides the due ones it took out of the index). */
   readonly #dispatching = new Set<string>();
   readonly #cleanups = new Map<string, StoredCleanup>();
   readonly #listeners = new Set<(change: JobChange) => void>();
@@ -265,12 +149,15 @@ class MemoryJobRepository implements JobRepository {
       input,
       output: null,
       cleanup: false,
+      priority: 0,
+      place: 'none',
+      slot: 0,
     };
     this.#jobs.set(id, stored);
     // An expired job that held the key is absent: the key is this job's now.
     if (keyIndex !== null) this.#idempotency.set(keyIndex, id);
     this.#listInsert(stored);
-    this.#reindex(stored);
+    this.#indexes.place(stored, now);
     this.#notify(stored);
     return { job: header(stored), created: true };
   }
@@ -309,7 +196,7 @@ class MemoryJobRepository implements JobRepository {
       job.dispatchedAt = null;
       if (estimate !== null) job.estimatedCompletionAt = now + estimate;
       touch(job, now);
-      this.#reindex(job);
+      this.#indexes.place(job, now);
       this.#notify(job);
       return record(job);
     });
@@ -340,7 +227,7 @@ class MemoryJobRepository implements JobRepository {
       changed = true;
     }
     if (changed) touch(job, now);
-    this.#reindex(job);
+    this.#indexes.place(job, now);
     if (changed) this.#notify(job);
     return { held: true, cancelRequested: job.cancelRequested };
   }
@@ -404,7 +291,7 @@ class MemoryJobRepository implements JobRepository {
       if (eta !== undefined) job.estimatedCompletionAt = eta;
       job.cleanup = outcome.status === 'succeeded' && outcome.cleanup === true;
     }
-    this.#reindex(job);
+    this.#indexes.place(job, now);
     this.#notify(job);
     return true;
   }
@@ -422,7 +309,7 @@ class MemoryJobRepository implements JobRepository {
       job.finishedAt = now;
       job.expiresAt = now + retentionMs;
       touch(job, now);
-      this.#reindex(job);
+      this.#indexes.place(job, now);
       this.#notify(job);
     } else if (job.status === 'running' && !job.cancelRequested) {
       job.cancelRequested = true;
@@ -449,50 +336,45 @@ class MemoryJobRepository implements JobRepository {
     const endpoints = query.endpoints === undefined ? null : new Set(query.endpoints);
     const now = this.#now();
     const stale = redispatchAfterMs === null ? null : now - redispatchAfterMs;
-    const selection = new BoundedSelection<Stored>(limit, compareDue);
+    // Due jobs never handed out leave the index while they are published (no other dispatch can take them).
+    const due = this.#indexes.takeReady(now, limit, endpoints);
+    // Then jobs whose worker died, and (for a re-dispatch) jobs whose message may be lost: held by id.
     const offer = (job: Stored) => {
-      if (!this.#dispatching.has(job.id) && (endpoints === null || endpoints.has(job.endpoint)))
-        selection.offer(job);
+      const wanted = !this.#dispatching.has(job.id) && (endpoints === null || endpoints.has(job.endpoint));
+      if (wanted && due.length < limit) due.push(job);
+      return due.length < limit;
     };
-    if (limit > 0) {
-      this.#queuedUndispatched.forEachUpTo(now, offer);
-      if (stale !== null) {
-        this.#queuedDispatched.forEachUpTo(stale, (job) => {
-          if (job.runAt <= now) offer(job);
-        });
-      }
-      this.#running.forEachUpTo(now, (job) => {
+    if (due.length < limit) {
+      this.#indexes.forEachExpiredLease(now, (job) => {
         if (job.dispatchedAt === null || (stale !== null && job.dispatchedAt <= stale)) offer(job);
       });
+      if (stale !== null) this.#indexes.forEachDispatchedUpTo(stale, (job) => job.runAt > now || offer(job));
     }
-    const due = selection.sorted();
-    const nextDue = this.#queuedUndispatched.firstAbove(now);
-    const nextDueInMs = nextDue === undefined ? null : nextDue - now;
+    const nextDueInMs = this.#indexes.nextDueIn(now);
     if (due.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
-    for (const job of due) this.#dispatching.add(job.id);
+    const held = due.filter((job) => job.place !== 'none');
+    for (const job of held) this.#dispatching.add(job.id);
     // Every claim, cancel or settle moves updatedAt: a job whose version changed while it was published is not
     // the one that was taken (claimed, maybe retried meanwhile), and is not marked.
     const taken = due.map((job) => job.updatedAt);
-    let published: readonly boolean[];
+    let published: readonly boolean[] = [];
+    let dispatched = 0;
     try {
       const items: DispatchItem[] = due.map((job) => ({ id: job.id, endpoint: job.endpoint }));
       published = await publish(items);
     } finally {
-      for (const job of due) this.#dispatching.delete(job.id);
+      for (const job of held) this.#dispatching.delete(job.id);
+      const at = this.#now();
+      due.forEach((job, index) => {
+        if (published[index] !== true || this.#jobs.get(job.id) !== job || job.updatedAt !== taken[index])
+          return;
+        job.dispatchedAt = at;
+        this.#indexes.place(job, at);
+        dispatched++;
+      });
+      // Due jobs whose publish failed go back where they were (a change meanwhile placed them already).
+      this.#indexes.putBack(due);
     }
-    const at = this.#now();
-    let dispatched = 0;
-    due.forEach((job, index) => {
-      if (published[index] !== true || this.#jobs.get(job.id) !== job || job.updatedAt !== taken[index])
-        return;
-      const dispatchable =
-        job.status === 'queued' ||
-        (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= at);
-      if (!dispatchable) return; // claimed (or canceled) while it was being published
-      job.dispatchedAt = at;
-      this.#reindex(job);
-      dispatched++;
-    });
     return { dispatched, found: due.length, nextDueInMs };
   }
 
@@ -502,10 +384,10 @@ class MemoryJobRepository implements JobRepository {
     const now = this.#now();
     const deleted: JobRecordHeader[] = [];
     while (deleted.length < max) {
-      const next = this.#final.peek();
-      if (!next || next.key > now) break;
-      this.#delete(next.value, now);
-      deleted.push(header(next.value));
+      const next = this.#indexes.firstExpired(now);
+      if (!next) break;
+      this.#delete(next, now);
+      deleted.push(header(next));
     }
     return deleted;
   }
@@ -612,27 +494,10 @@ class MemoryJobRepository implements JobRepository {
     return job;
   }
 
-  /** Puts the job in the one heap that matches its state, with that heap's key. */
-  #reindex(job: Stored): void {
-    const id = job.id;
-    this.#queuedUndispatched.delete(id);
-    this.#queuedDispatched.delete(id);
-    this.#running.delete(id);
-    this.#final.delete(id);
-    if (job.status === 'queued') {
-      if (job.dispatchedAt === null) this.#queuedUndispatched.set(id, job.runAt, job);
-      else this.#queuedDispatched.set(id, job.dispatchedAt, job);
-    } else if (job.status === 'running') {
-      this.#running.set(id, job.leaseExpiresAt ?? Number.NEGATIVE_INFINITY, job);
-    } else {
-      this.#final.set(id, job.expiresAt ?? Number.NEGATIVE_INFINITY, job);
-    }
-  }
-
   /** Removes a final job (leaving its pending cleanup) and announces it. */
   #delete(job: Stored, now: number): void {
     this.#jobs.delete(job.id);
-    this.#final.delete(job.id);
+    this.#indexes.remove(job);
     if (job.idempotencyKey !== null) {
       const key = JSON.stringify([job.owner, job.endpoint, job.idempotencyKey]);
       if (this.#idempotency.get(key) === job.id) this.#idempotency.delete(key);
@@ -681,11 +546,6 @@ function listKey(endpoint: string, owner: string | null): string {
 
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Dispatch order: runAt, then id. */
-function compareDue(a: Stored, b: Stored): number {
-  return a.runAt - b.runAt || compareIds(a.id, b.id);
 }
 
 function entryOf(job: Stored): ListEntry {

@@ -153,3 +153,45 @@ async function purgeCleanups(repository: JobRepository, endpoints: string[]): Pr
     // best effort
   }
 }
+
+/** A job's place in `dispatch` order: lower first, compared element by element. */
+export type DispatchRank = readonly number[];
+
+/**
+ * Checks that `handedOut` (ids, in the order a dispatch gave them) is what `dispatch` may hand out of
+ * `candidates` (every dispatchable job with its rank) with this limit: the first `limit` in rank order, in that
+ * order; jobs of equal rank may come in any order (a store may break ties as it likes).
+ */
+export function expectDispatchOrder(
+  handedOut: readonly string[],
+  candidates: ReadonlyArray<{ id: string; rank: DispatchRank }>,
+  limit: number,
+  message?: string,
+): void {
+  const rankOf = new Map(candidates.map((candidate) => [candidate.id, candidate.rank]));
+  const compare = (a: DispatchRank, b: DispatchRank) => {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const difference = (a[i] ?? 0) - (b[i] ?? 0);
+      if (difference !== 0) return difference;
+    }
+    return 0;
+  };
+  if (handedOut.length !== Math.min(limit, candidates.length)) {
+    throw new Error(
+      `${message ?? 'dispatch'}: handed out ${handedOut.length} of ${candidates.length} with limit ${limit}`,
+    );
+  }
+  let last: DispatchRank | null = null;
+  for (const id of handedOut) {
+    const rank = rankOf.get(id);
+    if (!rank) throw new Error(`${message ?? 'dispatch'}: handed out ${id}, which is not dispatchable`);
+    if (last && compare(rank, last) < 0) throw new Error(`${message ?? 'dispatch'}: ${id} came out of order`);
+    last = rank;
+  }
+  if (!last) return;
+  const given = new Set(handedOut);
+  const skipped = candidates.find(
+    (candidate) => !given.has(candidate.id) && compare(candidate.rank, last) < 0,
+  );
+  if (skipped) throw new Error(`${message ?? 'dispatch'}: ${skipped.id} was skipped for a later one`);
+}

@@ -1,5 +1,6 @@
 import type { JobStatus, SettleOutcome } from '@jobs/core';
 import { isFinalStatus } from '@jobs/core';
+import type { DispatchRank } from '../helpers.js';
 
 /**
  * The reference state machine of `describeJobRepositoryModel`: what a repository must hold after each operation,
@@ -157,21 +158,27 @@ export class RepositoryModel {
     }
   }
 
-  /** The jobs `dispatch` may hand out, in dispatch order (runAt, then id). */
-  dispatchable(redispatchAfterMs: number | null): ModelJob[] {
+  /**
+   * The jobs `dispatch` may hand out, with their rank: never dispatched (0, earlier runAt first), then running
+   * with an expired lease (1), then dispatched long ago (2), these two in any order.
+   */
+  dispatchable(redispatchAfterMs: number | null): Array<{ id: string; rank: DispatchRank }> {
     const now = this.now();
-    const fresh = (job: ModelJob) =>
-      job.dispatchedAt === null ||
-      (redispatchAfterMs !== null && job.dispatchedAt <= now - redispatchAfterMs);
-    return this.jobs
-      .filter(
-        (job) =>
-          this.live(job) &&
-          fresh(job) &&
-          ((job.status === 'queued' && job.runAt <= now) ||
-            (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= now)),
-      )
-      .sort((a, b) => a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const stale = (job: ModelJob) =>
+      redispatchAfterMs !== null && job.dispatchedAt !== null && job.dispatchedAt <= now - redispatchAfterMs;
+    const kind = (job: ModelJob): number | null => {
+      if (!this.live(job)) return null;
+      if (job.status === 'queued' && job.runAt <= now) {
+        if (job.dispatchedAt === null) return 0;
+        return stale(job) ? 2 : null;
+      }
+      const expired = job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= now;
+      return expired && (job.dispatchedAt === null || stale(job)) ? 1 : null;
+    };
+    return this.jobs.flatMap((job) => {
+      const k = kind(job);
+      return k === null ? [] : [{ id: job.id, rank: k === 0 ? [k, job.runAt] : [k] }];
+    });
   }
 
   /** Pending cleanups `claimCleanups` may take, oldest first. */

@@ -1,0 +1,156 @@
+// Property-based fuzzing of every route over a real socket: sequences of hostile requests as two owners, each
+// answer checked (never a 5xx, errors as problems, nothing leaked) and each owner's jobs compared before and
+// after (a rejected request changes nothing, an accepted one is visible).
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyBytes, type FuzzRecipe, fuzzRecipe, rawRequest, type Seen } from './fuzz-requests.js';
+import { HttpSession } from './session.js';
+import { type HttpSuiteFactory, type HttpSuiteTarget, httpSuiteSetup } from './target.js';
+import type { Answer } from './wire.js';
+
+export interface HttpFuzzOptions {
+  /** Sequences of requests (each 1 to 12 long, as a fresh pair of owners). Default 30, or JOBS_HTTP_FUZZ_RUNS. */
+  numRuns?: number;
+  /** Malformed raw requests. Default 60, or JOBS_HTTP_FUZZ_RAW_RUNS. */
+  rawRuns?: number;
+  /** Called with the counts of the fuzzed answers by status (0: closed without one), after the suite. */
+  report?: (counts: ReadonlyMap<number, number>) => void;
+}
+
+/** What a run has seen, which recipes name by index. */
+interface RunState {
+  owners: { me: string; other: string };
+  /** `endpoint/id` of every job the run created. */
+  jobs: string[];
+  etags: string[];
+  cursors: string[];
+}
+
+function pick(state: string[], ref: Seen | undefined): string | undefined {
+  if (ref === undefined) return undefined;
+  if ('made' in ref) return ref.made;
+  return state.length === 0 ? undefined : state[ref.seen % state.length];
+}
+
+/** The path (under the mount), headers and body of a recipe, in this run. */
+function resolve(recipe: FuzzRecipe, state: RunState) {
+  let endpoint = recipe.endpoint;
+  let path: string;
+  if (recipe.id === null) {
+    path = `/${endpoint}`;
+  } else {
+    const job = 'seen' in recipe.id ? pick(state.jobs, recipe.id) : undefined;
+    if (job !== undefined) [endpoint = recipe.endpoint] = job.split('/');
+    path = `/${endpoint}/${job?.split('/')[1] ?? ('made' in recipe.id ? recipe.id.made : crypto.randomUUID())}${recipe.suffix}`;
+  }
+  const params = new URLSearchParams();
+  const { status, limit, cursor, extra } = recipe.query;
+  if (status !== undefined) params.set('status', status);
+  if (limit !== undefined) params.set('limit', limit);
+  const cursorValue = pick(state.cursors, cursor);
+  if (cursorValue !== undefined) params.set('cursor', cursorValue);
+  if (extra !== undefined) params.set(extra, extra);
+  const query = params.size > 0 ? `?${params}` : '';
+  const headers = { ...recipe.headers };
+  const etag = pick(state.etags, recipe.ifNoneMatch);
+  if (etag !== undefined && headers['if-none-match'] === undefined) headers['if-none-match'] = etag;
+  return { path: `${path}${query}`, headers, endpoint };
+}
+
+/** What the answer of an accepted request says the owner's jobs became; null: unchanged. */
+function expectedChange(recipe: FuzzRecipe, answer: Answer, endpoint: string, jobKey: string | undefined) {
+  if (recipe.method === 'POST' && [200, 202, 303].includes(answer.status) && recipe.id === null) {
+    const job = JSON.parse(answer.text) as { id: string };
+    return { add: `${endpoint}/${job.id}` };
+  }
+  if (recipe.method === 'DELETE' && answer.status === 204 && jobKey !== undefined) return { remove: jobKey };
+  return null;
+}
+
+/**
+ * Property-based fuzzing of every route of the app over a real socket (fast-check): never a 5xx, every error
+ * `application/problem+json`, no stack, path, SQL or connection string in any answer, a rejected request
+ * changes no job of its owner, an accepted submit is listed and readable, and raw bytes that are not HTTP are
+ * answered with problems too. Run it for every repository: `describeHttpFuzz('postgres', factory)`.
+ */
+export function describeHttpFuzz(
+  name: string,
+  factory: HttpSuiteFactory,
+  options: HttpFuzzOptions = {},
+): void {
+  const numRuns = options.numRuns ?? Number(process.env.JOBS_HTTP_FUZZ_RUNS ?? 30);
+  const rawRuns = options.rawRuns ?? Number(process.env.JOBS_HTTP_FUZZ_RAW_RUNS ?? 60);
+  describe(`HTTP fuzz (${name})`, () => {
+    let target: HttpSuiteTarget;
+    let session: HttpSession;
+    const counts = new Map<number, number>();
+    const count = (answer: Answer) => counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1);
+    beforeAll(async () => {
+      target = await factory(httpSuiteSetup());
+      session = new HttpSession(target);
+    });
+    afterAll(async () => {
+      options.report?.(counts);
+      const line = [...counts.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}: ${n}`);
+      const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+      console.log(`HTTP fuzz (${name}): ${total} requests; by status ${line.join(', ')}`);
+      await target?.close();
+    });
+
+    it('never answers 5xx or leaks, answers errors as problems, and changes only what it accepted', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fuzzRecipe, { minLength: 1, maxLength: 12 }), async (recipes) => {
+          const run = crypto.randomUUID().slice(0, 8);
+          const state: RunState = {
+            owners: { me: `me-${run}`, other: `other-${run}` },
+            jobs: [],
+            etags: [],
+            cursors: [],
+          };
+          let mine: string[] = [];
+          for (const recipe of recipes) {
+            const { path, headers, endpoint } = resolve(recipe, state);
+            const owner = state.owners[recipe.owner];
+            const answer = await session.request({
+              method: recipe.method,
+              path,
+              headers,
+              body: bodyBytes(recipe.body),
+              owner,
+            });
+            count(answer);
+            const jobKey = recipe.id !== null ? path.split(/[/?]/).slice(1, 3).join('/') : undefined;
+            if (answer.headers.etag) state.etags.push(answer.headers.etag);
+            if (answer.headers.link)
+              state.cursors.push(
+                ...[...answer.headers.link.matchAll(/cursor=([^&>]+)/g)].map((m) =>
+                  decodeURIComponent(m[1]!),
+                ),
+              );
+            const change = recipe.owner === 'me' ? expectedChange(recipe, answer, endpoint, jobKey) : null;
+            if (change?.add) {
+              state.jobs.push(change.add);
+              if (!mine.includes(change.add)) mine = [...mine, change.add].sort();
+              const visible = await session.request({ method: 'GET', path: `/${change.add}`, owner });
+              expect([200, 303], `${change.add} after ${recipe.method} ${path}`).toContain(visible.status);
+            }
+            if (change?.remove) mine = mine.filter((job) => job !== change.remove);
+            const after = await session.snapshot(state.owners.me);
+            expect(after, `${recipe.method} ${path} answered ${answer.status}`).toEqual(mine);
+          }
+        }),
+        { numRuns, endOnFailure: true },
+      );
+    });
+
+    it('answers bytes that are not valid HTTP with problems (or closes a truncated request)', async () => {
+      const host = new URL(session.origin).host;
+      await fc.assert(
+        fc.asyncProperty(rawRequest(session.mount, host), async (bytes) => {
+          count(await session.raw(bytes, JSON.stringify(bytes.slice(0, 200))));
+        }),
+        { numRuns: rawRuns, endOnFailure: true },
+      );
+    });
+  });
+}
