@@ -1,7 +1,7 @@
 import { sleep, UnavailableError } from '@jobs/core';
 import { type ChannelModel, connect } from 'amqplib';
 import type { ConnectionRole, EventHub } from './events.js';
-import type { ResolvedOptions } from './options.js';
+import { DEFAULT_URL, type ResolvedOptions, redactUrl } from './options.js';
 import { closeQuietly, describeError, reconnectDelay, Signal } from './util.js';
 
 /** Something that lives on a connection: told when one is up, and when it is gone. */
@@ -15,9 +15,30 @@ export interface ConnectionUser {
 /** A connection that lived this long counts as healthy: the next loss starts the backoff from the beginning. */
 const STABLE_MS = 10_000;
 
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffle<T>(items: readonly T[]): T[] {
+  const shuffled = [...items];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  return shuffled;
+}
+
+/** Where a connection attempt goes: a broker URL (and how it is shown), or the custom `connection` factory. */
+interface Address {
+  url: string | undefined;
+  shown: string | undefined;
+}
+
 /**
  * One AMQP connection, kept open: opened on first use, reopened with exponential backoff and jitter whenever it
  * is lost, until `close()`. Every 'error' event is handled here; nothing the broker does throws out of it.
+ *
+ * With several broker URLs (a cluster's nodes), every attempt takes the next URL in turn, in an order shuffled
+ * once per connection: a round tries each URL once, one after the other without waiting; the backoff is between
+ * rounds, and after a lost connection (whose next round starts at the URL after the lost one, so it moves to
+ * another node).
  */
 export class ManagedConnection {
   readonly role: ConnectionRole;
@@ -27,7 +48,11 @@ export class ManagedConnection {
   readonly #events: EventHub;
   readonly #users = new Set<ConnectionUser>();
   readonly #stop = new AbortController();
+  readonly #addresses: readonly Address[];
+  /** Index of the address the next attempt takes. */
+  #next = 0;
   #current: ChannelModel | null = null;
+  #currentAddress: string | undefined;
   #blocked: string | null = null;
   #lastError: string | undefined;
   #loop: Promise<void> | null = null;
@@ -38,11 +63,22 @@ export class ManagedConnection {
     this.role = role;
     this.#options = options;
     this.#events = events;
+    // Each connection goes through the nodes in an order of its own (shuffled), so a fleet's connections
+    // spread over the cluster, and those of a lost node spread over the nodes left.
+    this.#addresses =
+      options.urls.length > 0
+        ? shuffle(options.urls.map((url) => ({ url, shown: redactUrl(url) })))
+        : [{ url: undefined, shown: undefined }];
   }
 
   /** The open connection, or null while connecting, reconnecting or closed. */
   get connection(): ChannelModel | null {
     return this.#current;
+  }
+
+  /** The address (URL without credentials) of the open connection; undefined when not connected. */
+  get address(): string | undefined {
+    return this.#current ? this.#currentAddress : undefined;
   }
 
   /** Why the broker blocked the connection (resource alarm), or null. */
@@ -122,59 +158,89 @@ export class ManagedConnection {
   async #run(): Promise<void> {
     let attempt = 0;
     while (!this.#closed) {
-      this.#events.emit({ type: 'connecting', role: this.role });
-      let connection: ChannelModel;
-      try {
-        connection = await this.#open();
-      } catch (error) {
-        this.#attempted = true;
-        this.#lastError = describeError(error);
-        if (this.#closed) break;
-        this.#options.logger.warn('amqp connection failed', { role: this.role, error: this.#lastError });
-        this.#events.emit({ type: 'disconnected', role: this.role, error: this.#lastError });
-        this.changed.notify();
+      const opened = await this.#round();
+      if (this.#closed) {
+        if (opened) await closeQuietly(opened.connection);
+        break;
+      }
+      this.#attempted = true;
+      if (!opened) {
+        this.changed.notify(); // a publish waiting for the first attempt may give up now
         attempt++;
         await this.#backoff(attempt);
         continue;
       }
-      if (this.#closed) {
-        await closeQuietly(connection);
-        break;
-      }
-      this.#attempted = true;
+      const { connection, address } = opened;
       const connectedAt = Date.now();
-      const lost = this.#watch(connection);
+      const lost = this.#watch(connection, address);
       this.#current = connection;
+      this.#currentAddress = address;
       this.#lastError = undefined;
-      this.#events.emit({ type: 'connected', role: this.role });
-      this.#options.logger.info('amqp connected', { role: this.role });
+      this.#events.emit({ type: 'connected', role: this.role, address });
+      this.#options.logger.info('amqp connected', { role: this.role, address });
       this.changed.notify();
       for (const user of [...this.#users]) this.#tell(() => user.connected(connection));
 
       const error = await lost;
       this.#current = null;
+      this.#currentAddress = undefined;
       this.#blocked = null;
-      if (error) this.#lastError = error;
+      if (error) this.#lastError = this.#addresses.length > 1 ? `${address}: ${error}` : error;
       for (const user of [...this.#users]) this.#tell(() => user.disconnected());
       this.changed.notify();
       if (this.#closed) break;
-      this.#options.logger.warn('amqp connection lost', { role: this.role, error });
-      this.#events.emit({ type: 'disconnected', role: this.role, error });
+      this.#options.logger.warn('amqp connection lost', { role: this.role, address, error });
+      this.#events.emit({ type: 'disconnected', role: this.role, address, error });
       if (Date.now() - connectedAt >= STABLE_MS) attempt = 0;
       attempt++;
       await this.#backoff(attempt);
     }
     this.#current = null;
+    this.#currentAddress = undefined;
     this.changed.notify();
   }
 
+  /**
+   * One round of attempts: each address once, in turn from the next one, until one connects. Resolves with
+   * the open connection, or null when every address failed (or the queue was closed).
+   */
+  async #round(): Promise<{ connection: ChannelModel; address: string | undefined } | null> {
+    const failures: string[] = [];
+    for (let tried = 0; tried < this.#addresses.length && !this.#closed; tried++) {
+      const address = this.#addresses[this.#next]!;
+      this.#next = (this.#next + 1) % this.#addresses.length;
+      this.#events.emit({ type: 'connecting', role: this.role, address: address.shown });
+      try {
+        return { connection: await this.#open(address.url), address: address.shown };
+      } catch (error) {
+        if (this.#closed) return null;
+        const described = describeError(error);
+        failures.push(this.#addresses.length > 1 ? `${address.shown}: ${described}` : described);
+        this.#lastError = failures.join('; ');
+        this.#options.logger.warn('amqp connection failed', {
+          role: this.role,
+          address: address.shown,
+          error: described,
+        });
+        this.#events.emit({
+          type: 'disconnected',
+          role: this.role,
+          address: address.shown,
+          error: described,
+        });
+        this.changed.notify();
+      }
+    }
+    return null;
+  }
+
   /** Handles the connection's events; resolves (with the error, if any) when it closes. */
-  #watch(connection: ChannelModel): Promise<string | undefined> {
+  #watch(connection: ChannelModel, address: string | undefined): Promise<string | undefined> {
     return new Promise((resolve) => {
       let lastError: string | undefined;
       connection.on('error', (error: unknown) => {
         lastError = describeError(error);
-        this.#options.logger.warn('amqp connection error', { role: this.role, error: lastError });
+        this.#options.logger.warn('amqp connection error', { role: this.role, address, error: lastError });
       });
       connection.on('close', (error: unknown) => {
         resolve(error ? describeError(error) : lastError);
@@ -183,6 +249,7 @@ export class ManagedConnection {
         this.#blocked = String(reason ?? 'blocked');
         this.#options.logger.warn('amqp connection blocked by the broker', {
           role: this.role,
+          address,
           reason: this.#blocked,
         });
         this.#events.emit({ type: 'blocked', role: this.role, reason: this.#blocked });
@@ -197,11 +264,11 @@ export class ManagedConnection {
     });
   }
 
-  async #open(): Promise<ChannelModel> {
+  async #open(url: string | undefined): Promise<ChannelModel> {
     const options = this.#options;
     const opening = options.connection
       ? options.connection()
-      : connect(options.url, {
+      : connect(url ?? DEFAULT_URL, {
           timeout: options.connectTimeoutMs,
           ...options.socketOptions,
           clientProperties: {

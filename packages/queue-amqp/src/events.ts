@@ -5,15 +5,26 @@ export type ConnectionRole = 'publish' | 'consume';
 
 /** What happens to the queue's connections, channels and consumers; for logs, metrics and health checks. */
 export type AmqpQueueEvent =
-  | { type: 'connecting'; role: ConnectionRole }
-  | { type: 'connected'; role: ConnectionRole }
-  /** The connection was lost (or could not be opened); `reconnecting` follows unless the queue is closed. */
-  | { type: 'disconnected'; role: ConnectionRole; error: string | undefined }
+  /**
+   * A connection attempt starts. `address` is the broker URL tried, without credentials and query
+   * (`amqp://rabbit-2:5672`); undefined when the `connection` option opens connections.
+   */
+  | { type: 'connecting'; role: ConnectionRole; address: string | undefined }
+  | { type: 'connected'; role: ConnectionRole; address: string | undefined }
+  /**
+   * The connection was lost, or could not be opened. Next: an attempt on the next address, when other
+   * addresses are left to try in this round, else `reconnecting` (unless the queue is closed).
+   */
+  | { type: 'disconnected'; role: ConnectionRole; address: string | undefined; error: string | undefined }
+  /** Every address failed (or the connection was lost): the next round of attempts starts after `delayMs`. */
   | { type: 'reconnecting'; role: ConnectionRole; attempt: number; delayMs: number }
   /** The broker stopped reading from the connection (memory or disk alarm): publishes wait, then fail. */
   | { type: 'blocked'; role: ConnectionRole; reason: string }
   | { type: 'unblocked'; role: ConnectionRole }
-  /** A channel closed without the connection (e.g. a broker-side error); it is opened again. */
+  /**
+   * A channel closed without the connection (e.g. a broker-side error), or the publish channel was replaced
+   * after the broker nacked a message on it; it is opened again.
+   */
   | { type: 'channel-closed'; role: ConnectionRole; endpoint: string | undefined; error: string | undefined }
   /** A consumer is attached to its queue: first time, and again after every reconnect or cancel. */
   | { type: 'consumer-attached'; endpoint: string }

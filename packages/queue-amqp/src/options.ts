@@ -9,8 +9,12 @@ export interface ReconnectOptions {
 }
 
 export interface AmqpQueueOptions {
-  /** Broker URL. Default `amqp://guest:guest@127.0.0.1:5672`. Ignored when `connection` is given. */
-  url?: string;
+  /**
+   * Broker URL, or the URLs of a cluster's nodes: every connection attempt takes the next one in turn (in an
+   * order shuffled per connection), so after a node is lost the connections move to the nodes that are left.
+   * Default `amqp://guest:guest@127.0.0.1:5672`. Ignored when `connection` is given.
+   */
+  url?: string | readonly string[];
   /** Passed to amqplib's `connect` (TLS options, `clientProperties`, `timeout`, ...). */
   socketOptions?: Record<string, unknown>;
   /**
@@ -59,7 +63,8 @@ export interface AmqpQueueOptions {
 }
 
 export interface ResolvedOptions {
-  url: string;
+  /** The broker URLs, at least one; empty when `connection` is given. */
+  urls: readonly string[];
   socketOptions: Record<string, unknown>;
   connection: (() => Promise<ChannelModel>) | undefined;
   connectionName: string;
@@ -89,7 +94,7 @@ export function resolveOptions(options: AmqpQueueOptions): ResolvedOptions {
   if (reconnect.maxMs < reconnect.initialMs)
     throw new TypeError('reconnect.maxMs must be >= reconnect.initialMs.');
   return {
-    url: options.url ?? DEFAULT_URL,
+    urls: options.connection ? [] : resolveUrls(options.url),
     socketOptions: { ...options.socketOptions },
     connection: options.connection,
     connectionName: options.connectionName ?? `jobs:${prefix}`,
@@ -104,6 +109,39 @@ export function resolveOptions(options: AmqpQueueOptions): ResolvedOptions {
     deadLetterMaxLength: positiveInteger('deadLetterMaxLength', options.deadLetterMaxLength ?? 100_000),
     logger: options.logger ?? consoleLogger,
   };
+}
+
+function resolveUrls(url: AmqpQueueOptions['url']): string[] {
+  const urls = url === undefined ? [DEFAULT_URL] : typeof url === 'string' ? [url] : url;
+  if (!Array.isArray(urls) || urls.length === 0)
+    throw new TypeError('url must be a URL string or a non-empty array of URL strings.');
+  for (const entry of urls) redactUrl(entry);
+  return [...urls];
+}
+
+/**
+ * A broker URL without its credentials and query, for logs and events: `amqps://rabbit-1.internal:5671/prod`.
+ * Throws a TypeError for anything that is not an `amqp:` or `amqps:` URL.
+ */
+export function redactUrl(url: unknown): string {
+  let parsed: URL;
+  try {
+    if (typeof url !== 'string') throw new TypeError('not a string');
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`url ${describeUrlValue(url)} is not a URL (amqp://user:password@host:port/vhost).`);
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new TypeError(`url ${describeUrlValue(url)} must start with amqp:// or amqps://.`);
+  }
+  const vhost = parsed.pathname === '/' ? '' : parsed.pathname;
+  return `${parsed.protocol}//${parsed.host}${vhost}`;
+}
+
+/** Shows a rejected url value without its credentials. */
+function describeUrlValue(url: unknown): string {
+  if (typeof url !== 'string') return String(url);
+  return JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'));
 }
 
 /** Queue and exchange names of one prefix. */

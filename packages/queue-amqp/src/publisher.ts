@@ -29,6 +29,10 @@ export class Publisher implements ConnectionUser {
   readonly #topology: Topology;
   readonly #events: EventHub;
   readonly #pending = new Map<string, Pending>();
+  /** Publishes awaiting their confirm, per channel: a retired channel is closed once it has none. */
+  readonly #inFlight = new Map<ConfirmChannel, number>();
+  /** Channels no longer published on (one was nacked), kept open until their confirms are in. */
+  readonly #retired = new Set<ConfirmChannel>();
   #channel: ConfirmChannel | null = null;
   #channelConnection: ChannelModel | null = null;
   /** Set while amqplib's write buffer is full; cleared by the channel's 'drain'. */
@@ -102,8 +106,10 @@ export class Publisher implements ConnectionUser {
     if (this.#reopenTimer) clearTimeout(this.#reopenTimer);
     const channel = this.#channel;
     this.#channel = null;
+    const retired = [...this.#retired];
+    this.#retired.clear();
     // Unconfirmed publishes fail with 'channel closed' when the channel goes.
-    if (channel) await closeQuietly(channel);
+    await Promise.all([channel, ...retired].map((open) => (open ? closeQuietly(open) : undefined)));
   }
 
   /** Waits for a channel that may be written to now, with the target's queue declared. */
@@ -183,6 +189,7 @@ export class Publisher implements ConnectionUser {
         settled = true;
         clearTimeout(timer);
         this.#pending.delete(messageId);
+        this.#settledOn(channel);
         if (error) reject(error);
         else resolve();
       };
@@ -196,6 +203,7 @@ export class Publisher implements ConnectionUser {
         this.#options.confirmTimeoutMs,
       );
       this.#pending.set(messageId, pending);
+      this.#inFlight.set(channel, (this.#inFlight.get(channel) ?? 0) + 1);
       try {
         const writable = channel.publish(
           exchange,
@@ -216,6 +224,8 @@ export class Publisher implements ConnectionUser {
                   cause: error,
                 }),
               );
+              // A nack (a channel closing fails its confirms too, but is replaced by then: see #retire).
+              setImmediate(() => this.#retire(channel, connection, describeError(error)));
             } else if (pending.returned) {
               // The queue is gone (deleted by someone): declare it again before the next publish.
               this.#topology.forget(connection, target.endpoint);
@@ -241,6 +251,37 @@ export class Publisher implements ConnectionUser {
 
   #queueName(endpoint: string): string {
     return `${this.#options.prefix}.${endpoint}`;
+  }
+
+  /**
+   * Stops publishing on a channel whose message the broker nacked, and opens a new one. RabbitMQ 3.10 nacks
+   * every message a channel publishes to a quorum queue while the channel cannot register with the queue's
+   * leader, and a channel that first published while the leader's node was down (just after a failover to
+   * another node of a cluster) keeps failing so for as long as it lives; a new channel finds the new leader.
+   * In-flight publishes of the old channel keep their confirms: it is closed once they are in.
+   */
+  #retire(channel: ConfirmChannel, connection: ChannelModel, error: string): void {
+    if (this.#closed || this.#channel !== channel) return; // closed, or already replaced
+    this.#options.logger.warn('amqp publish nacked by the broker; publishing on a new channel', { error });
+    this.#channel = null;
+    this.#channelConnection = null;
+    this.#draining = false;
+    this.#retired.add(channel);
+    this.#settledOn(channel, 0);
+    this.#connection.changed.notify();
+    this.#events.emit({ type: 'channel-closed', role: 'publish', endpoint: undefined, error });
+    this.#scheduleReopen(connection);
+  }
+
+  /** One publish on `channel` got its answer (or `by` = 0: none); closes a retired channel once it has none left. */
+  #settledOn(channel: ConfirmChannel, by = 1): void {
+    const left = Math.max(0, (this.#inFlight.get(channel) ?? 0) - by);
+    if (left > 0) {
+      this.#inFlight.set(channel, left);
+      return;
+    }
+    this.#inFlight.delete(channel);
+    if (this.#retired.delete(channel)) void closeQuietly(channel);
   }
 
   #onReturn(message: Message): void {

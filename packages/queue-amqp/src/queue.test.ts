@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AmqpQueueEvent } from './events.js';
 import { type AmqpQueueOptions, createAmqpQueue } from './index.js';
 import { PRIOR_DELIVERIES_HEADER } from './message.js';
+import { redactUrl } from './options.js';
 import type { AmqpJobQueue } from './queue.js';
 import {
   Admin,
@@ -444,6 +445,64 @@ describe('broker-side changes', () => {
     expect(await h.queue.depth(e)).toBe(1);
   });
 
+  it('a nacked publish rejects; publishing goes on on a new channel, the old one is closed', async () => {
+    // RabbitMQ 3.10 can keep nacking a channel's messages to a quorum queue after a cluster failover (see
+    // publisher.ts); here the nack comes from an operator's queue that refuses messages past the first.
+    const h = harness();
+    const e = h.endpoint();
+    const name = `${h.queue.prefix}.${e}`;
+    await admin.withChannel((channel) =>
+      channel.assertQueue(name, {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum', 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      }),
+    );
+    // A quorum queue starts refusing once it is past its limit: publish until one is refused.
+    let error: unknown = null;
+    for (let i = 0; i < 10 && !error; i++) {
+      error = await h.queue.publish(e, newJobId()).then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+    }
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/nacked/);
+    await waitFor(
+      () => h.events.some((event) => event.type === 'channel-closed' && event.role === 'publish'),
+      {
+        message: 'the nacked channel replaced',
+      },
+    );
+    expect(h.logger.entries.some((entry) => entry.message.includes('publishing on a new channel'))).toBe(
+      true,
+    );
+
+    await admin.withChannel((channel) => channel.purgeQueue(name));
+    const id = newJobId();
+    await waitFor(
+      () =>
+        h.queue.publish(e, id).then(
+          () => true,
+          () => false,
+        ),
+      { message: 'a publish that succeeds' },
+    );
+    expect(await h.queue.depth(e)).toBe(1);
+    // The publish connection is down to its one channel.
+    const connections = await rabbitmqctl('list_connections', '-q', 'pid', 'client_properties');
+    const pid = connections
+      .split('\n')
+      .find((line) => line.includes(`{"connection_name","${h.connectionName} (publish)"}`))
+      ?.split('\t')[0];
+    expect(pid).toMatch(/^</);
+    await waitFor(
+      async () =>
+        (await rabbitmqctl('list_channels', '-q', 'connection')).split('\n').filter((line) => line === pid)
+          .length === 1,
+      { message: 'one channel left on the publish connection' },
+    );
+  });
+
   it('a consumer cancelled by the broker (its queue deleted) declares the queue again and subscribes again', async () => {
     const h = harness();
     const e = h.endpoint();
@@ -608,5 +667,118 @@ describe('unreachable broker', () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe('several broker URLs (a cluster)', () => {
+  const REFUSING = 'amqp://guest:secret-one@127.0.0.1:1';
+  const refusing = 'amqp://127.0.0.1:1';
+
+  /** This role's connection events: type and address. */
+  const steps = (events: AmqpQueueEvent[], role: 'publish' | 'consume') =>
+    events
+      .filter((event) => 'role' in event && event.role === role && event.type !== 'channel-closed')
+      .map((event) => `${event.type} ${'address' in event ? event.address : ''}`.trim());
+
+  it('connects through the URL that answers, tries the next one at once within a round, and goes on with the next after a loss', async () => {
+    const live = redactUrl(AMQP_URL);
+    const h = harness({ url: [REFUSING, AMQP_URL] });
+    const e = h.endpoint();
+    const deliveries: QueueDelivery[] = [];
+    await h.queue.consume(e, async (delivery) => void deliveries.push(delivery), { concurrency: 1 });
+    await h.queue.publish(e, newJobId());
+    await waitFor(() => deliveries.length === 1, { message: 'the first delivery' });
+    for (const role of ['publish', 'consume'] as const) {
+      // Each connection has its own order: the refusing URL first or not, but no backoff inside the round.
+      expect([
+        [`connecting ${live}`, `connected ${live}`],
+        [`connecting ${refusing}`, `disconnected ${refusing}`, `connecting ${live}`, `connected ${live}`],
+      ]).toContainEqual(steps(h.events, role));
+    }
+
+    const before = h.events.length;
+    expect(await closeConnectionsNamed(h.connectionName)).toBe(2);
+    await waitFor(() => count(h.events.slice(before), 'consumer-attached') === 1, {
+      message: 'the consumer attached again',
+    });
+    await waitFor(() => count(h.events.slice(before), 'connected') === 2, {
+      message: 'both connections back',
+    });
+    for (const role of ['publish', 'consume'] as const) {
+      // After the loss the next round starts at the next URL (the refusing one), then the one that answers.
+      expect(steps(h.events.slice(before), role)).toEqual([
+        `disconnected ${live}`,
+        'reconnecting',
+        `connecting ${refusing}`,
+        `disconnected ${refusing}`,
+        `connecting ${live}`,
+        `connected ${live}`,
+      ]);
+    }
+    const id = newJobId();
+    await h.queue.publish(e, id);
+    await waitFor(() => deliveries.length === 2, { message: 'the delivery after reconnecting' });
+    expect(deliveries[1]?.jobId).toBe(id);
+    expect(JSON.stringify(h.events)).not.toMatch(/secret-one|guest:guest/);
+    expect(JSON.stringify(h.logger.entries)).not.toMatch(/secret-one|guest:guest/);
+  });
+
+  it('when no URL answers: a round tries each once, the backoff comes between rounds, publish fails with UnavailableError', async () => {
+    const logger = recordingLogger();
+    const queue = createAmqpQueue({
+      url: [REFUSING, 'amqp://guest:secret-two@127.0.0.1:2'],
+      prefix: randomName('t'),
+      logger,
+      publishTimeoutMs: 300,
+      connectTimeoutMs: 300,
+      reconnect: { initialMs: 20, maxMs: 100 },
+    });
+    const events = recordEvents(queue);
+    try {
+      const error = await queue.publish('ping', newJobId()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect((error as Error).message).toMatch(/ECONNREFUSED/);
+      expect((error as Error).message).not.toMatch(/secret/);
+      const first = steps(events, 'publish').slice(0, 5);
+      expect(first.map((step) => step.split(' ')[0])).toEqual([
+        'connecting',
+        'disconnected',
+        'connecting',
+        'disconnected',
+        'reconnecting',
+      ]);
+      expect(new Set([first[0], first[2]])).toEqual(
+        new Set([`connecting ${refusing}`, 'connecting amqp://127.0.0.1:2']),
+      );
+    } finally {
+      await queue.close();
+    }
+    expect(JSON.stringify(logger.entries)).not.toMatch(/secret/);
+  });
+
+  it('refuses anything but amqp:// and amqps:// URLs, without showing their credentials', async () => {
+    expect(() => createAmqpQueue({ url: [] })).toThrow(TypeError);
+    expect(() => createAmqpQueue({ url: 'not a url' })).toThrow(TypeError);
+    expect(() => createAmqpQueue({ url: ['amqp://rabbit-1', 5 as unknown as string] })).toThrow(TypeError);
+    expect(() => createAmqpQueue({ url: ['amqp://rabbit-1', 'https://jobs:hunter2@rabbit-2'] })).toThrow(
+      /amqp:\/\/ or amqps:\/\//,
+    );
+    const refused = (() => {
+      try {
+        createAmqpQueue({ url: 'https://jobs:hunter2@rabbit-2' });
+        return null;
+      } catch (error) {
+        return error as Error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(TypeError);
+    expect(refused?.message).toContain('https://***@rabbit-2');
+    expect(refused?.message).not.toContain('hunter2');
+    // With a custom connection factory the URL is not used, and not checked (as before).
+    const custom = createAmqpQueue({ url: 'unused', connection: () => connect(AMQP_URL) });
+    await custom.close();
+    expect(redactUrl('amqps://jobs:hunter2@rabbit-1.internal:5671/prod?heartbeat=10')).toBe(
+      'amqps://rabbit-1.internal:5671/prod',
+    );
   });
 });

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Logger } from '@jobs/core';
+import type { JobRepository, Logger } from '@jobs/core';
 import { delay, waitFor as sharedWaitFor, type WaitForOptions } from '@jobs/testing';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import type { AmqpQueueEvent } from './events.js';
@@ -41,6 +41,26 @@ export function recordingLogger(): Logger & {
     warn: (message, fields) => entries.push({ level: 'warn', message, fields }),
     error: (message, fields) => entries.push({ level: 'error', message, fields }),
   };
+}
+
+/**
+ * Counts, per job, the successful results the repository accepted (wrapping its `settle`): exactly-once
+ * recording means exactly one each, however often a job ran or its message was delivered.
+ */
+export function countRecordedResults(repository: JobRepository): Map<string, number> {
+  const recorded = new Map<string, number>();
+  const settle = repository.settle.bind(repository);
+  repository.settle = (async (requests) => {
+    const results = await settle(requests);
+    requests.forEach((request, index) => {
+      const result = results[index];
+      if (result?.ok && result.value && request.outcome.status === 'succeeded') {
+        recorded.set(request.id, (recorded.get(request.id) ?? 0) + 1);
+      }
+    });
+    return results;
+  }) satisfies JobRepository['settle'];
+  return recorded;
 }
 
 /** Records the queue's state events. */
