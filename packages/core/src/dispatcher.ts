@@ -2,7 +2,7 @@ import { consoleLogger, describeError, type Logger } from './logger.js';
 import type { ChangeNotifier } from './notifier.js';
 import { numberOption } from './options.js';
 import type { JobQueue, QueueMessage } from './queue.js';
-import type { DispatchItem, DispatchQuery, DispatchResult, JobRepository } from './repository.js';
+import type { DispatchItem, DispatchQuery, JobRepository } from './repository.js';
 import { unrefTimer } from './timers.js';
 import type { JobChange } from './types.js';
 
@@ -17,7 +17,22 @@ export interface DispatcherOptions {
   pollIntervalMs?: number;
   /** Only these endpoints' jobs; default every endpoint. */
   endpoints?: readonly string[];
+  /**
+   * Endpoints whose queued jobs are handed out only while fewer than this many of theirs wait in the queue
+   * (`Endpoint.dispatchAhead`): the rest wait in the repository in priority order. With any, the dispatcher also
+   * wakes whenever a job starts (a place in the queue came free), and keeps to `endpoints` (or these) only.
+   */
+  dispatchAhead?: ReadonlyMap<string, number>;
   logger?: Logger;
+}
+
+/** What one pass of the dispatcher did. */
+interface Pass {
+  dispatched: number;
+  found: number;
+  /** A call took as many as it could: more may be waiting. */
+  more: boolean;
+  nextDueInMs: number | null;
 }
 
 /** Jobs remembered as submitted here, whose own notification need not wake the dispatcher again. */
@@ -39,6 +54,7 @@ export class Dispatcher {
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
   readonly #endpoints: readonly string[] | undefined;
+  readonly #dispatchAhead: ReadonlyMap<string, number>;
   readonly #own = new Set<string>();
   #requested = false;
   #wake: (() => void) | null = null;
@@ -56,6 +72,7 @@ export class Dispatcher {
     this.#logger = options.logger ?? consoleLogger;
     this.#batchSize = numberOption('batchSize', options.batchSize, 'positiveInteger', 500);
     this.#pollIntervalMs = numberOption('pollIntervalMs', options.pollIntervalMs, 'positive', 1_000);
+    this.#dispatchAhead = options.dispatchAhead ?? new Map();
     this.#endpoints = options.endpoints;
   }
 
@@ -85,7 +102,7 @@ export class Dispatcher {
   async flush(): Promise<void> {
     for (;;) {
       const result = await this.#pass();
-      if (!result || result.found < this.#batchSize) return;
+      if (!result?.more) return;
     }
   }
 
@@ -100,8 +117,10 @@ export class Dispatcher {
   }
 
   #onChange(change: JobChange | null): void {
-    if (change !== null && (change.status !== 'queued' || this.#own.delete(change.id))) return;
-    this.wake();
+    const due = change === null || (change.status === 'queued' && !this.#own.delete(change.id));
+    // A job started: with a bound on the queue, its place there is free for the next one.
+    const roomFreed = change?.status === 'running' && this.#dispatchAhead.size > 0;
+    if (due || roomFreed) this.wake();
   }
 
   async #run(): Promise<void> {
@@ -119,7 +138,7 @@ export class Dispatcher {
         continue;
       }
       this.#failures = 0;
-      if (result.found >= this.#batchSize) this.#requested = true;
+      if (result.more) this.#requested = true;
       sleepMs =
         result.nextDueInMs === null
           ? this.#pollIntervalMs
@@ -127,17 +146,45 @@ export class Dispatcher {
     }
   }
 
-  /** One dispatch call; null when it failed (logged). */
-  async #pass(): Promise<DispatchResult | null> {
-    const query: DispatchQuery = {
-      limit: this.#batchSize,
-      endpoints: this.#endpoints,
-      redispatchAfterMs: null,
-    };
-    try {
-      return await this.#repository.dispatch(query, (items) =>
-        publishItems(this.#queue, items, this.#logger),
+  /**
+   * One pass: one dispatch call, or with bounded endpoints one per such endpoint and one for the others; null
+   * when it failed (logged).
+   */
+  async #pass(): Promise<Pass | null> {
+    const queries: DispatchQuery[] = [];
+    if (this.#dispatchAhead.size === 0) {
+      queries.push({ limit: this.#batchSize, endpoints: this.#endpoints, redispatchAfterMs: null });
+    } else {
+      const bounded = [...this.#dispatchAhead].filter(
+        ([name]) => !this.#endpoints || this.#endpoints.includes(name),
       );
+      for (const [name, maxAhead] of bounded) {
+        queries.push({ limit: this.#batchSize, endpoints: [name], redispatchAfterMs: null, maxAhead });
+      }
+      const boundedNames = bounded.map(([name]) => name);
+      const others = this.#endpoints?.filter((name) => !this.#dispatchAhead.has(name));
+      if (others === undefined || others.length > 0) {
+        queries.push({
+          limit: this.#batchSize,
+          endpoints: others,
+          exceptEndpoints: boundedNames,
+          redispatchAfterMs: null,
+        });
+      }
+    }
+    try {
+      const pass: Pass = { dispatched: 0, found: 0, more: false, nextDueInMs: null };
+      for (const query of queries) {
+        const result = await this.#repository.dispatch(query, (items) =>
+          publishItems(this.#queue, items, this.#logger),
+        );
+        pass.dispatched += result.dispatched;
+        pass.found += result.found;
+        pass.more ||= result.found >= query.limit;
+        if (result.nextDueInMs !== null)
+          pass.nextDueInMs = Math.min(pass.nextDueInMs ?? Infinity, result.nextDueInMs);
+      }
+      return pass;
     } catch (error) {
       if (this.#failures === 0)
         this.#logger.warn('dispatch failed; retrying', { error: describeError(error) });

@@ -53,7 +53,7 @@ describe('defineEndpoint', () => {
 });
 
 describe('backoffDelay', () => {
-  const backoff = { initialMs: 1000, factor: 2, maxMs: 5000 };
+  const backoff = { initialMs: 1000, factor: 2, maxMs: 5000, jitter: 0.2 };
   it('grows exponentially from the first retry and stops at the bound', () => {
     const middle = () => 0.5;
     expect(backoffDelay(backoff, 2, middle)).toBe(1000);
@@ -61,8 +61,32 @@ describe('backoffDelay', () => {
     expect(backoffDelay(backoff, 4, middle)).toBe(4000);
     expect(backoffDelay(backoff, 10, middle)).toBe(5000);
   });
-  it('jitters by ±20 %', () => {
+  it('jitters by ±20 % by default, by the configured fraction otherwise', () => {
     expect(backoffDelay(backoff, 2, () => 0)).toBe(800);
     expect(backoffDelay(backoff, 2, () => 1)).toBe(1200);
+    expect(backoffDelay({ ...backoff, jitter: 1 }, 2, () => 0)).toBe(0);
+    expect(backoffDelay({ ...backoff, jitter: 0 }, 2, () => 1)).toBe(1000);
+  });
+});
+
+describe('scheduling options of an endpoint', () => {
+  const schemas = { input: z.object({}), output: z.object({}) };
+  it('defaults: priority 0, no dispatch bound, no custom retry policy, jitter 0.2', () => {
+    const endpoint = defineEndpoint({ name: 'sched', ...schemas });
+    expect(endpoint).toMatchObject({
+      priority: 0,
+      dispatchAhead: null,
+      retry: null,
+      backoff: { jitter: 0.2 },
+    });
+  });
+  it.each([
+    { priority: 1001 },
+    { priority: 1.5 },
+    { dispatchAhead: 0 },
+    { backoff: { jitter: 1.5 } },
+    { retry: 'soon' as never },
+  ])('refuses %j with InvalidEndpointError', (options) => {
+    expect(() => defineEndpoint({ name: 'sched', ...schemas, ...options })).toThrow(InvalidEndpointError);
   });
 });

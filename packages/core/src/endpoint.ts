@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 import { InvalidEndpointError } from './errors.js';
 import { type NumberRule, numberOption } from './options.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from './repository.js';
+import type { ProblemDetails } from './types.js';
 
+/** The default retry policy: exponential backoff with jitter and a cap. */
 export interface BackoffOptions {
   /** Delay before the second attempt. Default 1 s. */
   initialMs?: number;
@@ -9,7 +12,24 @@ export interface BackoffOptions {
   factor?: number;
   /** Upper bound of one delay. Default 5 min. */
   maxMs?: number;
+  /** Each delay varies randomly by up to this fraction either way (0: none, 1: from 0 to twice), so retries do not stampede. Default 0.2. */
+  jitter?: number;
 }
+
+/** What a retry policy is told about a failed attempt that may be retried. */
+export interface RetryContext {
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  maxAttempts: number;
+  /** Why it failed. */
+  error: ProblemDetails;
+}
+
+/**
+ * A custom retry policy: the delay before the next attempt in milliseconds, or null to fail the job now. Called
+ * only while attempts remain and the failure is retryable; the endpoint's `backoff` is the default policy.
+ */
+export type RetryPolicy = (context: RetryContext) => number | null;
 
 export interface EndpointOptions {
   /** How long a finished job (and its output) is kept. Default 24 h. */
@@ -19,8 +39,18 @@ export interface EndpointOptions {
   /** Attempts in all, the first included. Default 3. */
   maxAttempts?: number;
   backoff?: BackoffOptions;
+  /** Replaces the backoff: decides the delay before each retry, or that there is none. */
+  retry?: RetryPolicy;
   /** Jobs of this endpoint one worker host runs at once. Default 4. */
   concurrency?: number;
+  /** Priority of its jobs when a submit gives none (-1000 to 1000, higher first). Default 0. */
+  priority?: number;
+  /**
+   * At most this many of its jobs wait in the queue (handed out, not yet claimed); the rest wait in the
+   * repository, in priority order. Keeps priorities effective behind a backlog with a broker that has none
+   * (RabbitMQ quorum queues). Default: no bound (every due job is handed out at once: the fastest).
+   */
+  dispatchAhead?: number | null;
   /** Human description, used in the OpenAPI document. */
   description?: string;
 }
@@ -48,7 +78,10 @@ export interface Endpoint<
   readonly timeoutMs: number | null;
   readonly maxAttempts: number;
   readonly backoff: Required<BackoffOptions>;
+  readonly retry: RetryPolicy | null;
   readonly concurrency: number;
+  readonly priority: number;
+  readonly dispatchAhead: number | null;
 }
 
 export type EndpointInput<E extends Endpoint> = z.input<E['input']>;
@@ -89,7 +122,21 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
     initialMs: option('backoff.initialMs', definition.backoff?.initialMs, 'nonNegative', 1000),
     factor: option('backoff.factor', definition.backoff?.factor, 'positive', 2),
     maxMs: option('backoff.maxMs', definition.backoff?.maxMs, 'nonNegative', 5 * 60 * 1000),
+    jitter: option('backoff.jitter', definition.backoff?.jitter, 'nonNegative', 0.2),
   };
+  if (backoff.jitter > 1)
+    throw new InvalidEndpointError(`Endpoint ${name}: backoff.jitter must be from 0 to 1.`);
+  if (definition.retry !== undefined && typeof definition.retry !== 'function') {
+    throw new InvalidEndpointError(`Endpoint ${name}: retry must be a function.`);
+  }
+  const priority = checkPriority(
+    definition.priority ?? 0,
+    (message) => new InvalidEndpointError(`Endpoint ${name}: ${message}`),
+  );
+  const dispatchAhead =
+    definition.dispatchAhead == null
+      ? null
+      : option('dispatchAhead', definition.dispatchAhead, 'positiveInteger', 0);
   return Object.freeze({
     name,
     input: definition.input,
@@ -99,18 +146,36 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
     timeoutMs,
     maxAttempts,
     backoff: Object.freeze(backoff),
+    retry: definition.retry ?? null,
     concurrency,
+    priority,
+    dispatchAhead,
   });
 }
 
-/** Delay before attempt `nextAttempt` (2 for the first retry), with ±20 % jitter so retries do not stampede. */
+/** Delay before attempt `nextAttempt` (2 for the first retry), varied by the jitter so retries do not stampede. */
 export function backoffDelay(
   backoff: Required<BackoffOptions>,
   nextAttempt: number,
   random = Math.random,
 ): number {
   const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** Math.max(0, nextAttempt - 2));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  return Math.round(base * (1 - backoff.jitter + 2 * backoff.jitter * random()));
+}
+
+/** A job priority: an integer from -1000 to 1000 (higher first). */
+export function checkPriority(value: unknown, makeError: (message: string) => Error): number {
+  if (
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    value >= MIN_PRIORITY &&
+    value <= MAX_PRIORITY
+  ) {
+    return value;
+  }
+  throw makeError(
+    `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(value)}.`,
+  );
 }
 
 function isSchema(value: unknown): value is z.ZodType {

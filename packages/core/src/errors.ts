@@ -25,6 +25,7 @@ export type JobsErrorCode =
   | 'job_failed'
   | 'lease_lost'
   | 'attempts_exhausted'
+  | 'retry_later'
   | 'method_not_allowed'
   | 'internal';
 
@@ -167,6 +168,21 @@ export class JobFailedError extends JobsError {
     super('job_failed', 500, 'Job failed', { detail, extensions: options.extensions });
     this.retryable = options.retryable ?? true;
     if (options.code) this.extensions.reason = options.code;
+  }
+}
+
+/**
+ * Thrown by worker code to be run again after `afterMs` without using up an attempt ("snooze"): e.g. an upstream
+ * answered 429 with Retry-After. The job is queued again with the reason as its `error` until then.
+ */
+export class RetryLaterError extends JobsError {
+  readonly afterMs: number;
+  constructor(afterMs: number, detail = 'The worker asked to run this job again later.') {
+    super('retry_later', 503, 'Retry later', { detail });
+    if (typeof afterMs !== 'number' || !Number.isFinite(afterMs) || afterMs < 0) {
+      throw new TypeError(`RetryLaterError: afterMs must be a number >= 0, got ${afterMs}.`);
+    }
+    this.afterMs = afterMs;
   }
 }
 

@@ -60,6 +60,12 @@ describe('cursors', () => {
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(decodeCursor(cursor)).toEqual(position);
   });
+  it('take the times every store can read: 1970 to the end of 9999', () => {
+    for (const time of [0, Date.UTC(9999, 11, 31, 23, 59, 59, 999)]) {
+      const position = { createdAt: new Date(time), id: newJobId() };
+      expect(decodeCursor(encodeCursor(position))).toEqual(position);
+    }
+  });
   it.each([
     '',
     'not-a-cursor',

@@ -27,7 +27,7 @@ function publicApi(): string {
 describe('the public API of @jobs/core', () => {
   it('changes only on purpose: update public-api.txt (vitest -u) and say why in the changeset', async () => {
     await expect(`${publicApi()}\n`).toMatchFileSnapshot('./public-api.txt');
-  });
+  }, 60_000);
 
   it('exports no internal helper of the runtime', () => {
     for (const name of [

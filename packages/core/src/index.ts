@@ -6,6 +6,7 @@ export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export {
   type BackoffOptions,
   backoffDelay,
+  checkPriority,
   defineEndpoint,
   ENDPOINT_NAME_PATTERN,
   type Endpoint,
@@ -14,6 +15,8 @@ export {
   type EndpointOptions,
   type EndpointOutput,
   type EndpointParsedInput,
+  type RetryContext,
+  type RetryPolicy,
 } from './endpoint.js';
 export {
   CANCELED_PROBLEM,
@@ -31,6 +34,7 @@ export {
   PROBLEM_TYPE_BASE,
   problem,
   problemType,
+  RetryLaterError,
   toIssues,
   UnavailableError,
   type ValidationIssue,
@@ -47,7 +51,7 @@ export {
   newLeaseToken,
   stableStringify,
 } from './ids.js';
-export { checkStorableText, isStorableString, toStorableJson } from './json.js';
+export { checkStorableDate, checkStorableText, isStorableString, toStorableJson } from './json.js';
 export { consoleLogger, describeError, type Logger, silentLogger } from './logger.js';
 export { type ChangeCallback, ChangeNotifier } from './notifier.js';
 export { checkNumber, type NumberRule, numberOption } from './options.js';
@@ -81,7 +85,24 @@ export type {
   SubscribeOptions,
   Unsubscribe,
 } from './repository.js';
+export { MAX_PRIORITY, MIN_PRIORITY } from './repository.js';
 export { createJobsRuntime, type JobsRuntime, type JobsRuntimeOptions } from './runtime.js';
+export {
+  checkScheduleName,
+  defineSchedule,
+  type MissedOccurrences,
+  occurrenceKey,
+  SCHEDULE_NAME_PATTERN,
+  type Schedule,
+  type ScheduleDefinition,
+  type ScheduleInfo,
+} from './schedule.js';
+export {
+  type ScheduledJob,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerReport,
+} from './scheduler.js';
 export {
   type CallerOptions,
   createJobService,
@@ -90,6 +111,8 @@ export {
   type JobServiceOptions,
   type ListOptions,
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  type SubmitManyItem,
+  type SubmitManyResult,
   type SubmitOptions,
   type SubmitResult,
   type WaitOptions,

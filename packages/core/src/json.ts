@@ -93,3 +93,14 @@ export function checkStorableText(value: unknown, field: string, maxLength = 102
   }
   return value;
 }
+
+/** The latest time every repository can store (PostgreSQL's timestamptz and ISO 8601 stop at year 9999). */
+const LATEST_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** A date every repository can store: a valid Date from 1970 to the end of year 9999. */
+export function checkStorableDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || !(value.getTime() >= 0 && value.getTime() <= LATEST_STORABLE_TIME)) {
+    throw InvalidInputError.field(field, `The ${field} must be a valid date from 1970 to 9999.`);
+  }
+  return value;
+}

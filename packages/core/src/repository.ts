@@ -16,7 +16,16 @@ export interface NewJob {
   idempotencyKey: string | null;
   inputHash: string | null;
   maxAttempts: number;
+  /** Not claimable before this time; omitted or null: now (or now + delayMs). */
+  runAt?: Date | null;
+  /** Not claimable before now + this (by the repository's clock); ignored when runAt is given. */
+  delayMs?: number | null;
+  /** An integer from -1000 to 1000; among due jobs of an endpoint, higher is dispatched first. Default 0. */
+  priority?: number;
 }
+
+export const MIN_PRIORITY = -1000;
+export const MAX_PRIORITY = 1000;
 
 /**
  * One item's result in a batch call: its value, or the error that refused this item alone (the other items of
@@ -97,12 +106,21 @@ export interface DispatchQuery {
   limit: number;
   /** Only these endpoints' jobs; undefined: every endpoint. */
   endpoints?: readonly string[] | undefined;
+  /** Not these endpoints' jobs (with or without `endpoints`): those a dispatch of their own bounds. */
+  exceptEndpoints?: readonly string[] | undefined;
   /**
    * Also hand out again jobs handed out this long ago or more and still not claimed (their message may be lost):
    * `queued` jobs with dispatchedAt <= now - redispatchAfterMs, and `running` jobs with an expired lease likewise.
    * null: only jobs not handed out since they became claimable.
    */
   redispatchAfterMs: number | null;
+  /**
+   * Keeps the queue short: never-dispatched jobs are taken only while fewer than this many of the endpoint's jobs
+   * are handed out and not yet claimed (queued with dispatchedAt set), so that a job of higher priority submitted
+   * later does not wait behind a long backlog in the broker. Only with exactly one endpoint in `endpoints`.
+   * A bound kept by every dispatch on its own: concurrent dispatches may overshoot it a little.
+   */
+  maxAhead?: number | undefined;
 }
 
 export interface DispatchItem {
@@ -189,7 +207,8 @@ export interface SubscribeOptions {
  */
 export interface JobRepository {
   /**
-   * Inserts each job as `queued` with attempt 0, runAt = createdAt = now, dispatchedAt null.
+   * Inserts each job as `queued` with attempt 0, createdAt = now, runAt = its runAt (or now + delayMs, or now),
+   * its priority (default 0), dispatchedAt null. A priority outside -1000..1000 or not an integer refuses the item.
    * When `idempotencyKey` is set and a live job with the same (owner, endpoint, idempotencyKey) exists
    * (owner null counts as one owner), returns that job with `created: false` and stores nothing.
    * Atomic: of two concurrent creates with the same key (or two items of one batch), exactly one creates.
@@ -236,8 +255,8 @@ export interface JobRepository {
   /**
    * Hands dispatchable jobs to the queue, each once however many dispatchers run: finds up to `limit` of them that
    * no concurrent dispatch holds, calls `publish` with them once, and records dispatchedAt = now for those it
-   * published. Dispatchable, in this order: `queued` jobs with runAt <= now never dispatched (earliest runAt
-   * first; equal ones in any order), `running` jobs whose lease expired and not dispatched since, and with
+   * published. Dispatchable, in this order: `queued` jobs with runAt <= now never dispatched (highest priority
+   * first, then earliest runAt; equal ones in any order), `running` jobs whose lease expired and not dispatched since, and with
    * `redispatchAfterMs`, jobs of either kind dispatched that long ago or more. The jobs are held while
    * `publish` runs: another dispatch skips them; a claim or cancel of one may wait until the dispatch is
    * recorded, and a job claimed meanwhile is not marked. If `publish` rejects, or the process dies while it
@@ -265,6 +284,17 @@ export interface JobRepository {
    * a number makes it due again that many milliseconds from now. false when the token no longer holds it.
    */
   finishCleanup(id: string, leaseToken: string, retryAfterMs: number | null): Promise<boolean>;
+
+  /**
+   * The last occurrence recorded for each of these recurring schedules (a name never recorded is absent).
+   */
+  readSchedules(names: readonly string[]): Promise<Map<string, Date>>;
+
+  /**
+   * Records `occurrence` as the schedule's last one, unless the same or a later one is recorded already (by this
+   * process or any other). true when this call moved it forward.
+   */
+  advanceSchedule(name: string, occurrence: Date): Promise<boolean>;
 
   /**
    * Calls `listener` after every change of a job. Resolves once the subscription is live. Notifications may

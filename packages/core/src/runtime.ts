@@ -6,6 +6,8 @@ import type { Logger } from './logger.js';
 import { ChangeNotifier } from './notifier.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository } from './repository.js';
+import type { Schedule } from './schedule.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { createJobService, type JobService, type JobServiceOptions } from './service.js';
 import { createSweeper, type Sweeper, type SweeperOptions } from './sweeper.js';
 import type { Worker } from './worker.js';
@@ -31,6 +33,13 @@ export interface JobsRuntimeOptions {
   sweeper?: Omit<SweeperOptions, Wired | 'onExpired'> | false;
   /** Cleanup runner options, or false for a process that must not run worker cleanups. */
   cleanup?: Omit<CleanupRunnerOptions, 'repository' | 'workers' | 'logger'> | false;
+  /**
+   * Recurring schedules (`defineSchedule`) of the endpoints served here: listed by the service, and their
+   * occurrences submitted by this process's scheduler, each once however many processes run it.
+   */
+  schedules?: readonly Schedule[];
+  /** Scheduler options, or false for a process that lists the schedules but must not submit them. */
+  scheduler?: Omit<SchedulerOptions, Wired | 'service' | 'schedules'> | false;
   logger?: Logger;
 }
 
@@ -40,6 +49,7 @@ export interface JobsRuntime {
   dispatcher: Dispatcher | null;
   sweeper: Sweeper | null;
   cleanup: CleanupRunner | null;
+  scheduler: Scheduler | null;
   start(): Promise<void>;
   /**
    * Stops the host gracefully (its unfinished jobs are released and dispatched again), then the dispatcher,
@@ -55,15 +65,30 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
   const { repository, queue, logger } = options;
   const notifier = new ChangeNotifier(repository, logger);
   const common = { repository, queue, notifier, logger };
+  const known = new Map([...endpoints, ...workers.map((worker) => worker.endpoint)].map((e) => [e.name, e]));
+  const dispatchAhead = new Map(
+    [...known.values()].flatMap((e) =>
+      e.dispatchAhead === null ? [] : [[e.name, e.dispatchAhead] as const],
+    ),
+  );
   const dispatcher =
-    options.dispatcher === false ? null : new Dispatcher({ ...common, ...options.dispatcher });
+    options.dispatcher === false
+      ? null
+      : new Dispatcher({
+          ...common,
+          ...(dispatchAhead.size > 0 ? { dispatchAhead } : {}),
+          ...options.dispatcher,
+        });
   const cleanupRunner =
     options.cleanup === false ? null : new CleanupRunner({ repository, workers, logger, ...options.cleanup });
   const cleanup = cleanupRunner?.active ? cleanupRunner : null;
+  const schedules = options.schedules ?? [];
   const service = createJobService({
     ...common,
     ...options.service,
     endpoints,
+    schedules,
+    ...(options.scheduler ? { clock: options.scheduler.clock } : {}),
     onCreated: (job) => dispatcher?.submitted(job.id),
     onRemoved: () => cleanup?.wake(),
   });
@@ -77,22 +102,30 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
       : createSweeper({
           ...common,
           endpoints: endpoints.map((endpoint) => endpoint.name),
+          dispatchAhead,
           ...options.sweeper,
           onExpired: () => cleanup?.wake(),
         });
+  const scheduler =
+    options.scheduler === false || schedules.length === 0
+      ? null
+      : new Scheduler({ repository, logger, ...options.scheduler, service, schedules });
   return {
     service,
     host,
     dispatcher,
     sweeper,
     cleanup,
+    scheduler,
     async start() {
       await host?.start();
       dispatcher?.start();
       sweeper?.start();
       cleanup?.start();
+      scheduler?.start();
     },
     async stop(stopOptions) {
+      await scheduler?.stop();
       await sweeper?.stop();
       await host?.stop(stopOptions);
       if (dispatcher) {

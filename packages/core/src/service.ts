@@ -1,19 +1,22 @@
 import { Batcher } from './batcher.js';
-import type { Endpoint } from './endpoint.js';
+import { checkPriority, type Endpoint } from './endpoint.js';
 import {
   CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidInputError,
+  JobsError,
   NotFoundError,
   OutputNotAvailableError,
   OutputNotReadyError,
   toIssues,
 } from './errors.js';
 import { hashInput, isJobId, newJobId, walkInput } from './ids.js';
+import { checkStorableDate } from './json.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { ChangeNotifier, waitForWake } from './notifier.js';
 import { checkNumber } from './options.js';
 import type { CreateResult, JobRepository, ListPage, NewJob } from './repository.js';
+import { type Schedule, type ScheduleInfo, scheduleInfo } from './schedule.js';
 import {
   isFinalStatus,
   isJobStatus,
@@ -39,6 +42,10 @@ export interface JobServiceOptions {
   onCreated?: (job: JobRecordHeader) => void;
   /** Called after a job was removed (the runtime wakes this process's cleanup runner). */
   onRemoved?: (job: JobRecordHeader) => void;
+  /** Recurring schedules to list (`listSchedules`); the runtime's scheduler submits their occurrences. */
+  schedules?: readonly Schedule[];
+  /** Milliseconds since the epoch, for the schedules' next occurrences; default `Date.now`. */
+  clock?: () => number;
   logger?: Logger;
 }
 
@@ -49,7 +56,21 @@ export interface CallerOptions {
 
 export interface SubmitOptions extends CallerOptions {
   idempotencyKey?: string | null | undefined;
+  /** Not started before this time (a delayed job). */
+  runAt?: Date | undefined;
+  /** Not started before this long from now, by the repository's clock (ignored with `runAt`). */
+  delayMs?: number | undefined;
+  /** From -1000 to 1000; among due jobs of the endpoint, higher runs first. Default: the endpoint's. */
+  priority?: number | undefined;
 }
+
+/** One job of `submitMany`: its input and its own options. */
+export interface SubmitManyItem extends Omit<SubmitOptions, 'owner'> {
+  input: unknown;
+}
+
+/** One item's answer of `submitMany`: its job, or the error that refused that item alone. */
+export type SubmitManyResult = ({ ok: true } & SubmitResult) | { ok: false; error: JobsError };
 
 export interface SubmitResult {
   job: JobRecordHeader;
@@ -89,6 +110,8 @@ export class JobService {
   readonly #creates: Batcher<NewJob, CreateResult>;
   readonly #onCreated: (job: JobRecordHeader) => void;
   readonly #onRemoved: (job: JobRecordHeader) => void;
+  readonly #schedules: readonly Schedule[];
+  readonly #clock: () => number;
 
   constructor(options: JobServiceOptions) {
     this.repository = options.repository;
@@ -111,6 +134,15 @@ export class JobService {
     this.#creates = new Batcher((jobs) => this.repository.create(jobs), { maxBatch });
     this.#onCreated = options.onCreated ?? (() => {});
     this.#onRemoved = options.onRemoved ?? (() => {});
+    this.#clock = options.clock ?? Date.now;
+    this.#schedules = options.schedules ?? [];
+    for (const schedule of this.#schedules) {
+      if (!endpoints.has(schedule.endpoint)) {
+        throw new TypeError(
+          `Schedule ${schedule.name} is for ${schedule.endpoint}, which is not an endpoint here.`,
+        );
+      }
+    }
   }
 
   endpoint(name: string): Endpoint {
@@ -125,6 +157,50 @@ export class JobService {
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
+    const job = await this.#newJob(endpoint, input, options, options.owner);
+    return this.#answer(job, await this.#creates.add(job));
+  }
+
+  /**
+   * Submits many jobs of one endpoint in one repository call. Not atomic: each item is validated and stored on
+   * its own, and answers on its own (an invalid item is refused, the others are stored).
+   */
+  async submitMany(
+    endpointName: string,
+    items: readonly SubmitManyItem[],
+    options: CallerOptions = {},
+  ): Promise<SubmitManyResult[]> {
+    const endpoint = this.endpoint(endpointName);
+    const prepared = await Promise.all(
+      items.map((item) =>
+        this.#newJob(endpoint, item.input, item, options.owner).then(
+          (job) => ({ ok: true as const, job }),
+          (error: unknown) => ({ ok: false as const, error: asJobsError(error) }),
+        ),
+      ),
+    );
+    const jobs = prepared.flatMap((item) => (item.ok ? [item.job] : []));
+    const stored = jobs.length === 0 ? [] : await this.repository.create(jobs);
+    let next = 0;
+    return prepared.map((item): SubmitManyResult => {
+      if (!item.ok) return item;
+      const result = stored[next++]!;
+      if (!result.ok) return { ok: false, error: asJobsError(result.error) };
+      try {
+        return { ok: true, ...this.#answer(item.job, result.value) };
+      } catch (error) {
+        return { ok: false, error: asJobsError(error) };
+      }
+    });
+  }
+
+  /** Validates one submit and makes the job to store. */
+  async #newJob(
+    endpoint: Endpoint,
+    input: unknown,
+    options: Omit<SubmitOptions, 'owner'>,
+    owner: string | null | undefined,
+  ): Promise<NewJob> {
     const parsed = walkInput(() => endpoint.input.safeParse(input));
     if (!parsed.success) {
       throw new InvalidInputError(
@@ -134,18 +210,23 @@ export class JobService {
     }
     const idempotencyKey = options.idempotencyKey ?? null;
     if (idempotencyKey !== null) validateIdempotencyKey(idempotencyKey);
-    const inputHash = idempotencyKey === null ? null : await hashInput(parsed.data);
-    const { job, created } = await this.#creates.add({
+    const schedule = checkSchedule(options, endpoint.priority);
+    return {
       id: newJobId(),
       endpoint: endpoint.name,
       input: parsed.data,
-      owner: options.owner ?? null,
+      owner: owner ?? null,
       idempotencyKey,
-      inputHash,
+      inputHash: idempotencyKey === null ? null : await hashInput(parsed.data),
       maxAttempts: endpoint.maxAttempts,
-    });
+      ...schedule,
+    };
+  }
+
+  /** The answer to a submit once stored: the new job, or for a replayed key the original (same input only). */
+  #answer(submitted: NewJob, { job, created }: CreateResult): SubmitResult {
     if (!created) {
-      if (job.inputHash !== inputHash) throw new IdempotencyKeyReusedError();
+      if (job.inputHash !== submitted.inputHash) throw new IdempotencyKeyReusedError();
       return { job, created: false };
     }
     this.#onCreated(job);
@@ -299,6 +380,21 @@ export class JobService {
   }
 
   /**
+   * The endpoint's recurring schedules with their last handled and next occurrences (the schedules' jobs have no
+   * owner; a schedule is listed to every caller, its input to none).
+   */
+  async listSchedules(endpointName: string, _options: CallerOptions = {}): Promise<ScheduleInfo[]> {
+    this.endpoint(endpointName);
+    const schedules = this.#schedules.filter((schedule) => schedule.endpoint === endpointName);
+    if (schedules.length === 0) return [];
+    const recorded = await this.repository.readSchedules(schedules.map((schedule) => schedule.name));
+    const now = this.#clock();
+    return schedules.map((schedule) =>
+      scheduleInfo(schedule, recorded.get(schedule.name)?.getTime() ?? null, now),
+    );
+  }
+
+  /**
    * Suggested seconds before the client polls again: until the ETA (stored by the repository's clock, read here
    * against this node's, so a skew between them only shifts this hint), 1 to 60 s.
    */
@@ -324,6 +420,29 @@ export class JobService {
 
 export function createJobService(options: JobServiceOptions): JobService {
   return new JobService(options);
+}
+
+/** The scheduling options of a submit, checked: when the job may start, and its priority. */
+function checkSchedule(
+  options: Pick<SubmitOptions, 'runAt' | 'delayMs' | 'priority'>,
+  defaultPriority: number,
+): Pick<NewJob, 'runAt' | 'delayMs' | 'priority'> {
+  const { runAt, delayMs } = options;
+  if (runAt !== undefined) checkStorableDate(runAt, 'runAt');
+  if (delayMs !== undefined) {
+    checkNumber('delayMs', delayMs, 'nonNegative', (message) => InvalidInputError.field('delayMs', message));
+  }
+  const priority = checkPriority(options.priority ?? defaultPriority, (message) =>
+    InvalidInputError.field('priority', message),
+  );
+  return { runAt: runAt ?? null, delayMs: runAt === undefined ? (delayMs ?? null) : null, priority };
+}
+
+/** Any error as this project's error type (unexpected ones become a generic 500 problem). */
+function asJobsError(error: unknown): JobsError {
+  return error instanceof JobsError
+    ? error
+    : new JobsError('internal', 500, 'Internal error', { cause: error });
 }
 
 function validateIdempotencyKey(key: string): void {

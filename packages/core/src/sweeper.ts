@@ -21,6 +21,11 @@ export interface SweeperOptions {
   maxBatches?: number;
   /** A dispatched job still not claimed after this long is dispatched again (its message may be lost). Default 5 min. */
   redispatchAfterMs?: number;
+  /**
+   * The endpoints' bounds on jobs waiting in the queue (EndpointOptions.dispatchAhead): a re-dispatch, which also
+   * takes due jobs never handed out, keeps to them as the dispatcher does.
+   */
+  dispatchAhead?: ReadonlyMap<string, number>;
   /** Called after expired jobs were deleted (the runtime wakes its cleanup runner). */
   onExpired?: (count: number) => void;
   logger?: Logger;
@@ -44,6 +49,7 @@ export class Sweeper {
   readonly #batchSize: number;
   readonly #maxBatches: number;
   readonly #redispatchAfterMs: number;
+  readonly #dispatchAhead: ReadonlyMap<string, number>;
   readonly #onExpired: (count: number) => void;
   readonly #logger: Logger;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -63,6 +69,7 @@ export class Sweeper {
       'nonNegative',
       300_000,
     );
+    this.#dispatchAhead = options.dispatchAhead ?? new Map();
     this.#onExpired = options.onExpired ?? (() => {});
     this.#logger = options.logger ?? consoleLogger;
   }
@@ -94,7 +101,8 @@ export class Sweeper {
     // Jobs handed to the queue long ago and still not claimed: the message may be lost, or only waiting
     // behind a backlog. Where the queue can tell its depth, re-dispatch only when it holds nothing, so a
     // long backlog is not multiplied by copies. Each endpoint on its own: one failing does not stop the rest.
-    for (const endpoint of this.#endpoints ?? [undefined]) {
+    // Without a list of endpoints: one call for the unbounded ones, and one per bounded endpoint.
+    for (const endpoint of this.#endpoints ?? [undefined, ...this.#dispatchAhead.keys()]) {
       await this.#step(`re-dispatch ${endpoint ?? ''}`, async () => {
         if (endpoint !== undefined && this.#queue.depth && (await this.#queue.depth(endpoint)) > 0) return;
         report.dispatched += await this.#redispatch(endpoint);
@@ -118,6 +126,9 @@ export class Sweeper {
         {
           limit: this.#batchSize,
           endpoints: endpoint === undefined ? undefined : [endpoint],
+          ...(endpoint === undefined
+            ? { exceptEndpoints: [...this.#dispatchAhead.keys()] }
+            : { maxAhead: this.#dispatchAhead.get(endpoint) }),
           redispatchAfterMs: this.#redispatchAfterMs,
         },
         (items) => publishItems(this.#queue, items, this.#logger),

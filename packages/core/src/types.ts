@@ -37,6 +37,10 @@ export interface JobHeader {
   finishedAt: Date | null;
   /** When a finished job is removed; null while it is not final. */
   expiresAt: Date | null;
+  /** A queued job is not started before this time (a delayed job, a retry's backoff). */
+  runAt: Date;
+  /** Among due jobs of its endpoint, a higher priority is handed to workers first. */
+  priority: number;
   /** Executions started so far (1 on the first run). */
   attempt: number;
   maxAttempts: number;
@@ -53,8 +57,6 @@ export interface JobRecordHeader extends JobHeader {
   idempotencyKey: string | null;
   /** Hash of the input, compared when an idempotency key is reused. */
   inputHash: string | null;
-  /** A queued job is not claimable before this time (retry backoff). */
-  runAt: Date;
   /** Last time the job id was handed to the queue; null while it still has to be (again). */
   dispatchedAt: Date | null;
   /** Token of the worker holding the job while running; null otherwise. */
@@ -91,7 +93,9 @@ export interface JobChange {
 export type JobExecutionResult<Output = unknown> =
   | { status: 'succeeded'; output: Output }
   | { status: 'failed'; error: ProblemDetails; retryable: boolean }
-  | { status: 'canceled'; error: ProblemDetails };
+  | { status: 'canceled'; error: ProblemDetails }
+  /** The worker asked to run again after `delayMs`, without using up an attempt (`RetryLaterError`). */
+  | { status: 'snoozed'; delayMs: number; error: ProblemDetails };
 
 /** The header of a stored job: what a client may see besides input and output. */
 export function toJobHeader(job: JobHeader): JobHeader {
@@ -104,6 +108,8 @@ export function toJobHeader(job: JobHeader): JobHeader {
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
     expiresAt: job.expiresAt,
+    runAt: job.runAt,
+    priority: job.priority,
     attempt: job.attempt,
     maxAttempts: job.maxAttempts,
     progress: job.progress,

@@ -27,6 +27,8 @@ export class JobIndexes {
   readonly #dispatched = new Fifo<Entry>();
   readonly #running = new IndexedMinHeap<Stored>();
   readonly #final = new IndexedMinHeap<Stored>();
+  /** endpoint → jobs handed to the queue and not claimed yet. */
+  readonly #dispatchedCounts = new Map<string, number>();
   /** Stale entries left in the lists; past a bound the lists are compacted. */
   #stale = 0;
   #listed = 0;
@@ -50,6 +52,7 @@ export class JobIndexes {
 
   /** Takes the job out of every index. */
   remove(job: Stored): void {
+    if (job.place === 'dispatched') this.#count(job.endpoint, -1);
     if (job.place === 'waiting') this.#waiting.delete(job.id);
     else if (job.place === 'running') this.#running.delete(job.id);
     else if (job.place === 'final') this.#final.delete(job.id);
@@ -60,15 +63,15 @@ export class JobIndexes {
   }
 
   /**
-   * Takes up to `limit` due, undispatched jobs of the given endpoints (all when null): highest priority first,
+   * Takes up to `limit` due, undispatched jobs of the endpoints `wanted` accepts: highest priority first,
    * then oldest first. They leave the index (a concurrent take cannot see them); `place` files them again.
    */
-  takeReady(now: number, limit: number, endpoints: ReadonlySet<string> | null): Stored[] {
+  takeReady(now: number, limit: number, wanted: (endpoint: string) => boolean): Stored[] {
     this.#promoteDue(now);
     const lists: Array<Fifo<Entry>> = [];
     const priorities: number[] = [];
     for (const [endpoint, byPriority] of this.#ready) {
-      if (endpoints !== null && !endpoints.has(endpoint)) continue;
+      if (!wanted(endpoint)) continue;
       for (const [priority, list] of byPriority) {
         lists.push(list);
         priorities.push(priority);
@@ -178,7 +181,19 @@ export class JobIndexes {
     return list;
   }
 
+  /** Jobs of the endpoint handed to the queue and not claimed yet. */
+  dispatchedCount(endpoint: string): number {
+    return this.#dispatchedCounts.get(endpoint) ?? 0;
+  }
+
+  #count(endpoint: string, change: number): void {
+    const count = (this.#dispatchedCounts.get(endpoint) ?? 0) + change;
+    if (count === 0) this.#dispatchedCounts.delete(endpoint);
+    else this.#dispatchedCounts.set(endpoint, count);
+  }
+
   #enter(job: Stored, place: 'ready' | 'dispatched', list: Fifo<Entry>): void {
+    if (place === 'dispatched') this.#count(job.endpoint, 1);
     job.place = place;
     list.push({ job, slot: job.slot });
     this.#listed++;

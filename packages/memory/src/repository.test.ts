@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryRepository } from './repository.js';
 import { random } from './test-random.js';
 
-const PROBLEM: ProblemDetails = { type: 'https://jobs.dev/problems/test', title: 'Test', code: 'test' };
+const PROBLEM: ProblemDetails = { type: 'urn:jobs:problem:test', title: 'Test', code: 'test' };
 
 function newJob(overrides: Partial<NewJob> = {}): NewJob {
   return {

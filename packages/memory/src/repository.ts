@@ -4,6 +4,9 @@ import {
   type CleanupQuery,
   type CreateResult,
   checkNumber,
+  checkPriority,
+  checkScheduleName,
+  checkStorableDate,
   type DispatchItem,
   type DispatchPublisher,
   type DispatchQuery,
@@ -88,6 +91,8 @@ class MemoryJobRepository implements JobRepository {
   /** Jobs a dispatch holds while it publishes them (besides the due ones it took out of the index). */
   readonly #dispatching = new Set<string>();
   readonly #cleanups = new Map<string, StoredCleanup>();
+  /** Recurring schedule name → its last recorded occurrence (ms). */
+  readonly #schedules = new Map<string, number>();
   readonly #listeners = new Set<(change: JobChange) => void>();
   #closed = false;
 
@@ -111,7 +116,11 @@ class MemoryJobRepository implements JobRepository {
       InvalidInputError.field('maxAttempts', message),
     );
     const input = json(job.input, 'input');
+    const priority = checkPriority(job.priority ?? 0, (message) =>
+      InvalidInputError.field('priority', message),
+    );
     const now = this.#now();
+    const runAt = startTime(job, now);
     const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
     if (keyIndex !== null) {
       const existing = this.#live(this.#idempotency.get(keyIndex), now);
@@ -142,14 +151,14 @@ class MemoryJobRepository implements JobRepository {
       owner,
       idempotencyKey,
       inputHash,
-      runAt: now,
+      runAt,
       dispatchedAt: null,
       leaseToken: null,
       leaseExpiresAt: null,
       input,
       output: null,
       cleanup: false,
-      priority: 0,
+      priority,
       place: 'none',
       slot: 0,
     };
@@ -334,14 +343,21 @@ class MemoryJobRepository implements JobRepository {
     const redispatchAfterMs =
       query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
     const endpoints = query.endpoints === undefined ? null : new Set(query.endpoints);
+    const excluded = new Set(query.exceptEndpoints ?? []);
+    const wanted = (endpoint: string) =>
+      (endpoints === null || endpoints.has(endpoint)) && !excluded.has(endpoint);
     const now = this.#now();
     const stale = redispatchAfterMs === null ? null : now - redispatchAfterMs;
     // Due jobs never handed out leave the index while they are published (no other dispatch can take them).
-    const due = this.#indexes.takeReady(now, limit, endpoints);
+    const maxAhead = query.maxAhead === undefined ? null : limitOf(query.maxAhead);
+    const room =
+      maxAhead === null || endpoints === null || endpoints.size !== 1
+        ? limit
+        : Math.min(limit, Math.max(0, maxAhead - this.#indexes.dispatchedCount([...endpoints][0]!)));
+    const due = this.#indexes.takeReady(now, room, wanted);
     // Then jobs whose worker died, and (for a re-dispatch) jobs whose message may be lost: held by id.
     const offer = (job: Stored) => {
-      const wanted = !this.#dispatching.has(job.id) && (endpoints === null || endpoints.has(job.endpoint));
-      if (wanted && due.length < limit) due.push(job);
+      if (!this.#dispatching.has(job.id) && wanted(job.endpoint) && due.length < limit) due.push(job);
       return due.length < limit;
     };
     if (due.length < limit) {
@@ -459,6 +475,25 @@ class MemoryJobRepository implements JobRepository {
     return true;
   }
 
+  async readSchedules(names: readonly string[]): Promise<Map<string, Date>> {
+    this.#open();
+    const found = new Map<string, Date>();
+    for (const name of names.map(checkScheduleName)) {
+      const last = this.#schedules.get(name);
+      if (last !== undefined) found.set(name, new Date(last));
+    }
+    return found;
+  }
+
+  async advanceSchedule(name: string, occurrence: Date): Promise<boolean> {
+    this.#open();
+    const key = checkScheduleName(name);
+    const at = checkStorableDate(occurrence, 'occurrence').getTime();
+    if ((this.#schedules.get(key) ?? -Infinity) >= at) return false;
+    this.#schedules.set(key, at);
+    return true;
+  }
+
   async subscribe(listener: (change: JobChange) => void, _options?: SubscribeOptions): Promise<Unsubscribe> {
     this.#open();
     if (typeof listener !== 'function') throw new TypeError('listener must be a function.');
@@ -550,4 +585,10 @@ function compareIds(a: string, b: string): number {
 
 function entryOf(job: Stored): ListEntry {
   return { time: job.createdAt, id: job.id };
+}
+
+/** When a new job may start: its runAt, or now + its delay, or now. */
+function startTime(job: NewJob, now: number): number {
+  if (job.runAt != null) return Math.floor(checkStorableDate(job.runAt, 'runAt').getTime());
+  return job.delayMs == null ? now : now + Math.ceil(duration(job.delayMs, 'delayMs'));
 }

@@ -88,6 +88,7 @@ function copyOut(job: Stored, payload: boolean): JobRecordHeader | JobRecord {
     idempotencyKey: job.idempotencyKey,
     inputHash: job.inputHash,
     runAt: new Date(job.runAt),
+    priority: job.priority,
     dispatchedAt: date(job.dispatchedAt),
     leaseToken: job.leaseToken,
     leaseExpiresAt: date(job.leaseExpiresAt),

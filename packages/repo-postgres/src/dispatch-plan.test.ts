@@ -19,6 +19,7 @@ interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
+  Alias?: string;
   'Plan Rows': number;
   'Actual Rows'?: number;
   'Actual Loops'?: number;
@@ -55,9 +56,13 @@ const SCANS = [
 function expectNoBacklogScan(plan: PlanNode, analyzed: boolean): void {
   const all = nodes(plan);
   const onJobs = all.filter((node) => SCANS.includes(node['Node Type']) && node['Relation Name'] === 'jobs');
-  expect(onJobs.filter((node) => node['Node Type'] === 'Seq Scan')).toEqual([]);
+  // The count of jobs ahead (alias a) may read the table in order when nearly every row is ahead, as here: it
+  // stops after maxAhead matching rows. The analyzed runs below bound what it reads.
+  expect(onJobs.filter((node) => node['Node Type'] === 'Seq Scan' && node.Alias !== 'a')).toEqual([]);
   const undispatchedScans = onJobs.filter(
-    (node) => node['Node Type'] === 'Index Scan' && node['Index Name'] === 'jobs_undispatched_idx',
+    (node) =>
+      node['Node Type'] === 'Index Scan' &&
+      (node['Index Name'] === 'jobs_undispatched_idx' || node['Index Name'] === 'jobs_delayed_idx'),
   );
   expect(undispatchedScans.length).toBeGreaterThan(0);
   // The planner knows the index holds a handful of rows, not the backlog.
@@ -117,8 +122,11 @@ afterAll(async () => {
 describe('dispatch with a backlog of 300,000 dispatched jobs', () => {
   const sql = buildStatements(`"${schema}"`);
   const cases: Array<[string, unknown[]]> = [
-    ['every endpoint', [500, null, null]],
-    ['one endpoint', [500, [endpoint], null]],
+    ['every endpoint', [500, null, null, null, []]],
+    ['every endpoint but one', [500, null, null, null, ['elsewhere']]],
+    ['one endpoint', [500, [endpoint], null, null, []]],
+    // The count of jobs ahead reads at most maxAhead rows of the backlog.
+    ['one endpoint, at most 200 ahead', [500, [endpoint], null, 200, []]],
   ];
 
   for (const [what, parameters] of cases) {
@@ -145,10 +153,14 @@ describe('dispatch with a backlog of 300,000 dispatched jobs', () => {
     it(`the generic plan of the prepared statement (${what}) does not scan the backlog either`, async () => {
       // A named prepared statement may switch to a generic plan (parameters unknown) after five executions.
       await withAdmin(async (client) => {
-        await client.query(`PREPARE take(bigint, text[], float8) AS ${sql.dispatchTake}`);
+        await client.query(`PREPARE take(int, text[], float8, int, text[]) AS ${sql.dispatchTake}`);
         await client.query('SET plan_cache_mode = force_generic_plan');
         const literal = (value: unknown) =>
-          value === null ? 'NULL' : Array.isArray(value) ? `ARRAY['${value.join("','")}']` : String(value);
+          value === null
+            ? 'NULL'
+            : Array.isArray(value)
+              ? `ARRAY[${value.map((v) => `'${v}'`).join(',')}]::text[]`
+              : String(value);
         const execute = `EXECUTE take(${parameters.map(literal).join(', ')})`;
         expectNoBacklogScan(await explain(client, `EXPLAIN (FORMAT JSON) ${execute}`, []), false);
         await client.query('BEGIN');

@@ -51,10 +51,12 @@ async function describeSchema(schema: string) {
 }
 
 const EXPECTED = {
-  tables: ['cleanups', 'jobs', 'schema_migrations'],
+  tables: ['cleanups', 'jobs', 'schedules', 'schema_migrations'],
   indexes: [
     'cleanups_due_idx',
     'cleanups_pkey',
+    'jobs_ahead_idx',
+    'jobs_delayed_idx',
     'jobs_dispatched_idx',
     'jobs_expires_idx',
     'jobs_idempotency_idx',
@@ -62,6 +64,7 @@ const EXPECTED = {
     'jobs_pkey',
     'jobs_running_idx',
     'jobs_undispatched_idx',
+    'schedules_pkey',
     'schema_migrations_pkey',
   ],
   versions: [1, 2],
@@ -117,7 +120,7 @@ describe('migrations', () => {
       expect(await describeSchema(schema)).toEqual(EXPECTED);
       const indexes = await indexDefinitions(schema);
       expect(indexes.jobs_undispatched_idx).toBe(
-        "CREATE INDEX jobs_undispatched_idx ON jobs USING btree (run_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NULL))",
+        "CREATE INDEX jobs_undispatched_idx ON jobs USING btree (priority DESC, run_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NULL))",
       );
       expect(indexes.jobs_dispatched_idx).toBe(
         "CREATE INDEX jobs_dispatched_idx ON jobs USING btree (dispatched_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NOT NULL))",

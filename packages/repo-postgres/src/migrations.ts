@@ -62,13 +62,21 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'batched lifecycle: dispatch and rescue indexes, durable cleanups',
+    description: 'batched lifecycle: priorities, dispatch and rescue indexes, durable cleanups',
     up: (s) => [
-      // The dispatcher takes never-dispatched due jobs in (run_at, id) order; a backlog of dispatched jobs
-      // waiting in the queue is not in this index, so it stays small however long the queue is.
-      `CREATE INDEX jobs_undispatched_idx ON ${s}.jobs (run_at, id) WHERE status = 'queued' AND dispatched_at IS NULL`,
-      // The sweeper's re-dispatch of jobs whose message the queue may have lost.
-      `CREATE INDEX jobs_dispatched_idx ON ${s}.jobs (dispatched_at, id) WHERE status = 'queued' AND dispatched_at IS NOT NULL`,
+      `ALTER TABLE ${s}.jobs ADD COLUMN priority smallint NOT NULL DEFAULT 0
+        CONSTRAINT jobs_priority_check CHECK (priority BETWEEN -1000 AND 1000)`,
+      // The dispatcher takes never-dispatched due jobs in (priority desc, run_at, id) order; a backlog of dispatched
+      // jobs waiting in the queue is not in this index, so it stays small however long the queue is.
+      `CREATE INDEX jobs_undispatched_idx ON ${s}.jobs (priority DESC, run_at, id)
+        WHERE status = 'queued' AND dispatched_at IS NULL`,
+      // When the next delayed job is due (the index above cannot say: it is ordered by priority first).
+      `CREATE INDEX jobs_delayed_idx ON ${s}.jobs (run_at) WHERE status = 'queued' AND dispatched_at IS NULL`,
+      // Jobs handed to the queue and not claimed yet: re-dispatched, oldest first, when their message may be
+      // lost; and counted per endpoint, to keep an endpoint's queue short (dispatchAhead).
+      `CREATE INDEX jobs_dispatched_idx ON ${s}.jobs (dispatched_at, id)
+        WHERE status = 'queued' AND dispatched_at IS NOT NULL`,
+      `CREATE INDEX jobs_ahead_idx ON ${s}.jobs (endpoint) WHERE status = 'queued' AND dispatched_at IS NOT NULL`,
       `DROP INDEX ${s}.jobs_queued_idx`,
       // Running jobs (few: bounded by the workers' concurrency), without the lease's expiry in the index, so a
       // lease renewal changes no indexed column and stays a HOT update.
@@ -90,6 +98,11 @@ export const MIGRATIONS: readonly Migration[] = [
         lease_expires_at timestamptz
       )`,
       `CREATE INDEX cleanups_due_idx ON ${s}.cleanups (endpoint, due_at)`,
+      // Each recurring schedule's last handled occurrence.
+      `CREATE TABLE ${s}.schedules (
+        name text COLLATE "C" PRIMARY KEY,
+        last_occurrence timestamptz NOT NULL
+      )`,
     ],
   },
 ];

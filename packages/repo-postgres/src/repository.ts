@@ -3,6 +3,8 @@ import {
   type ClaimRequest,
   type CleanupQuery,
   type CreateResult,
+  checkPriority,
+  checkScheduleName,
   consoleLogger,
   type DispatchPublisher,
   type DispatchQuery,
@@ -38,7 +40,14 @@ import { ChangeListener } from './listener.js';
 import { type MigrationResult, runMigrations, verifySchema } from './migrations.js';
 import { type HeaderRow, type JobRow, TYPES, toHeader, toPendingCleanup, toRecord } from './rows.js';
 import { buildStatements, listStatement, type Statements } from './statements.js';
-import { checkDuration, checkInteger, checkOptionalText, checkProgress, checkText } from './values.js';
+import {
+  checkDuration,
+  checkInteger,
+  checkOptionalText,
+  checkProgress,
+  checkText,
+  dateParam,
+} from './values.js';
 
 export interface PostgresRepositoryOptions {
   /** A pool you own (you end it after `close()`). Give this or `connectionString`. */
@@ -343,6 +352,9 @@ class PostgresRepository implements PostgresJobRepository {
       key: string | null;
       hash: string | null;
       maxAttempts: number;
+      runAt: string | null;
+      delay: number | null;
+      priority: number;
     }
     const results: Array<ItemResult<CreateResult> | undefined> = new Array(jobs.length);
     let pending: Item[] = [];
@@ -356,6 +368,11 @@ class PostgresRepository implements PostgresJobRepository {
           key: checkOptionalText(job.idempotencyKey, 'idempotencyKey'),
           hash: checkOptionalText(job.inputHash, 'inputHash'),
           maxAttempts: checkInteger(job.maxAttempts, 'maxAttempts', 1),
+          runAt: job.runAt == null ? null : dateParam(job.runAt, 'runAt'),
+          delay: job.runAt == null && job.delayMs != null ? checkDuration(job.delayMs, 'delayMs') : null,
+          priority: checkPriority(job.priority ?? 0, (message) =>
+            InvalidInputError.field('priority', message),
+          ),
           input: this.json(job.input, 'input'),
         });
       } catch (error) {
@@ -384,6 +401,9 @@ class PostgresRepository implements PostgresJobRepository {
         pending.map((item) => item.key),
         pending.map((item) => item.hash),
         pending.map((item) => item.maxAttempts),
+        pending.map((item) => item.runAt),
+        pending.map((item) => item.delay),
+        pending.map((item) => item.priority),
         this.channel,
       ]);
       const byId = new Map(inserted.rows.map((row) => [row.id, row]));
@@ -702,6 +722,11 @@ class PostgresRepository implements PostgresJobRepository {
       query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
     const endpoints =
       query.endpoints === undefined ? null : query.endpoints.map((e) => checkText(e, 'endpoint', 200));
+    const excluded = (query.exceptEndpoints ?? []).map((e) => checkText(e, 'exceptEndpoints', 200));
+    const maxAhead =
+      query.maxAhead === undefined || endpoints?.length !== 1
+        ? null
+        : checkInteger(query.maxAhead, 'maxAhead', 0);
     await this.ensureReady();
     // The jobs are held (row locks) from the moment they are taken until the dispatch is recorded: another
     // dispatch skips them, and if publishing fails or this process dies, the transaction's rollback leaves them
@@ -712,7 +737,7 @@ class PostgresRepository implements PostgresJobRepository {
         const taken = await this.query<{ id: string | null; endpoint: string; next_due: number | null }>(
           'dispatch',
           this.sql.dispatchTake,
-          [limit, endpoints, redispatch],
+          [limit, endpoints, redispatch, maxAhead, excluded],
           client,
         );
         const nextDue = taken.rows[0]?.next_due ?? null;
@@ -805,6 +830,28 @@ class PostgresRepository implements PostgresJobRepository {
       delay === null
         ? await this.query('finishCleanup', this.sql.finishCleanup, [id, leaseToken])
         : await this.query('finishCleanup', this.sql.retryCleanup, [id, leaseToken, delay]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  // ----------------------------------------------------------------------------------------- schedules
+
+  async readSchedules(names: readonly string[]): Promise<Map<string, Date>> {
+    const checked = names.map(checkScheduleName);
+    const found = new Map<string, Date>();
+    if (checked.length === 0) return found;
+    const result = await this.query<{ name: string; last_ms: number }>(
+      'readSchedules',
+      this.sql.readSchedules,
+      [checked],
+    );
+    for (const row of result.rows) found.set(row.name, new Date(row.last_ms));
+    return found;
+  }
+
+  async advanceSchedule(name: string, occurrence: Date): Promise<boolean> {
+    const checked = checkScheduleName(name);
+    const at = dateParam(occurrence, 'occurrence');
+    const result = await this.query('advanceSchedule', this.sql.advanceSchedule, [checked, at]);
     return (result.rowCount ?? 0) > 0;
   }
 

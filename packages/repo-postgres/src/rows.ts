@@ -11,6 +11,7 @@ export interface HeaderRow {
   owner: string | null;
   idempotency_key: string | null;
   input_hash: string | null;
+  priority: number;
   attempt: number;
   max_attempts: number;
   cancel_requested: boolean;
@@ -68,6 +69,7 @@ export function toHeader(row: HeaderRow): JobRecordHeader {
     startedAt: toDate(row.started_at),
     finishedAt: toDate(row.finished_at),
     expiresAt: toDate(row.expires_at),
+    priority: row.priority,
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
     progress: row.progress,
@@ -105,6 +107,7 @@ export function toPendingCleanup(row: {
     owner: job.owner,
     idempotency_key: job.idempotencyKey,
     input_hash: job.inputHash,
+    priority: job.priority ?? 0,
     attempt: job.attempt,
     max_attempts: job.maxAttempts,
     cancel_requested: job.cancelRequested,

@@ -44,6 +44,7 @@ export const HEADER_COLUMNS = [
   'j.owner',
   'j.idempotency_key',
   'j.input_hash',
+  'j.priority',
   'j.attempt',
   'j.max_attempts',
   'j.cancel_requested',
@@ -76,6 +77,7 @@ const CLEANUP_HEADER = `jsonb_build_object(${[
   `'owner', j.owner`,
   `'idempotencyKey', j.idempotency_key`,
   `'inputHash', j.input_hash`,
+  `'priority', j.priority`,
   `'attempt', j.attempt`,
   `'maxAttempts', j.max_attempts`,
   `'cancelRequested', j.cancel_requested`,
@@ -100,6 +102,8 @@ export interface Statements {
   claimCleanups: string;
   finishCleanup: string;
   retryCleanup: string;
+  readSchedules: string;
+  advanceSchedule: string;
 }
 
 /** The statements for the jobs of schema `s` (quoted); `$channel` placeholders are the notification channel. */
@@ -119,16 +123,19 @@ export function buildStatements(s: string): Statements {
     SELECT ${HEADER_COLUMNS}, ${notice(channel, true)} FROM gone j`;
 
   return {
-    // $1 ids, $2 endpoints, $3 inputs (JSON text), $4 owners, $5 keys, $6 hashes, $7 max attempts, $8 channel.
+    // $1 ids, $2 endpoints, $3 inputs (JSON text), $4 owners, $5 keys, $6 hashes, $7 max attempts, $8 run at
+    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel.
     insert: `
       INSERT INTO ${jobs} AS j (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt,
-        max_attempts, created_at, updated_at, run_at)
-      SELECT r.id, r.endpoint, 'queued', r.input::jsonb, r.owner, r.key, r.hash, 0, r.max_attempts, ${NOW}, ${NOW}, ${NOW}
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
-        WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, position)
+        max_attempts, priority, created_at, updated_at, run_at)
+      SELECT r.id, r.endpoint, 'queued', r.input::jsonb, r.owner, r.key, r.hash, 0, r.max_attempts, r.priority,
+        ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')})
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                  $8::timestamptz[], $9::float8[], $10::int[])
+        WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, run_at, delay, priority, position)
       ORDER BY r.position
       ON CONFLICT DO NOTHING
-      RETURNING ${HEADER_COLUMNS}, ${notice('$8')}`,
+      RETURNING ${HEADER_COLUMNS}, ${notice('$11')}`,
     // $1 endpoints, $2 owners, $3 keys: the jobs holding these idempotency keys, live or expired.
     findByKeys: `
       SELECT ${HEADER_COLUMNS}, NOT ${LIVE} AS expired
@@ -212,35 +219,45 @@ export function buildStatements(s: string): Statements {
       WITH gone AS (
         DELETE FROM ${jobs} AS j WHERE j.id = $1 AND j.status IN ${FINAL} AND ${LIVE} RETURNING j.*
       ), ${keepCleanups('$2')}`,
-    // $1 limit, $2 endpoints (null: all), $3 re-dispatch after ms (null: never). Each kind of dispatchable job
-    // is taken through its own index, in its own order, skipping jobs another dispatch holds; the caller
-    // holds them in its transaction while it publishes. Also says when the next delayed job is due.
+    // $1 limit, $2 endpoints (null: all), $3 re-dispatch after ms (null: never), $4 max ahead (null: no bound;
+    // with one endpoint in $2), $5 endpoints left out (an array, maybe empty). Each kind of dispatchable job is taken through its own index, in its own order,
+    // skipping jobs another dispatch holds; the caller holds them in its transaction while it publishes. Also
+    // says when the next delayed job is due.
     dispatchTake: `
-      WITH fresh AS (
-        SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
+      WITH ahead AS (
+        SELECT count(*) AS n FROM (
+          SELECT 1 FROM ${jobs} a
+          WHERE $4::int IS NOT NULL AND a.endpoint = ($2::text[])[1] AND a.status = 'queued' AND a.dispatched_at IS NOT NULL
+          LIMIT $4::int) w
+      ), fresh AS (
+        SELECT j.id, j.endpoint, j.run_at, j.priority FROM ${jobs} j
         WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at <= now()
-          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[]))
-        ORDER BY j.run_at, j.id LIMIT $1 FOR UPDATE SKIP LOCKED
+          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT (SELECT least($1::int, greatest(0, coalesce($4::int, $1::int) - n)) FROM ahead) FOR UPDATE SKIP LOCKED
       ), orphaned AS (
         SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
         WHERE j.status = 'running' AND j.lease_expires_at <= now()
           AND (j.dispatched_at IS NULL OR j.dispatched_at <= now() - $3::float8 * interval '1 millisecond')
-          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[]))
-        ORDER BY j.run_at, j.id LIMIT $1 FOR UPDATE SKIP LOCKED
+          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
+        ORDER BY j.run_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
       ), stale AS (
         SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
         WHERE $3::float8 IS NOT NULL AND j.status = 'queued' AND j.dispatched_at IS NOT NULL
           AND j.dispatched_at <= now() - $3::float8 * interval '1 millisecond' AND j.run_at <= now()
-          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[]))
-        ORDER BY j.dispatched_at, j.id LIMIT $1 FOR UPDATE SKIP LOCKED
+          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
+        ORDER BY j.dispatched_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
       ), taken AS (
-        SELECT * FROM (SELECT *, 0 AS kind FROM fresh UNION ALL SELECT *, 1 FROM orphaned UNION ALL SELECT *, 2 FROM stale) t
-        ORDER BY kind, run_at, id LIMIT $1
+        SELECT * FROM (
+          SELECT id, endpoint, run_at, priority, 0 AS kind FROM fresh
+          UNION ALL SELECT id, endpoint, run_at, 0, 1 FROM orphaned
+          UNION ALL SELECT id, endpoint, run_at, 0, 2 FROM stale) t
+        ORDER BY kind, priority DESC, run_at, id LIMIT $1::int
       )
       SELECT t.id, t.endpoint, n.next_due FROM (
         SELECT (extract(epoch from (min(j.run_at) - now())) * 1000)::float8 AS next_due FROM ${jobs} j
         WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at > now()
-          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[]))
+          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
       ) n LEFT JOIN taken t ON true`,
     // $1 ids published. The rows are held by this transaction, so they are still as taken.
     dispatchMark: `UPDATE ${jobs} AS j SET dispatched_at = ${NOW} WHERE j.id = ANY($1::text[])`,
@@ -266,6 +283,14 @@ export function buildStatements(s: string): Statements {
     retryCleanup: `
       UPDATE ${cleanups} AS c SET lease_token = NULL, lease_expires_at = NULL, due_at = ${plusMs('$3::float8')}
       WHERE c.id = $1 AND c.lease_token = $2 AND c.lease_expires_at > now() RETURNING c.id`,
+    // $1 names.
+    readSchedules: `SELECT name, ${epochMs('last_occurrence')} AS last_ms FROM ${s}.schedules WHERE name = ANY($1::text[])`,
+    // $1 name, $2 occurrence: only forward (a row is returned when it moved).
+    advanceSchedule: `
+      INSERT INTO ${s}.schedules AS t (name, last_occurrence) VALUES ($1, $2)
+      ON CONFLICT (name) DO UPDATE SET last_occurrence = EXCLUDED.last_occurrence
+        WHERE t.last_occurrence < EXCLUDED.last_occurrence
+      RETURNING t.name`,
   };
 }
 

@@ -1,4 +1,10 @@
-import { checkNumber, checkStorableText, InvalidInputError, type JobProgress } from '@jobs/core';
+import {
+  checkNumber,
+  checkStorableDate,
+  checkStorableText,
+  InvalidInputError,
+  type JobProgress,
+} from '@jobs/core';
 
 /** A text parameter (id, endpoint, owner, key, ...): must be storable as PostgreSQL text. */
 export function checkText(value: string, field: string, maxLength = 1024): string {
@@ -35,4 +41,9 @@ export function checkProgress(progress: JobProgress): JobProgress {
     ]);
   }
   return progress;
+}
+
+/** A Date as an exact ISO-8601 parameter (cast with ::timestamptz), independent of the driver's date handling. */
+export function dateParam(value: Date, field: string): string {
+  return checkStorableDate(value, field).toISOString();
 }

@@ -88,6 +88,8 @@ export function trackJobs(
     list: (query) => repository.list(query),
     claimCleanups: (query) => repository.claimCleanups(query),
     finishCleanup: (id, leaseToken, retryAfterMs) => repository.finishCleanup(id, leaseToken, retryAfterMs),
+    readSchedules: (names) => repository.readSchedules(names),
+    advanceSchedule: (name, occurrence) => repository.advanceSchedule(name, occurrence),
     subscribe: (listener, options) => repository.subscribe(listener, options),
     close: () => repository.close(),
   };

@@ -11,6 +11,8 @@ import { describeHeartbeatContract } from './repository/heartbeat.js';
 import { describeListContract } from './repository/list.js';
 import { describeNotificationContract } from './repository/notification.js';
 import { describeRemoveContract } from './repository/remove.js';
+import { describeScheduleContract } from './repository/schedule.js';
+import { describeScheduleStateContract } from './repository/schedule-state.js';
 import { describeSettleContract } from './repository/settle.js';
 import { describeUpdatedAtContract } from './repository/updated-at.js';
 import { describeValueContract } from './repository/values.js';
@@ -32,6 +34,8 @@ export {
   describeListContract,
   describeNotificationContract,
   describeRemoveContract,
+  describeScheduleContract,
+  describeScheduleStateContract,
   describeSettleContract,
   describeUpdatedAtContract,
   describeValueContract,
@@ -49,6 +53,8 @@ export const repositoryContractSuites = [
   describeRemoveContract,
   describeUpdatedAtContract,
   describeDispatchContract,
+  describeScheduleContract,
+  describeScheduleStateContract,
   describeExpiryContract,
   describeListContract,
   describeCleanupContract,

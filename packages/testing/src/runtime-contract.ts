@@ -4,6 +4,8 @@ import { dispatchTests } from './runtime/dispatch.js';
 import { type RuntimeContractOptions, type RuntimeFactory, useRuntimeFixture } from './runtime/fixture.js';
 import { lifecycleTests } from './runtime/lifecycle.js';
 import { recoveryTests } from './runtime/recovery.js';
+import { scheduleTests } from './runtime/schedules.js';
+import { schedulingTests } from './runtime/scheduling.js';
 import { serviceTests } from './runtime/service.js';
 
 export type { RuntimeBackend, RuntimeContractOptions, RuntimeFactory } from './runtime/fixture.js';
@@ -28,5 +30,7 @@ export function describeJobRuntimeContract(
     describe('dispatch', () => dispatchTests(fixture, timeout));
     describe('cleanup', () => cleanupTests(fixture, timeout));
     describe('service', () => serviceTests(fixture, timeout));
+    describe('scheduling', () => schedulingTests(fixture, timeout));
+    describe('recurring schedules', () => scheduleTests(fixture, timeout));
   });
 }

@@ -3,32 +3,48 @@
 //
 // The doc comments of JobRepository (@jobs/core, repository.ts) and JobQueue (queue.ts) are the
 // specification, and the @jobs/testing suites in src/contract.test.ts check every observable sentence of it.
-// Make those suites pass; every method below throws until you implement it.
+// Make those suites pass; every method below throws until you implement it. Read @jobs/memory's repository.ts
+// (the reference, in one process) and @jobs/repo-postgres or @jobs/repo-sqlite (real stores) side by side.
 import {
   type CancelOptions,
-  type ClaimOptions,
+  type ClaimRequest,
+  type CleanupQuery,
   type ConsumeOptions,
   type CreateResult,
   consoleLogger,
   type DeliveryHandler,
+  type DispatchPublisher,
   type DispatchQuery,
-  type HeartbeatOptions,
+  type DispatchResult,
+  type HeartbeatRequest,
   type HeartbeatResult,
+  type ItemResult,
+  type JobChange,
   type JobQueue,
   type JobRecord,
+  type JobRecordHeader,
   type JobRepository,
   type ListPage,
   type ListQuery,
   type Logger,
   type NewJob,
+  type PendingCleanup,
   type QueueConsumer,
-  type SettleOutcome,
+  type QueueMessage,
+  type SettleRequest,
+  type SubscribeOptions,
   type Unsubscribe,
 } from '@jobs/core';
 
 export interface ExampleRepositoryOptions {
   /** Where the store is, e.g. a connection string. */
   url?: string;
+  /**
+   * Milliseconds since the epoch, for every time the repository stores or compares, when the store has no clock
+   * of its own worth trusting (an embedded store). Lets the contract suites move time instead of waiting
+   * (`controllableClock: true`). A store with its own clock (a database server) leaves this out.
+   */
+  clock?: () => number;
   /** Receives warnings (connection lost) and info (reconnected). Default: console. */
   logger?: Logger;
 }
@@ -37,53 +53,72 @@ function notImplemented(what: string): Error {
   return new Error(`${what} is not implemented yet`);
 }
 
-/** Use the store's clock for every timestamp, copy values in and out, and announce every change. */
+/**
+ * Rules that are easy to miss (the suites check each of them):
+ * - the hot-path writes (`create`, `claim`, `heartbeat`, `settle`) take a batch and answer one result per item:
+ *   a value the store cannot hold refuses its item (`{ ok: false, error: InvalidInputError }`), not the batch;
+ *   store each batch at once (one statement or one short transaction);
+ * - check values with `checkStorableText` / `toStorableJson` / `checkNumber` from @jobs/core, so that the
+ *   adapter refuses exactly what the others refuse; copy values in and out (store JSON text, parse it back);
+ * - a final job past its `expiresAt` is absent for every method but `deleteExpired`, and its idempotency key
+ *   is free again;
+ * - `dispatch` holds the jobs it found while `publish` runs (another dispatch skips them) and must not block
+ *   the store meanwhile; a claim or settle during `publish` must leave the job unmarked;
+ * - every change is announced to `subscribe` listeners as a `JobChange` (never inside the call that made it),
+ *   in every process sharing the store; `onLiveChange(false)` while announcements may be lost;
+ * - an unreachable or busy backend rejects with `UnavailableError`; after `close()` every call does.
+ */
 export class ExampleJobRepository implements JobRepository {
   readonly url: string | undefined;
   readonly logger: Logger;
+  readonly #clock: () => number;
 
   constructor(options: ExampleRepositoryOptions = {}) {
     this.url = options.url;
     this.logger = options.logger ?? consoleLogger;
+    this.#clock = options.clock ?? Date.now;
   }
 
-  async create(_job: NewJob): Promise<CreateResult> {
+  /** The store's now (or the injected clock's), in whole milliseconds. */
+  protected now(): number {
+    return Math.floor(this.#clock());
+  }
+
+  async create(_jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
     throw notImplemented('create');
   }
 
-  async get(_id: string): Promise<JobRecord | null> {
+  get(id: string): Promise<JobRecord | null>;
+  get(id: string, projection: 'header'): Promise<JobRecordHeader | null>;
+  async get(_id: string, _projection?: 'header'): Promise<JobRecord | JobRecordHeader | null> {
     throw notImplemented('get');
   }
 
-  async claim(_id: string, _options: ClaimOptions): Promise<JobRecord | null> {
+  async claim(_requests: readonly ClaimRequest[]): Promise<Array<JobRecord | null>> {
     throw notImplemented('claim');
   }
 
-  async heartbeat(_id: string, _leaseToken: string, _options: HeartbeatOptions): Promise<HeartbeatResult> {
+  async heartbeat(_requests: readonly HeartbeatRequest[]): Promise<ItemResult<HeartbeatResult>[]> {
     throw notImplemented('heartbeat');
   }
 
-  async settle(_id: string, _leaseToken: string, _outcome: SettleOutcome): Promise<JobRecord | null> {
+  async settle(_requests: readonly SettleRequest[]): Promise<ItemResult<boolean>[]> {
     throw notImplemented('settle');
   }
 
-  async requestCancel(_id: string, _options: CancelOptions): Promise<JobRecord | null> {
+  async requestCancel(_id: string, _options: CancelOptions): Promise<JobRecordHeader | null> {
     throw notImplemented('requestCancel');
   }
 
-  async remove(_id: string): Promise<JobRecord | null> {
+  async remove(_id: string): Promise<JobRecordHeader | null> {
     throw notImplemented('remove');
   }
 
-  async markDispatched(_id: string): Promise<void> {
-    throw notImplemented('markDispatched');
+  async dispatch(_query: DispatchQuery, _publish: DispatchPublisher): Promise<DispatchResult> {
+    throw notImplemented('dispatch');
   }
 
-  async findDispatchable(_query: DispatchQuery): Promise<Array<{ id: string; endpoint: string }>> {
-    throw notImplemented('findDispatchable');
-  }
-
-  async deleteExpired(_limit: number): Promise<JobRecord[]> {
+  async deleteExpired(_limit: number): Promise<JobRecordHeader[]> {
     throw notImplemented('deleteExpired');
   }
 
@@ -91,7 +126,23 @@ export class ExampleJobRepository implements JobRepository {
     throw notImplemented('list');
   }
 
-  async subscribe(_listener: (id: string) => void): Promise<Unsubscribe> {
+  async claimCleanups(_query: CleanupQuery): Promise<PendingCleanup[]> {
+    throw notImplemented('claimCleanups');
+  }
+
+  async finishCleanup(_id: string, _leaseToken: string, _retryAfterMs: number | null): Promise<boolean> {
+    throw notImplemented('finishCleanup');
+  }
+
+  async readSchedules(_names: readonly string[]): Promise<Map<string, Date>> {
+    throw notImplemented('readSchedules');
+  }
+
+  async advanceSchedule(_name: string, _occurrence: Date): Promise<boolean> {
+    throw notImplemented('advanceSchedule');
+  }
+
+  async subscribe(_listener: (change: JobChange) => void, _options?: SubscribeOptions): Promise<Unsubscribe> {
     throw notImplemented('subscribe');
   }
 
@@ -126,6 +177,11 @@ export class ExampleJobQueue implements JobQueue {
 
   async publish(_endpoint: string, _jobId: string): Promise<void> {
     throw notImplemented('publish');
+  }
+
+  /** Optional: every message in flight at once, one result per message (null: accepted). Delete it if you cannot. */
+  async publishMany(_messages: readonly QueueMessage[]): Promise<Array<Error | null>> {
+    throw notImplemented('publishMany');
   }
 
   async consume(

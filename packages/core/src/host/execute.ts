@@ -1,5 +1,12 @@
 import { backoffDelay, type Endpoint } from '../endpoint.js';
-import { CANCELED_PROBLEM, isJobsError, JobFailedError, problem, toIssues } from '../errors.js';
+import {
+  CANCELED_PROBLEM,
+  isJobsError,
+  JobFailedError,
+  problem,
+  RetryLaterError,
+  toIssues,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SettleOutcome } from '../repository.js';
 import type { JobExecutionResult, JobRecord, ProblemDetails } from '../types.js';
@@ -63,6 +70,8 @@ export function toExecutionResult(
   }
   if (produced.ok) return validateOutput(endpoint, job, produced.value, logger);
   const error = produced.error;
+  if (error instanceof RetryLaterError)
+    return { status: 'snoozed', delayMs: error.afterMs, error: error.toProblem() };
   if (error instanceof JobFailedError) {
     return { status: 'failed', error: error.toProblem(), retryable: error.retryable };
   }
@@ -115,6 +124,7 @@ export function nextState(
   job: JobRecord,
   result: JobExecutionResult,
   cleanup: boolean,
+  logger: Logger,
 ): SettleOutcome {
   const retentionMs = endpoint.retentionMs;
   switch (result.status) {
@@ -122,17 +132,46 @@ export function nextState(
       return { status: 'succeeded', output: result.output, retentionMs, cleanup };
     case 'canceled':
       return { status: 'canceled', error: result.error, retentionMs };
-    case 'failed':
-      if (result.retryable && job.attempt < job.maxAttempts) {
-        return {
-          status: 'queued',
-          delayMs: backoffDelay(endpoint.backoff, job.attempt + 1),
-          error: result.error,
-          refundAttempt: false,
-        };
-      }
+    case 'snoozed':
+      return { status: 'queued', delayMs: result.delayMs, error: result.error, refundAttempt: true };
+    case 'failed': {
+      const delayMs =
+        result.retryable && job.attempt < job.maxAttempts
+          ? retryDelay(endpoint, job, result.error, logger)
+          : null;
+      if (delayMs !== null) return { status: 'queued', delayMs, error: result.error, refundAttempt: false };
       return { status: 'failed', error: result.error, retentionMs };
+    }
   }
+}
+
+/**
+ * The delay before the next attempt: the endpoint's retry policy, or its backoff; null: no retry after all (also
+ * when the policy throws or answers something else than a delay: logged, and the job fails with its error).
+ */
+function retryDelay(
+  endpoint: Endpoint,
+  job: JobRecord,
+  error: ProblemDetails,
+  logger: Logger,
+): number | null {
+  if (!endpoint.retry) return backoffDelay(endpoint.backoff, job.attempt + 1);
+  let delay: unknown;
+  try {
+    delay = endpoint.retry({ attempt: job.attempt, maxAttempts: job.maxAttempts, error });
+  } catch (policyError) {
+    logger.error('the retry policy threw; the job fails', { jobId: job.id, error: String(policyError) });
+    return null;
+  }
+  if (delay === null) return null;
+  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+    logger.error('the retry policy answered no delay; the job fails', {
+      jobId: job.id,
+      answer: String(delay),
+    });
+    return null;
+  }
+  return delay;
 }
 
 /** A run beyond the attempt limit: the previous one died without recording anything. */

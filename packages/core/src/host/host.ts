@@ -384,7 +384,7 @@ export class WorkerHost {
         return { status: 'queued', delayMs: 0, error: null, refundAttempt: true };
       default: {
         const result = toExecutionResult(worker.endpoint, job, produced, run.reason, this.#logger);
-        return nextState(worker.endpoint, job, result, typeof worker.cleanup === 'function');
+        return nextState(worker.endpoint, job, result, typeof worker.cleanup === 'function', this.#logger);
       }
     }
   }

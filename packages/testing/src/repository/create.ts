@@ -36,6 +36,7 @@ export const describeCreateContract: SubSuite = subSuite('create and get', ({ te
       idempotencyKey: 'key-1',
       inputHash: 'hash-1',
       runAt: expect.any(Date),
+      priority: 0,
       dispatchedAt: null,
       leaseToken: null,
       leaseExpiresAt: null,

@@ -70,6 +70,8 @@ export function partitionable(repository: JobRepository): Partition {
     claimCleanups: (query) => guard(() => repository.claimCleanups(query)),
     finishCleanup: (id, token, retryAfterMs) =>
       guard(() => repository.finishCleanup(id, token, retryAfterMs)),
+    readSchedules: (names) => guard(() => repository.readSchedules(names)),
+    advanceSchedule: (name, occurrence) => guard(() => repository.advanceSchedule(name, occurrence)),
     subscribe: (listener, options) =>
       guard(() =>
         repository.subscribe((change) => {
