@@ -1,173 +1,60 @@
 #!/usr/bin/env node
 /**
- * `jobs`: a small command line client of the jobs HTTP contract (Node only). Prints plain JSON on stdout;
- * errors go to stderr as JSON. Exit codes: see USAGE.
+ * `jobs-client`: the command line client of the jobs HTTP contract (Node only; the library never imports it).
+ * Results are JSON on stdout, errors JSON on stderr; while it waits for a job it shows the job's progress
+ * (cli-report.ts). Commands and options: cli-args.ts; waiting, Ctrl-C and --timeout: cli-watch.ts.
  */
-import type { JobStatus } from '@jobs/core';
+import {
+  type Invocation,
+  parseEndpointUrl,
+  parseInvocation,
+  parseJobUrl,
+  UsageError,
+  usage,
+} from './cli-args.js';
+import { createReporter, type Terminal } from './cli-report.js';
+import { Interrupts, type WaitContext, type WaitOutcome, waitForJob } from './cli-watch.js';
 import { createJobsClient } from './client.js';
 import {
   JobCanceledError,
   JobFailedClientError,
   JobsClientError,
   JobsHttpError,
-  JobsNetworkError,
   JobWaitTimeoutError,
 } from './errors.js';
 import type { EndpointClient } from './types.js';
 
-const USAGE = `Usage: jobs <command> <url> [arguments] [options]
-
-Commands:
-  submit <endpointUrl> <json|->   POST a job (input JSON as an argument, or - for stdin); prints the job.
-                                  With --wait: waits for it and prints its output.
-  get <jobUrl>                    prints the job
-  wait <jobUrl>                   waits until the job is final; prints it
-  output <jobUrl>                 prints the output of a succeeded job
-  cancel <jobUrl>                 DELETE the job; prints {"outcome": "canceled" | "cancel_requested" | "removed"}
-  list <endpointUrl>              prints one page {"jobs": [...], "nextCursor": ...}; with --all, an array of every job
-  events <jobUrl>                 prints the job's events, one JSON object per line, until it is final
-
-  <endpointUrl> is <baseUrl>/<endpoint>, e.g. http://localhost:3000/jobs/ping
-  <jobUrl> is <endpointUrl>/<id>, as in the job's links.self
-
-Options:
-  --wait                    (submit) wait for the job and print its output
-  --timeout <seconds>       (submit --wait, wait) give up after this long
-  --poll                    (submit --wait, wait) poll with Retry-After instead of long-polling
-  --idempotency-key <key>   (submit) sent as Idempotency-Key
-  --status <status>         (list) queued, running, succeeded, failed or canceled
-  --limit <n>               (list) jobs per page
-  --cursor <cursor>         (list) the page after this cursor
-  --all                     (list) follow every page
-  -H, --header <Name: value>  extra request header (repeatable), e.g. -H 'Authorization: Bearer ...'
-  --retries <n>             retries of transient failures (default 2)
-  -h, --help                this text
-
-Exit codes:
-  0  success
-  1  the request failed: HTTP error (its problem JSON on stderr), network or protocol error
-  2  usage error
-  3  the job failed (submit --wait, wait; the job is printed)
-  4  the job was canceled (submit --wait, wait; the job is printed)
-  5  the wait timed out (submit --wait, wait; the last state is printed)
-  130 interrupted (Ctrl-C)
-`;
-
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
-
 const EXIT = { ok: 0, request: 1, usage: 2, failed: 3, canceled: 4, timeout: 5, interrupted: 130 } as const;
 
-class UsageError extends Error {}
-
-interface Parsed {
-  command: string;
-  positionals: string[];
-  flags: Map<string, string | true>;
-  headers: Record<string, string>;
+interface Io {
+  terminal: Terminal;
+  interrupts: Interrupts;
+  env: Record<string, string | undefined>;
 }
 
-const VALUE_FLAGS = new Set(['timeout', 'idempotency-key', 'status', 'limit', 'cursor', 'retries']);
-const BOOLEAN_FLAGS = new Set(['wait', 'poll', 'all', 'help']);
+function print(io: Io, value: unknown): void {
+  io.terminal.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
 
-function parseArgs(argv: string[]): Parsed {
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  const headers: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') {
-      flags.set('help', true);
-    } else if (arg === '-H' || arg === '--header' || arg.startsWith('--header=')) {
-      const value = arg.startsWith('--header=') ? arg.slice('--header='.length) : argv[++i];
-      const colon = value?.indexOf(':') ?? -1;
-      if (value === undefined || colon <= 0) throw new UsageError(`${arg} expects "Name: value"`);
-      headers[value.slice(0, colon).trim().toLowerCase()] = value.slice(colon + 1).trim();
-    } else if (arg.startsWith('--')) {
-      const [name, inline] = splitOnce(arg.slice(2), '=');
-      if (BOOLEAN_FLAGS.has(name)) {
-        if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-        flags.set(name, true);
-      } else if (VALUE_FLAGS.has(name)) {
-        const value = inline ?? argv[++i];
-        if (value === undefined) throw new UsageError(`--${name} expects a value`);
-        flags.set(name, value);
-      } else {
-        throw new UsageError(`unknown option --${name}`);
-      }
-    } else if (arg === '-') {
-      positionals.push(arg);
-    } else if (arg.startsWith('-')) {
-      throw new UsageError(`unknown option ${arg}`);
-    } else {
-      positionals.push(arg);
-    }
+function printError(io: Io, value: Record<string, unknown>): void {
+  io.terminal.stderr.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * How the user runs this command, for the help and the commands it suggests: `pnpm jobs` (the repository's
+ * script), `npx @jobs/client`, or the bin's name, `jobs-client` (not `jobs`: that is a shell builtin).
+ */
+function invocationName(env: Io['env']): string {
+  if (env.npm_lifecycle_event === 'jobs') {
+    return env.npm_config_user_agent?.startsWith('pnpm/') ? 'pnpm jobs' : 'npm run jobs --';
   }
-  const [command = '', ...rest] = positionals;
-  return { command, positionals: rest, flags, headers };
-}
-
-function splitOnce(text: string, separator: string): [string, string | undefined] {
-  const index = text.indexOf(separator);
-  return index === -1 ? [text, undefined] : [text.slice(0, index), text.slice(index + 1)];
-}
-
-/** `<base>/<endpoint>` → its parts; query and fragment are ignored. */
-function parseEndpointUrl(text: string | undefined): { baseUrl: string; endpoint: string } {
-  const segments = urlSegments(text, 'an endpoint URL');
-  const endpoint = segments.path.pop();
-  if (!endpoint) throw new UsageError(`${text} is not an endpoint URL (<baseUrl>/<endpoint>)`);
-  return { baseUrl: segments.origin + segments.path.map((s) => `/${s}`).join(''), endpoint };
-}
-
-/** `<base>/<endpoint>/<id>` → its parts. */
-function parseJobUrl(text: string | undefined): { baseUrl: string; endpoint: string; id: string } {
-  const segments = urlSegments(text, 'a job URL');
-  const id = segments.path.pop();
-  const endpoint = segments.path.pop();
-  if (!id || !endpoint) throw new UsageError(`${text} is not a job URL (<baseUrl>/<endpoint>/<id>)`);
-  return {
-    baseUrl: segments.origin + segments.path.map((s) => `/${s}`).join(''),
-    endpoint: decodeURIComponent(endpoint),
-    id: decodeURIComponent(id),
-  };
-}
-
-function urlSegments(text: string | undefined, what: string): { origin: string; path: string[] } {
-  if (!text) throw new UsageError(`missing ${what}`);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${text} is not ${what}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`${text} is not an http(s) URL`);
-  return { origin: url.origin, path: url.pathname.split('/').filter((segment) => segment !== '') };
-}
-
-function seconds(flags: Parsed['flags'], name: string): number | undefined {
-  const value = flags.get(name);
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (typeof value !== 'string' || !Number.isFinite(number) || number < 0) {
-    throw new UsageError(`--${name} expects a number of seconds`);
-  }
-  return number;
-}
-
-function integer(flags: Parsed['flags'], name: string): number | undefined {
-  const value = flags.get(name);
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (typeof value !== 'string' || !Number.isInteger(number) || number < 0) {
-    throw new UsageError(`--${name} expects a non-negative integer`);
-  }
-  return number;
+  return env.npm_command === 'exec' ? 'npx @jobs/client' : 'jobs-client';
 }
 
 async function readInput(argument: string | undefined): Promise<unknown> {
-  if (argument === undefined)
-    throw new UsageError('submit needs the input JSON (or - to read it from stdin)');
+  if (argument === undefined) {
+    throw new UsageError('submit needs the input JSON (or - to read it from stdin)', 'submit');
+  }
   let text = argument;
   if (argument === '-') {
     const chunks: Buffer[] = [];
@@ -177,157 +64,205 @@ async function readInput(argument: string | undefined): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new UsageError('the input is not valid JSON');
+    throw new UsageError('the input is not valid JSON', 'submit');
   }
 }
 
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-function printError(value: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-async function main(argv: string[], signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv);
-  if (args.flags.has('help') || args.command === '') {
-    (args.command === '' && !args.flags.has('help') ? process.stderr : process.stdout).write(USAGE);
-    return args.flags.has('help') ? EXIT.ok : EXIT.usage;
+async function main(argv: string[], io: Io): Promise<number> {
+  const args = parseInvocation(argv);
+  if (args.command === 'help') {
+    io.terminal.stdout.write(usage(args.topic, invocationName(io.env)));
+    return EXIT.ok;
   }
-  const { command, positionals, flags } = args;
-  const timeoutSeconds = seconds(flags, 'timeout');
-  const waitOptions = {
-    signal,
-    mode: flags.has('poll') ? ('poll' as const) : ('long-poll' as const),
-    ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
-  };
-  const retries = integer(flags, 'retries');
+  if (args.command === '') {
+    io.terminal.stderr.write(usage(null, invocationName(io.env)));
+    return EXIT.usage;
+  }
+  try {
+    return await run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) error.command ??= args.command;
+    throw error;
+  }
+}
+
+async function run(args: Invocation, io: Io): Promise<number> {
+  const signal = io.interrupts.soft.signal;
+  const [first, second] = args.positionals;
   const connect = (baseUrl: string, endpoint: string): EndpointClient => {
-    const options = { baseUrl, headers: args.headers, ...(retries === undefined ? {} : { retries }) };
-    return createJobsClient(options).endpoint(endpoint);
+    const retries = args.retries === undefined ? {} : { retries: args.retries };
+    return createJobsClient({ baseUrl, headers: args.headers, ...retries }).endpoint(endpoint);
   };
-  const expectArguments = (count: number) => {
-    if (positionals.length > count) throw new UsageError(`too many arguments for ${command}`);
+  const job = () => {
+    const { baseUrl, endpoint, id } = parseJobUrl(first);
+    return { client: connect(baseUrl, endpoint), id };
   };
-
-  switch (command) {
+  switch (args.command) {
     case 'submit': {
-      expectArguments(2);
-      const { baseUrl, endpoint } = parseEndpointUrl(positionals[0]);
-      const input = await readInput(positionals[1]);
+      const { baseUrl, endpoint } = parseEndpointUrl(first);
+      const input = await readInput(second);
       const client = connect(baseUrl, endpoint);
-      const key = flags.get('idempotency-key');
-      const idempotencyKey = typeof key === 'string' ? key : undefined;
-      if (!flags.has('wait')) {
-        print(await client.submit(input, { signal, ...(idempotencyKey ? { idempotencyKey } : {}) }));
+      const key = {
+        ...(args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey }),
+        ...args.schedule,
+      };
+      if (!args.wait) {
+        print(io, await client.submit(input, { signal, ...key }));
         return EXIT.ok;
       }
-      print(await client.run(input, { ...waitOptions, ...(idempotencyKey ? { idempotencyKey } : {}) }));
-      return EXIT.ok;
-    }
-    case 'get': {
-      expectArguments(1);
-      const { baseUrl, endpoint, id } = parseJobUrl(positionals[0]);
-      print(await connect(baseUrl, endpoint).get(id, { signal }));
-      return EXIT.ok;
+      // The first Ctrl-C lets the POST finish, so that the job's URL can be printed.
+      io.interrupts.pending = 'Waiting for the server to answer the submit (Ctrl-C again to give up on it).';
+      const submitted = await client.submit(input, { signal: io.interrupts.hard.signal, ...key });
+      io.interrupts.pending = null;
+      const context = waitContext(args, io, client);
+      return finish(
+        io,
+        args,
+        client,
+        await waitForJob(context, submitted.id, submitted.links.self, submitted),
+      );
     }
     case 'wait': {
-      expectArguments(1);
-      const { baseUrl, endpoint, id } = parseJobUrl(positionals[0]);
-      const job = await connect(baseUrl, endpoint).wait(id, waitOptions);
-      print(job);
-      return job.status === 'succeeded' ? EXIT.ok : job.status === 'failed' ? EXIT.failed : EXIT.canceled;
+      const { client, id } = job();
+      const outcome = await waitForJob(waitContext(args, io, client), id, client.jobUrl(id), null);
+      return finish(io, args, client, outcome);
     }
-    case 'output': {
-      expectArguments(1);
-      const { baseUrl, endpoint, id } = parseJobUrl(positionals[0]);
-      print(await connect(baseUrl, endpoint).output(id, { signal }));
+    case 'get': {
+      const { client, id } = job();
+      print(io, await client.get(id, { signal }));
       return EXIT.ok;
     }
-    case 'cancel':
-    case 'delete': {
-      expectArguments(1);
-      const { baseUrl, endpoint, id } = parseJobUrl(positionals[0]);
-      print({ outcome: await connect(baseUrl, endpoint).cancel(id, { signal }) });
+    case 'output': {
+      const { client, id } = job();
+      print(io, await client.output(id, { signal }));
+      return EXIT.ok;
+    }
+    case 'cancel': {
+      const { client, id } = job();
+      print(io, { outcome: await client.cancel(id, { signal }) });
       return EXIT.ok;
     }
     case 'list': {
-      expectArguments(1);
-      const { baseUrl, endpoint } = parseEndpointUrl(positionals[0]);
-      const status = flags.get('status');
-      if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
-        throw new UsageError(`--status expects one of ${STATUSES.join(', ')}`);
-      }
-      const limit = integer(flags, 'limit');
-      const cursor = flags.get('cursor');
-      const options = {
-        signal,
-        ...(typeof status === 'string' ? { status: status as JobStatus } : {}),
-        ...(limit === undefined ? {} : { limit }),
-        ...(typeof cursor === 'string' ? { cursor } : {}),
-      };
+      const { baseUrl, endpoint } = parseEndpointUrl(first);
       const client = connect(baseUrl, endpoint);
-      if (!flags.has('all')) {
-        print(await client.list(options));
+      const { all, ...options } = args.list;
+      if (!all) {
+        print(io, await client.list({ ...options, signal }));
         return EXIT.ok;
       }
       const jobs = [];
-      for await (const job of client.listAll(options)) jobs.push(job);
-      print(jobs);
+      for await (const listed of client.listAll({ ...options, signal })) jobs.push(listed);
+      print(io, jobs);
+      return EXIT.ok;
+    }
+    case 'schedules': {
+      const { baseUrl, endpoint } = parseEndpointUrl(first);
+      print(io, await connect(baseUrl, endpoint).schedules({ signal }));
       return EXIT.ok;
     }
     case 'events': {
-      expectArguments(1);
-      const { baseUrl, endpoint, id } = parseJobUrl(positionals[0]);
-      for await (const event of connect(baseUrl, endpoint).events(id, { signal })) {
-        process.stdout.write(`${JSON.stringify(event)}\n`);
+      const { client, id } = job();
+      for await (const event of client.events(id, { signal })) {
+        io.terminal.stdout.write(`${JSON.stringify(event)}\n`);
       }
       return EXIT.ok;
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+      throw new UsageError(`unknown command ${JSON.stringify(args.command)}`);
   }
 }
 
-function report(error: unknown, signal: AbortSignal): number {
-  if (signal.aborted) {
-    printError({ error: 'interrupted' });
+function waitContext(args: Invocation, io: Io, client: EndpointClient): WaitContext {
+  const options = args.wait!;
+  return {
+    client,
+    options,
+    reporter: createReporter(io.terminal, options),
+    interrupts: io.interrupts,
+    invocation: invocationName(io.env),
+    headers: Object.keys(args.headers).length > 0,
+  };
+}
+
+/** Prints what a wait ended with; its exit code. */
+async function finish(
+  io: Io,
+  args: Invocation,
+  client: EndpointClient,
+  outcome: WaitOutcome,
+): Promise<number> {
+  const json = args.wait!.json;
+  switch (outcome.kind) {
+    case 'interrupted':
+      return EXIT.interrupted;
+    case 'timeout':
+      if (!json) print(io, outcome.job);
+      printError(io, { error: new JobWaitTimeoutError(outcome.job, outcome.timeoutMs).message });
+      return EXIT.timeout;
+    case 'final':
+      break;
+  }
+  const { job } = outcome;
+  if (job.status === 'succeeded') {
+    if (args.command === 'wait') {
+      if (!json) print(io, job);
+    } else {
+      const output = await client.output(job.id, { signal: io.interrupts.soft.signal });
+      if (json) io.terminal.stdout.write(`${JSON.stringify({ type: 'output', output })}\n`);
+      else print(io, output);
+    }
+    return EXIT.ok;
+  }
+  if (!json) print(io, job);
+  const error = job.status === 'failed' ? new JobFailedClientError(job) : new JobCanceledError(job);
+  printError(io, { error: error.message, problem: error.problem });
+  return job.status === 'failed' ? EXIT.failed : EXIT.canceled;
+}
+
+function report(io: Io, error: unknown): number {
+  if (io.interrupts.soft.signal.aborted && !(error instanceof JobsClientError)) {
+    printError(io, { error: 'interrupted' });
     return EXIT.interrupted;
   }
   if (error instanceof UsageError) {
-    process.stderr.write(`jobs: ${error.message}\n\n${USAGE}`);
+    const program = invocationName(io.env);
+    const help = error.command ? `${program} ${error.command} --help` : `${program} --help`;
+    io.terminal.stderr.write(`${program}: ${error.message}\n(${help} shows the usage)\n`);
     return EXIT.usage;
   }
-  if (error instanceof JobFailedClientError || error instanceof JobCanceledError) {
-    print(error.job);
-    printError({ error: error.message, problem: error.problem });
-    return error instanceof JobFailedClientError ? EXIT.failed : EXIT.canceled;
-  }
-  if (error instanceof JobWaitTimeoutError) {
-    print(error.job);
-    printError({ error: error.message });
-    return EXIT.timeout;
-  }
   if (error instanceof JobsHttpError) {
-    printError({ error: error.message, status: error.status, problem: error.problem });
+    printError(io, { error: error.message, status: error.status, problem: error.problem });
     return EXIT.request;
   }
-  if (error instanceof JobsNetworkError || error instanceof JobsClientError) {
-    printError({ error: error.message });
-    return EXIT.request;
-  }
-  printError({ error: error instanceof Error ? error.message : String(error) });
+  printError(io, { error: error instanceof Error ? error.message : String(error) });
   return EXIT.request;
 }
 
-const controller = new AbortController();
-process.once('SIGINT', () => controller.abort());
-main(process.argv.slice(2), controller.signal).then(
+const io: Io = {
+  terminal: { stdout: process.stdout, stderr: process.stderr, now: Date.now },
+  interrupts: new Interrupts(process.stderr, (code) => process.exit(code)),
+  env: process.env,
+};
+process.on('SIGINT', io.interrupts.handle);
+// The live line hides the cursor: whatever ends the process shows it again.
+const showCursor = () => {
+  if (process.stdout.isTTY) process.stdout.write('\x1b[?25h');
+};
+process.on('exit', showCursor);
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    try {
+      showCursor();
+    } finally {
+      process.kill(process.pid, signal); // no listener left: ends the process as the signal does
+    }
+  });
+}
+main(process.argv.slice(2), io).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.exitCode = report(error, controller.signal);
+    process.exitCode = report(io, error);
   },
 );

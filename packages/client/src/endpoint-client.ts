@@ -1,5 +1,6 @@
 // The client of one endpoint: the methods of `EndpointClient`, on the requests of submit.ts, observe.ts
 // and events.ts.
+import { postBatch } from './batch.js';
 import { createEndpointContext, type EndpointContext, type Settings } from './context.js';
 import { JobCanceledError, JobFailedClientError, JobsProtocolError } from './errors.js';
 import { waitUntilFinal } from './observe.js';
@@ -17,10 +18,13 @@ import type {
   ListOptions,
   RequestOptions,
   RunOptions,
+  ScheduleInfo,
+  SubmitManyItem,
+  SubmitManyResult,
   SubmitOptions,
   WaitOptions,
 } from './types.js';
-import { ACCEPT_JSON, isRecord, type Job } from './wire.js';
+import { ACCEPT_JSON, isRecord, type Job, parseSchedule } from './wire.js';
 
 export class HttpEndpointClient implements EndpointClient<any, any> {
   readonly name: string;
@@ -40,6 +44,10 @@ export class HttpEndpointClient implements EndpointClient<any, any> {
   async submit(input: unknown, options: SubmitOptions = {}): Promise<Job> {
     const submitted = await postJob(this.#ep, input, options);
     return submitted.job ?? (await this.#ep.observe(submitted.jobUrl, 0, options.signal, null)).job;
+  }
+
+  submitMany(items: readonly SubmitManyItem[], options: RequestOptions = {}): Promise<SubmitManyResult[]> {
+    return postBatch(this.#ep, items, options.signal);
   }
 
   async get(job: JobRef, options: GetOptions = {}): Promise<Job> {
@@ -65,6 +73,9 @@ export class HttpEndpointClient implements EndpointClient<any, any> {
       (options.mode ?? 'long-poll') === 'long-poll' && !options.onProgress && !options.cancelOnAbort;
     const submitted = await postJob(this.#ep, input, {
       idempotencyKey: options.idempotencyKey,
+      runAt: options.runAt,
+      delayMs: options.delayMs,
+      priority: options.priority,
       wait: holdPost ? Math.min(this.#ep.settings.maxWaitSeconds, Math.floor(timeoutMs / 1000)) : 0,
       signal,
     });
@@ -141,6 +152,27 @@ export class HttpEndpointClient implements EndpointClient<any, any> {
 
   async *listAll(options: ListOptions = {}): AsyncGenerator<Job, void, undefined> {
     for await (const page of this.listPages(options)) yield* page.jobs;
+  }
+
+  schedules(options: RequestOptions = {}): Promise<ScheduleInfo[]> {
+    const url = `${this.url}/schedules`;
+    const spec: RequestSpec = {
+      method: 'GET',
+      url,
+      headers: { accept: ACCEPT_JSON },
+      idempotent: true,
+      signal: options.signal,
+    };
+    return request(this.#ep.settings.transport, spec, async (response) => {
+      const body = await readJson(response, url);
+      const schedules = isRecord(body) ? body.schedules : undefined;
+      if (!Array.isArray(schedules)) throw new JobsProtocolError(url, 'expected { schedules: [...] }');
+      try {
+        return schedules.map(parseSchedule);
+      } catch (error) {
+        throw new JobsProtocolError(url, `not a schedule (${(error as Error).message})`, { cause: error });
+      }
+    });
   }
 
   events(job: JobRef, options: EventsOptions = {}): AsyncGenerator<JobEvent, void, undefined> {

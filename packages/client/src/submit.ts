@@ -2,6 +2,7 @@
 import type { EndpointContext } from './context.js';
 import { JobsProtocolError } from './errors.js';
 import { type RequestSpec, readJson, request } from './transport.js';
+import type { ScheduleOptions } from './types.js';
 import { ACCEPT_JSON, isRecord, type Job, structuredFieldString, withETag } from './wire.js';
 
 export interface Submitted {
@@ -15,15 +16,19 @@ export interface Submitted {
 export async function postJob(
   ep: EndpointContext,
   input: unknown,
-  options: {
+  options: ScheduleOptions & {
     idempotencyKey?: string | true | undefined;
     wait?: number | undefined;
     signal?: AbortSignal | undefined;
   },
 ): Promise<Submitted> {
-  const key = options.idempotencyKey === true ? randomKey() : options.idempotencyKey;
+  const key = idempotencyKeyOf(options.idempotencyKey);
   const wait = ep.waitSeconds(options.wait);
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: ACCEPT_JSON };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: ACCEPT_JSON,
+    ...scheduleHeaders(checkSchedule(options)),
+  };
   if (key !== undefined) headers['idempotency-key'] = structuredFieldString(key);
   if (wait > 0) headers.prefer = `wait=${wait}`;
   const spec: RequestSpec = {
@@ -69,6 +74,57 @@ export async function postJob(
 function jobUrlOfOutput(url: string): string | null {
   const match = /^(.*)\/output\/?(?:\?.*)?$/.exec(url);
   return match?.[1] ? match[1] : null;
+}
+
+/** The scheduling options, checked; the fields the request sends (the server checks the ranges). */
+export function checkSchedule(options: ScheduleOptions): {
+  runAt?: string;
+  delaySeconds?: string;
+  priority?: number;
+} {
+  const { runAt, delayMs, priority } = options;
+  if (runAt !== undefined && delayMs !== undefined) {
+    throw new TypeError('runAt and delayMs exclude each other: give one of them.');
+  }
+  const checked: ReturnType<typeof checkSchedule> = {};
+  if (runAt !== undefined) {
+    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime()))
+      throw new TypeError('runAt must be a valid Date.');
+    checked.runAt = runAt.toISOString();
+  }
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
+      throw new TypeError(`delayMs must be a number of milliseconds, zero or more, got ${String(delayMs)}.`);
+    }
+    checked.delaySeconds = delaySeconds(delayMs);
+  }
+  if (priority !== undefined) {
+    if (!Number.isInteger(priority))
+      throw new TypeError(`priority must be an integer, got ${String(priority)}.`);
+    checked.priority = priority;
+  }
+  return checked;
+}
+
+/** Milliseconds as the seconds of `Job-Delay`: to the millisecond, without trailing zeros (`1500` → `1.5`). */
+export function delaySeconds(delayMs: number): string {
+  const ms = Math.round(delayMs);
+  const fraction = ms % 1000;
+  const whole = String((ms - fraction) / 1000);
+  return fraction === 0 ? whole : `${whole}.${String(fraction).padStart(3, '0').replace(/0+$/, '')}`;
+}
+
+function scheduleHeaders(schedule: ReturnType<typeof checkSchedule>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (schedule.runAt !== undefined) headers['job-run-at'] = schedule.runAt;
+  if (schedule.delaySeconds !== undefined) headers['job-delay'] = schedule.delaySeconds;
+  if (schedule.priority !== undefined) headers['job-priority'] = String(schedule.priority);
+  return headers;
+}
+
+/** The key to send: a random one for `true`. */
+export function idempotencyKeyOf(key: string | true | undefined): string | undefined {
+  return key === true ? randomKey() : key;
 }
 
 function randomKey(): string {

@@ -1,7 +1,14 @@
 // Test helpers (not part of the build): real servers on ephemeral ports.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createJobsRuntime, defineEndpoint, implement, type JobsRuntime, silentLogger } from '@jobs/core';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  defineSchedule,
+  implement,
+  type JobsRuntime,
+  silentLogger,
+} from '@jobs/core';
 import { createJobsApp } from '@jobs/http-hono';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { defineTaskEndpoint, Gates, implementTask } from '@jobs/testing';
@@ -39,6 +46,16 @@ export const ping = defineEndpoint({
   output: z.object({ pong: z.string() }),
 });
 
+/** A recurring schedule of `ping`, in the real stack's runtime (its scheduler off). */
+export const PING_SCHEDULE = defineSchedule({
+  name: 'ping.hourly',
+  endpoint: ping,
+  cron: '30 * * * *',
+  timeZone: 'Asia/Kolkata',
+  input: { message: 'a private input' },
+  priority: 3,
+});
+
 /** Runs `steps` steps, each released by the test through `gates.release(tag)`; may be told to fail. */
 export const task = defineTaskEndpoint();
 
@@ -56,21 +73,30 @@ export interface JobsServer extends Served {
     prefer: string | null;
     idempotencyKey: string | null;
     ifNoneMatch: string | null;
+    /** Every request header, by lower-case name. */
+    headers: Record<string, string>;
     status: number | null;
     etag: string | null;
   }>;
 }
 
 /** The real stack: memory repository and queue, runtime with workers, @jobs/http-hono, a socket. */
-export async function startJobsServer(): Promise<JobsServer> {
+export async function startJobsServer(options: { taskEstimateMs?: number } = {}): Promise<JobsServer> {
   const gates = new Gates();
   const runtime = createJobsRuntime({
     repository: createMemoryRepository(),
     queue: createMemoryQueue(),
     logger: silentLogger,
     service: { pollIntervalMs: 200 },
+    // Listed (GET /jobs/ping/schedules), never submitted: no job of it ever shows up in a test's list.
+    schedules: [PING_SCHEDULE],
+    scheduler: false,
     host: { progressIntervalMs: 1, heartbeatIntervalMs: 100, shutdownTimeoutMs: 1_000 },
-    workers: [implement(ping, (input) => ({ pong: input.message })), implementTask(task, gates)],
+    workers: [
+      implement(ping, (input) => ({ pong: input.message })),
+      // An estimate gives the task's jobs an ETA (estimatedCompletionAt).
+      implementTask(task, gates, options.taskEstimateMs ? { estimate: () => options.taskEstimateMs! } : {}),
+    ],
   });
   await runtime.start();
   const shutdown = new AbortController();
@@ -83,9 +109,13 @@ export async function startJobsServer(): Promise<JobsServer> {
       prefer: c.req.header('prefer') ?? null,
       idempotencyKey: c.req.header('idempotency-key') ?? null,
       ifNoneMatch: c.req.header('if-none-match') ?? null,
+      headers: {},
       status: null,
       etag: null,
     };
+    c.req.raw.headers.forEach((value, name) => {
+      seen.headers[name] = value;
+    });
     requests.push(seen);
     await next();
     seen.status = c.res.status;

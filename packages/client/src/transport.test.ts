@@ -30,7 +30,13 @@ function jobJson(status = 'queued') {
 
 function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
   return new Response(
-    JSON.stringify({ type: `https://jobs.dev/problems/${code}`, title: code, status, code, ...extra }),
+    JSON.stringify({
+      type: `urn:jobs:problem:${code.replaceAll('_', '-')}`,
+      title: code,
+      status,
+      code,
+      ...extra,
+    }),
     { status, headers: { 'content-type': 'application/problem+json' } },
   );
 }
@@ -253,7 +259,7 @@ describe('error mapping', () => {
     expect(error.status).toBe(422);
     expect(error.retryAfterSeconds).toBeNull();
     expect(error.problem).toEqual({
-      type: 'https://jobs.dev/problems/invalid_input',
+      type: 'urn:jobs:problem:invalid-input',
       title: 'invalid_input',
       status: 422,
       code: 'invalid_input',

@@ -1,5 +1,6 @@
 // The public types of an endpoint client: what its methods take and answer.
-import type { JobStatus } from '@jobs/core';
+import type { JobStatus, ScheduleInfo } from '@jobs/core';
+import type { JobsHttpError } from './errors.js';
 import type { Job } from './wire.js';
 
 /** The shape of an output schema the client needs: any zod schema fits. */
@@ -25,7 +26,17 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export interface SubmitOptions extends RequestOptions {
+/** When a submitted job may start, and its priority: sent as the `Job-Run-At`, `Job-Delay` and `Job-Priority` headers. */
+export interface ScheduleOptions {
+  /** Not started before this time (`Job-Run-At`). */
+  runAt?: Date;
+  /** Not started before this many milliseconds from now, by the server's clock (`Job-Delay`, in seconds, to the millisecond). Not with `runAt`. */
+  delayMs?: number;
+  /** An integer from -1000 to 1000: among due jobs of the endpoint, a higher one starts first (`Job-Priority`). Default: the endpoint's. */
+  priority?: number;
+}
+
+export interface SubmitOptions extends RequestOptions, ScheduleOptions {
   /** Sent as `Idempotency-Key: "…"`: a retried submit returns the original job. `true` generates a random key for this call, which also makes the POST safe to retry. */
   idempotencyKey?: string | true;
   /** Seconds the server may hold the request for the job to finish (`Prefer: wait=N`), capped by `maxWaitSeconds`. */
@@ -48,13 +59,34 @@ export interface WaitOptions extends RequestOptions {
   mode?: WaitMode;
 }
 
-export interface RunOptions extends WaitOptions {
+export interface RunOptions extends WaitOptions, ScheduleOptions {
   idempotencyKey?: string | true;
   /** DELETE the job once its output is read, as the pattern's last step. Default false. */
   deleteAfter?: boolean;
   /** When `signal` aborts, DELETE the job (cancel it) before rethrowing. Default false. */
   cancelOnAbort?: boolean;
 }
+
+/** One job of `submitMany`: its input, and its own key and schedule. */
+export interface SubmitManyItem<Input = unknown> extends ScheduleOptions {
+  input: Input;
+  /** As `submit`'s: the same key and input give back the original job; `true` generates a key. */
+  idempotencyKey?: string | true;
+}
+
+/** What `submitMany` answers for one item: its job, or why the server refused that item alone. */
+export type SubmitManyResult =
+  | {
+      ok: true;
+      job: Job;
+      /** true when the item's idempotency key gave back an existing job (nothing new was stored). */
+      replayed: boolean;
+    }
+  | {
+      ok: false;
+      /** The item's problem (`status`, `problem`, `code`), as a single `submit` of it would have thrown. */
+      error: JobsHttpError;
+    };
 
 export interface ListOptions extends RequestOptions {
   status?: JobStatus;
@@ -85,6 +117,13 @@ export interface JobEvent {
   job: Job;
 }
 
+/**
+ * A recurring schedule of the endpoint, as `schedules()` lists it: `cron` (in `timeZone`) or `everyMs`, what
+ * happens to `missed` occurrences, its jobs' `priority`, the last occurrence handled and the next one. Its input
+ * is not shown.
+ */
+export type { ScheduleInfo };
+
 /** `DELETE` outcomes: queued → `canceled`; running → `cancel_requested`; final → `removed`. */
 export type CancelOutcome = 'canceled' | 'cancel_requested' | 'removed';
 
@@ -96,6 +135,11 @@ export interface EndpointClient<Input = unknown, Output = unknown> {
   jobUrl(job: JobRef): string;
   /** POSTs a job. Answers the job as created (202), or as finished when `wait` was given and it finished in time. */
   submit(input: Input, options?: SubmitOptions): Promise<Job>;
+  /**
+   * POSTs up to 1000 jobs in one request (`{endpoint}/batch`). Not atomic: each item is stored or refused on its
+   * own; the results are in item order. Retried on transient failures only when every item has an idempotency key.
+   */
+  submitMany(items: readonly SubmitManyItem<Input>[], options?: RequestOptions): Promise<SubmitManyResult[]>;
   get(job: JobRef, options?: GetOptions): Promise<Job>;
   /** Resolves with the job once it is final (succeeded, failed or canceled; it does not throw for those). */
   wait(job: JobRef, options?: WaitOptions): Promise<Job>;
@@ -111,6 +155,8 @@ export interface EndpointClient<Input = unknown, Output = unknown> {
   listPages(options?: ListOptions): AsyncGenerator<JobPage, void, undefined>;
   /** Every job of every page, newest first. */
   listAll(options?: ListOptions): AsyncGenerator<Job, void, undefined>;
+  /** The endpoint's recurring schedules (`GET {endpoint}/schedules`), with their last and next occurrences. */
+  schedules(options?: RequestOptions): Promise<ScheduleInfo[]>;
   /** The job's Server-Sent Events; ends after the event with a final state. Reconnects (with `Last-Event-ID`) when the stream drops early. */
   events(job: JobRef, options?: EventsOptions): AsyncGenerator<JobEvent, void, undefined>;
 }

@@ -11,6 +11,8 @@ const base = {
   finishedAt: null,
   expiresAt: null,
   estimatedCompletionAt: '2025-01-02T03:05:00.000Z',
+  runAt: '2025-01-02T03:04:05.800Z',
+  priority: -3,
   attempt: 1,
   maxAttempts: 3,
   progress: { fraction: 0.25, message: 'a quarter' },
@@ -48,6 +50,18 @@ describe('parseJob', () => {
       'http://h/',
     );
     expect(failed.error).toEqual({ type: 't', title: 'Job failed', code: 'job_failed', reason: 'x' });
+  });
+
+  it('reads runAt and priority; from a server that sends neither, runAt is createdAt and priority 0', () => {
+    const job = parseJob(base, 'http://h/');
+    expect(job.runAt).toEqual(new Date('2025-01-02T03:04:05.800Z'));
+    expect(job.priority).toBe(-3);
+    const { runAt: _runAt, priority: _priority, ...older } = base;
+    const old = parseJob(older, 'http://h/');
+    expect(old.runAt).toEqual(old.createdAt);
+    expect(old.priority).toBe(0);
+    expect(() => parseJob({ ...base, runAt: 'soon' }, 'http://h/')).toThrow(/runAt/);
+    expect(() => parseJob({ ...base, priority: 'high' }, 'http://h/')).toThrow(/priority/);
   });
 
   it('rejects what is not a job representation', () => {

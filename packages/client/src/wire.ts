@@ -1,4 +1,4 @@
-import type { JobHeader, JobStatus, ProblemDetails } from '@jobs/core';
+import type { JobHeader, JobStatus, ProblemDetails, ScheduleInfo } from '@jobs/core';
 import type { Problem } from './errors.js';
 
 const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
@@ -38,16 +38,20 @@ export function parseJob(value: unknown, base: string): Job {
     throw new TypeError(`unknown job status ${JSON.stringify(status)}`);
   }
   const links = isRecord(value.links) ? value.links : {};
+  const createdAt = date(value, 'createdAt');
   const job: Job = {
     id: string(value, 'id'),
     endpoint: string(value, 'endpoint'),
     status: status as JobStatus,
-    createdAt: date(value, 'createdAt'),
+    createdAt,
     updatedAt: date(value, 'updatedAt'),
     startedAt: optionalDate(value, 'startedAt'),
     finishedAt: optionalDate(value, 'finishedAt'),
     expiresAt: optionalDate(value, 'expiresAt'),
     estimatedCompletionAt: optionalDate(value, 'estimatedCompletionAt'),
+    // Servers before scheduling (runAt, priority) sent neither: a job then ran as soon as it could, at 0.
+    runAt: value.runAt == null ? createdAt : date(value, 'runAt'),
+    priority: value.priority == null ? 0 : number(value, 'priority'),
     attempt: number(value, 'attempt'),
     maxAttempts: number(value, 'maxAttempts'),
     progress: progress(value.progress),
@@ -61,6 +65,27 @@ export function parseJob(value: unknown, base: string): Job {
   const output = link(links.output, base);
   if (output !== undefined) job.links.output = output;
   return job;
+}
+
+/** Parses a recurring schedule of the HTTP contract (`GET {endpoint}/schedules`), its dates as `Date`s. */
+export function parseSchedule(value: unknown): ScheduleInfo {
+  if (!isRecord(value)) throw new TypeError('the schedule is not an object');
+  const nullable = <T>(key: string, read: (record: Record<string, unknown>, key: string) => T): T | null =>
+    value[key] == null ? null : read(value, key);
+  const missed = value.missed;
+  if (missed !== 'skip' && missed !== 'run-once')
+    throw new TypeError(`unknown missed ${JSON.stringify(missed)}`);
+  return {
+    name: string(value, 'name'),
+    endpoint: string(value, 'endpoint'),
+    cron: nullable('cron', string),
+    timeZone: nullable('timeZone', string),
+    everyMs: nullable('everyMs', number),
+    missed,
+    priority: number(value, 'priority'),
+    lastOccurrenceAt: nullable('lastOccurrenceAt', date),
+    nextOccurrenceAt: nullable('nextOccurrenceAt', date),
+  };
 }
 
 /** A problem+json body, or null when `value` is not one. */

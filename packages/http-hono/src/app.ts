@@ -4,14 +4,18 @@ import { cors as corsMiddleware } from 'hono/cors';
 import { createAppContext, isGet, notAllowed } from './context.js';
 import type { JobsAppOptions, JobsCorsOptions } from './options.js';
 import { resolveSettings } from './options.js';
-import { errorResponse, notFoundProblem, problemResponse } from './problems.js';
+import { errorResponse, notFoundProblem, problemResponse, problemTypeBaseMiddleware } from './problems.js';
+import { submitBatch } from './routes/batch.js';
 import { deleteJob } from './routes/delete.js';
 import { events } from './routes/events.js';
 import { getJob } from './routes/job.js';
 import { list } from './routes/list.js';
 import { getOutput } from './routes/output.js';
 import { mountReference } from './routes/reference.js';
+import { listSchedules } from './routes/schedules.js';
 import { submit } from './routes/submit.js';
+import { DELAY_HEADER, PRIORITY_HEADER, RUN_AT_HEADER } from './schedule.js';
+import { limitWaiters } from './waiters.js';
 
 export type { JobsAppOptions, JobsCorsOptions, OwnerResolver } from './options.js';
 
@@ -23,8 +27,18 @@ const EXPOSED_HEADERS = [
   'Link',
   'Idempotent-Replayed',
   'ETag',
+  'Operation-Location',
 ];
-const ALLOWED_HEADERS = ['Content-Type', 'Prefer', 'Idempotency-Key', 'Last-Event-ID', 'If-None-Match'];
+const ALLOWED_HEADERS = [
+  'Content-Type',
+  'Prefer',
+  'Idempotency-Key',
+  'Last-Event-ID',
+  'If-None-Match',
+  RUN_AT_HEADER,
+  DELAY_HEADER,
+  PRIORITY_HEADER,
+];
 
 // The handlers are in routes/, one module per resource; they share the AppContext of context.ts (the
 // options checked in options.ts, and the per-request helpers).
@@ -37,10 +51,13 @@ export function createJobsApp(options: JobsAppOptions): Hono {
   const ctx = createAppContext(resolveSettings(options, options.logger ?? consoleLogger));
   const app = new Hono();
   if (options.cors) app.use('*', cors(options.cors === true ? {} : options.cors));
+  if (ctx.problemTypeBase !== undefined) app.use('*', problemTypeBaseMiddleware(ctx.problemTypeBase));
   app.onError((error, c) => errorResponse(error, ctx.logger, c.req.raw));
   app.notFound(() => problemResponse(notFoundProblem()));
 
   mountReference(app, ctx);
+  // Before the routes: the cap of waiting requests per client (waiters.ts).
+  limitWaiters(app, ctx);
 
   // POST submits, GET lists.
   app.all('/:endpoint', async (c) => {
@@ -49,6 +66,17 @@ export function createJobsApp(options: JobsAppOptions): Hono {
     if (method === 'POST') return submit(ctx, c, endpoint);
     if (method === 'GET' || method === 'HEAD') return list(ctx, c, endpoint);
     return notAllowed(c, ['GET', 'HEAD', 'POST']);
+  });
+  // Before /:endpoint/:id: job ids are UUIDs the server makes, so no job is ever called "batch" or "schedules".
+  app.all('/:endpoint/batch', async (c) => {
+    const endpoint = ctx.endpointOf(c);
+    if (c.req.method === 'POST') return submitBatch(ctx, c, endpoint);
+    return notAllowed(c, ['POST']);
+  });
+  app.all('/:endpoint/schedules', async (c) => {
+    const endpoint = ctx.endpointOf(c);
+    if (isGet(c)) return listSchedules(ctx, c, endpoint);
+    return notAllowed(c, ['GET', 'HEAD']);
   });
   app.all('/:endpoint/:id', async (c) => {
     const endpoint = ctx.endpointOf(c);

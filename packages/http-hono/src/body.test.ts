@@ -1,6 +1,6 @@
 import { JobsError } from '@jobs/core';
 import { describe, expect, it } from 'vitest';
-import { isJsonMediaType, readJsonBody, readLimited } from './body.js';
+import { isJsonMediaType, jsonDepthExceeds, readJsonBody, readLimited } from './body.js';
 
 function endless(chunkSize: number) {
   const state = { pulled: 0, canceled: false };
@@ -64,6 +64,47 @@ describe('readJsonBody', () => {
     });
     await expect(readJsonBody(request('', json), 100)).rejects.toMatchObject({ status: 400 });
     await expect(readJsonBody(request('{}', {}), 100)).rejects.toMatchObject({ status: 415 });
+  });
+
+  it('refuses nesting past maxDepth before parsing (422 too_deep), and a body cut off mid-way (400)', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const deep = `${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`;
+    await expect(readJsonBody(request(deep, json), 2_000_000)).rejects.toMatchObject({
+      status: 422,
+      code: 'invalid_input',
+      issues: [{ path: [], code: 'too_deep' }],
+      extensions: { maxDepth: 64 },
+    });
+    await expect(readJsonBody(request('[[[1]]]', json), 100, 2)).rejects.toMatchObject({ status: 422 });
+    expect(await readJsonBody(request('[[1]]', json), 100, 2)).toEqual([[1]]);
+    expect(await readJsonBody(request('[[[1]]]', json), 100, Number.POSITIVE_INFINITY)).toEqual([[[1]]]);
+
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"a":'));
+        controller.error(new Error('aborted'));
+      },
+    });
+    const cut = new Request('http://x/ping', {
+      method: 'POST',
+      body: broken,
+      headers: json,
+      duplex: 'half',
+    } as RequestInit);
+    await expect(readJsonBody(cut, 100)).rejects.toMatchObject({ status: 400, code: 'invalid_json' });
+  });
+
+  it('counts the depth of arrays and objects, not of brackets in strings or escapes', () => {
+    expect(jsonDepthExceeds('{"a":[{"b":[]}]}', 4)).toBe(false);
+    expect(jsonDepthExceeds('{"a":[{"b":[[]]}]}', 4)).toBe(true);
+    expect(jsonDepthExceeds('["[[[[", "\\"[[[[", {"}}}}": "]]]]"}]', 2)).toBe(false);
+    expect(jsonDepthExceeds('[1,[2],[3],[4,[5]]]', 3)).toBe(false);
+    expect(jsonDepthExceeds('[1,[2],[3],[4,[5]]]', 2)).toBe(true);
+    expect(jsonDepthExceeds('"no nesting"', 0)).toBe(false);
+    // An even run of backslashes before a quote escapes only themselves: the string ends there.
+    expect(jsonDepthExceeds('["\\\\\\\\", [[]]]', 2)).toBe(true);
+    expect(jsonDepthExceeds('["\\\\\\"[[[", []]', 2)).toBe(false);
+    expect(jsonDepthExceeds('["unterminated [[[[', 1)).toBe(false);
   });
 
   it('recognises JSON media types', () => {

@@ -22,6 +22,7 @@ export interface AppContext extends AppSettings {
 }
 
 export function createAppContext(settings: AppSettings): AppContext {
+  const owners = new WeakMap<Request, Promise<string | null>>();
   return {
     ...settings,
     baseOf(c, segments) {
@@ -29,12 +30,13 @@ export function createAppContext(settings: AppSettings): AppContext {
       const parts = new URL(c.req.url).pathname.split('/');
       return parts.slice(0, Math.max(1, parts.length - segments)).join('/');
     },
-    async ownerOf(c) {
-      if (!settings.owner) return null;
-      const owner = await settings.owner(c);
-      if (owner === undefined || owner === null) return null;
-      if (typeof owner !== 'string')
-        throw new TypeError('The owner hook must return a string, null or undefined.');
+    ownerOf(c) {
+      // Asked once per request: the waiter limit (waiters.ts) may need the owner before the route does.
+      let owner = owners.get(c.req.raw);
+      if (!owner) {
+        owner = resolveOwner(settings, c);
+        owners.set(c.req.raw, owner);
+      }
       return owner;
     },
     endpointOf(c) {
@@ -60,6 +62,15 @@ export function createAppContext(settings: AppSettings): AppContext {
       return applied;
     },
   };
+}
+
+async function resolveOwner(settings: AppSettings, c: Context): Promise<string | null> {
+  if (!settings.owner) return null;
+  const owner = await settings.owner(c);
+  if (owner === undefined || owner === null) return null;
+  if (typeof owner !== 'string')
+    throw new TypeError('The owner hook must return a string, null or undefined.');
+  return owner;
 }
 
 export function isGet(c: Context): boolean {

@@ -25,6 +25,8 @@ const JOB_KEYS = [
   'finishedAt',
   'expiresAt',
   'estimatedCompletionAt',
+  'runAt',
+  'priority',
   'attempt',
   'maxAttempts',
   'progress',
@@ -32,6 +34,8 @@ const JOB_KEYS = [
   'cancelRequested',
   'links',
 ];
+/** A succeeded job also has `resourceLocation`, the output URL (for clients that do not follow the 303). */
+const SUCCEEDED_JOB_KEYS = [...JOB_KEYS.slice(0, -1), 'resourceLocation', 'links'];
 
 let server: TestServer;
 
@@ -166,7 +170,8 @@ describe('GET /{endpoint}/{id}', () => {
     expect(done.headers.get('retry-after')).toBeNull();
     expect(done.headers.get('cache-control')).toBe('no-store');
     const job = await json<JobRepresentation>(done);
-    expect(Object.keys(job)).toEqual(JOB_KEYS);
+    expect(Object.keys(job)).toEqual(SUCCEEDED_JOB_KEYS);
+    expect(job.resourceLocation).toBe(`/jobs/task/${created.id}/output`);
     expect(job.status).toBe('succeeded');
     expect(job.finishedAt).not.toBeNull();
     expect(job.expiresAt).not.toBeNull();
@@ -213,7 +218,7 @@ describe('GET /{endpoint}/{id}', () => {
     const output = await get(server.url(`/task/${created.id}/output`));
     expectProblem(output, 404);
     expect(await output.json()).toMatchObject({
-      type: 'https://jobs.dev/problems/output-not-available',
+      type: 'urn:jobs:problem:output-not-available',
       code: 'output_not_available',
       status: 404,
     });
@@ -267,7 +272,7 @@ describe('GET /{endpoint}/{id}', () => {
       expect(problem).toMatchObject({
         status: 404,
         code: 'not_found',
-        type: 'https://jobs.dev/problems/not-found',
+        type: 'urn:jobs:problem:not-found',
       });
     }
   });
@@ -279,7 +284,7 @@ describe('GET /{endpoint}/{id}/output', () => {
     const early = await get(server.url(`/task/${created.id}/output`));
     expectProblem(early, 404);
     expect(await early.json()).toMatchObject({
-      type: 'https://jobs.dev/problems/output-not-ready',
+      type: 'urn:jobs:problem:output-not-ready',
       code: 'output_not_ready',
       title: 'Output not ready',
     });
@@ -376,7 +381,7 @@ describe('GET /{endpoint} (list)', () => {
       expect(first.headers.get('cache-control')).toBe('no-store');
       const page1 = await json<JobListRepresentation>(first);
       expect(page1.jobs.map((j) => j.id)).toEqual([ids[2], ids[1]]);
-      expect(Object.keys(page1.jobs[0]!)).toEqual(JOB_KEYS);
+      expect(Object.keys(page1.jobs[0]!)).toEqual(SUCCEEDED_JOB_KEYS);
       expect(page1.nextCursor).toEqual(expect.any(String));
       const link = first.headers.get('link');
       expect(link).toBe(`</jobs/ping?limit=2&cursor=${encodeURIComponent(page1.nextCursor!)}>; rel="next"`);

@@ -22,7 +22,7 @@ async function expectProblem(response: Response, status: number, code: string) {
   expect(problem).toMatchObject({
     status,
     code,
-    type: `https://jobs.dev/problems/${code.replaceAll('_', '-')}`,
+    type: `urn:jobs:problem:${code.replaceAll('_', '-')}`,
     title: expect.any(String),
     detail: expect.any(String),
   });

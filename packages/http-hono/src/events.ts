@@ -9,7 +9,7 @@ import {
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { anySignal } from './context.js';
-import { notFoundProblem } from './problems.js';
+import { notFoundProblem, withProblemTypeBase } from './problems.js';
 import { toRepresentation } from './representation.js';
 
 export interface EventStreamOptions {
@@ -22,6 +22,8 @@ export interface EventStreamOptions {
   logger: Logger;
   /** Aborting it ends the stream (the app shuts down). */
   shutdown: AbortSignal | undefined;
+  /** Base of problem `type` URIs (createJobsApp's `problemTypeBase`); default `@jobs/core`'s. */
+  problemTypeBase?: string | undefined;
 }
 
 /** The SSE event id of a job state: its updatedAt in epoch milliseconds (increases with every change). */
@@ -68,7 +70,7 @@ async function sendChanges(stream: SSEStreamingApi, options: EventStreamOptions,
   let lastData = '';
   const changes = options.service.watch(options.endpoint, options.id, { owner: options.owner, signal });
   for await (const job of changes) {
-    const data = JSON.stringify(toRepresentation(options.basePath, job));
+    const data = JSON.stringify(toRepresentation(options.basePath, job, options));
     if (data === lastData) continue;
     const event = last === null || !onlyProgress(last, job) ? 'status' : 'progress';
     await stream.writeSSE({ event, id: eventId(job), data });
@@ -76,7 +78,7 @@ async function sendChanges(stream: SSEStreamingApi, options: EventStreamOptions,
     lastData = data;
   }
   if (!signal.aborted && (last === null || !isFinalStatus(last.status))) {
-    await sendProblem(stream, notFoundProblem('The job no longer exists.'));
+    await sendProblem(stream, options, notFoundProblem('The job no longer exists.'));
   }
 }
 
@@ -90,6 +92,7 @@ async function sendFailure(stream: SSEStreamingApi, options: EventStreamOptions,
     typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'unavailable';
   await sendProblem(
     stream,
+    options,
     unavailable
       ? {
           type: problemType('unavailable'),
@@ -108,8 +111,13 @@ async function sendFailure(stream: SSEStreamingApi, options: EventStreamOptions,
   );
 }
 
-function sendProblem(stream: SSEStreamingApi, problem: ProblemDetails): Promise<void> {
-  return stream.writeSSE({ event: 'error', data: JSON.stringify(problem) });
+function sendProblem(
+  stream: SSEStreamingApi,
+  options: EventStreamOptions,
+  problem: ProblemDetails,
+): Promise<void> {
+  const data = JSON.stringify(withProblemTypeBase(problem, options.problemTypeBase));
+  return stream.writeSSE({ event: 'error', data });
 }
 
 function onlyProgress(before: JobHeader, after: JobHeader): boolean {

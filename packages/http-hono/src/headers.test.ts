@@ -29,18 +29,37 @@ describe('parsePreferWait', () => {
 });
 
 describe('parseIdempotencyKey', () => {
-  it('reads a Structured Field string and a bare token', () => {
+  it('reads a Structured Field string (RFC 8941), its escapes and surrounding spaces', () => {
     expect(parseIdempotencyKey('"8e03978e-40d5-43e8"')).toBe('8e03978e-40d5-43e8');
     expect(parseIdempotencyKey('  "abc"  ')).toBe('abc');
     expect(parseIdempotencyKey('"a\\"b\\\\c"')).toBe('a"b\\c');
-    expect(parseIdempotencyKey('abc-123')).toBe('abc-123');
+    expect(parseIdempotencyKey('","')).toBe(',');
     expect(parseIdempotencyKey(null)).toBeNull();
     expect(parseIdempotencyKey(undefined)).toBeNull();
   });
 
-  it('rejects malformed values with a 422 naming the header', () => {
-    for (const value of ['"abc', '"abc"x', '"a\\nb"', 'a b', 'a"b', '"a\u00e9"', '"abc", "def"']) {
-      expect(() => parseIdempotencyKey(value)).toThrow(
+  it('rejects tokens, lists, parameters, empty keys and malformed strings with a 422 naming the header', () => {
+    for (const value of [
+      ',',
+      '',
+      ' ',
+      '""',
+      'abc-123',
+      'abc',
+      '"abc", "def"',
+      '"abc",',
+      '"abc";p=1',
+      '"abc',
+      '"abc"x',
+      '"a\\nb"',
+      'a b',
+      'a"b',
+      '"a\u00e9"',
+      '"a\tb"',
+      '?1',
+      '42',
+    ]) {
+      expect(() => parseIdempotencyKey(value), value).toThrow(
         expect.objectContaining({ status: 422, code: 'invalid_input' }),
       );
     }

@@ -93,16 +93,18 @@ function splitOutsideQuotes(value: string, separator: string): string[] {
 }
 
 /**
- * The key of an `Idempotency-Key` header. The IETF draft makes it a Structured Field string (`"abc"`,
- * RFC 8941 §3.3.3: printable ASCII, `\"` and `\\` escapes); a bare token (`abc`) is accepted too, since many
- * clients send one. Returns null when the header is absent; throws a 422 when it cannot be read.
+ * The key of an `Idempotency-Key` header: a Structured Field string, as the IETF draft defines the field
+ * (`"abc"`, RFC 8941 §3.3.3 and §4.2.5: printable ASCII between double quotes, `\"` and `\\` escapes). A
+ * bare token (`abc`), a list (`"a", "b"`, also what several Idempotency-Key lines arrive as), parameters, an
+ * empty string or an empty header are refused. Returns null when the header is absent; throws a 422 when it
+ * cannot be read.
  */
 export function parseIdempotencyKey(header: string | null | undefined): string | null {
   if (header === null || header === undefined) return null;
-  const value = header.trim();
+  // RFC 8941 §4.2: leading and trailing spaces are discarded (HTTP has already dropped tabs).
+  const value = header.replace(/^ +| +$/g, '');
   if (!value.startsWith('"')) {
-    if (/^[\x21-\x7e]+$/.test(value) && !value.includes('"')) return value;
-    throw malformed('Expected a quoted string ("key") or a token of visible ASCII characters.');
+    throw malformed('Expected a Structured Field string: the key between double quotes ("key").');
   }
   let key = '';
   for (let i = 1; i < value.length; i++) {
@@ -113,7 +115,12 @@ export function parseIdempotencyKey(header: string | null | undefined): string |
       key += next;
       i++;
     } else if (char === '"') {
-      if (i !== value.length - 1) throw malformed('Unexpected characters after the closing quote.');
+      if (i !== value.length - 1) {
+        throw malformed(
+          'Expected one string: nothing may follow the closing quote (no list, no parameters).',
+        );
+      }
+      if (key === '') throw malformed('The key is empty.');
       return key;
     } else if (char < ' ' || char > '~') {
       throw malformed('Only printable ASCII characters are allowed.');

@@ -21,8 +21,12 @@ describe('Idempotency-Key', () => {
       expect(first.headers.get('idempotent-replayed')).toBeNull();
       const original = await json<JobRepresentation>(first);
 
-      // The bare-token form names the same key; key order in the input does not matter.
-      const replay = await postJson(server.url('/ping'), { message: 'once' }, { 'Idempotency-Key': 'key-1' });
+      // Spaces around the string do not matter (RFC 8941 §4.2).
+      const replay = await postJson(
+        server.url('/ping'),
+        { message: 'once' },
+        { 'Idempotency-Key': ' "key-1" ' },
+      );
       expect(replay.status).toBe(202);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(replay.headers.get('location')).toBe(`/jobs/ping/${original.id}`);
@@ -48,7 +52,7 @@ describe('Idempotency-Key', () => {
       expect(other.headers.get('content-type')).toBe('application/problem+json');
       expect(await other.json()).toMatchObject({
         code: 'idempotency_key_reused',
-        type: 'https://jobs.dev/problems/idempotency-key-reused',
+        type: 'urn:jobs:problem:idempotency-key-reused',
         status: 422,
       });
 
@@ -65,7 +69,16 @@ describe('Idempotency-Key', () => {
   it('rejects a malformed or too long key with 422 and stores nothing', async () => {
     const server = await startTestServer();
     try {
-      for (const key of ['"unterminated', 'two words', `"${'k'.repeat(256)}"`, '""']) {
+      // Not Structured Field strings (RFC 8941): a token, a list, an empty header or string; and too long.
+      for (const key of [
+        ',',
+        'key-1',
+        '"a", "b"',
+        '"unterminated',
+        'two words',
+        `"${'k'.repeat(256)}"`,
+        '""',
+      ]) {
         const response = await postJson(server.url('/ping'), { message: 'x' }, { 'Idempotency-Key': key });
         expect(response.status).toBe(422);
         const problem = await response.json();

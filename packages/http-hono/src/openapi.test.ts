@@ -61,17 +61,22 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(document.paths).sort()).toEqual(
       [
         '/ping',
+        '/ping/batch',
+        '/ping/schedules',
         '/ping/{id}',
         '/ping/{id}/events',
         '/ping/{id}/output',
         '/task',
+        '/task/batch',
+        '/task/schedules',
         '/task/{id}',
         '/task/{id}/events',
         '/task/{id}/output',
-        '/openapi.json',
-        '/docs',
       ].sort(),
     );
+    // The document and the reference page are not operations of the API; the description names the page.
+    expect(document.info.description).toContain('The interactive reference of this API is at `/jobs/docs`.');
+    expect(document.security).toEqual([]);
     const submit = document.paths['/ping'].post;
     expect(Object.keys(submit.responses).sort()).toEqual(
       ['200', '202', '303', '400', '404', '413', '415', '422', '500', '503'].sort(),
@@ -82,6 +87,7 @@ describe('GET /openapi.json', () => {
         'ETag',
         'Idempotent-Replayed',
         'Location',
+        'Operation-Location',
         'Preference-Applied',
         'Retry-After',
         'Vary',
@@ -93,7 +99,48 @@ describe('GET /openapi.json', () => {
     expect(submit.parameters.map((p: { $ref: string }) => p.$ref)).toEqual([
       '#/components/parameters/Prefer',
       '#/components/parameters/IdempotencyKey',
+      '#/components/parameters/JobRunAt',
+      '#/components/parameters/JobDelay',
+      '#/components/parameters/JobPriority',
     ]);
+    expect(document.components.parameters.JobRunAt).toMatchObject({
+      name: 'Job-Run-At',
+      in: 'header',
+      schema: { type: 'string', format: 'date-time' },
+    });
+    expect(document.components.parameters.JobDelay).toMatchObject({ name: 'Job-Delay', in: 'header' });
+    expect(document.components.parameters.JobPriority).toMatchObject({
+      name: 'Job-Priority',
+      schema: { type: 'integer', minimum: -1000, maximum: 1000 },
+    });
+    const schedules = document.paths['/ping/schedules'];
+    expect(schedules.get.operationId).toBe('listPingSchedules');
+    expect(schedules.get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ScheduleList',
+    });
+    expect(schedules.head.responses['200']).not.toHaveProperty('content');
+    expect(document.components.schemas.Schedule.properties).not.toHaveProperty('input');
+    // The batch: the endpoint's input in each item, the same answer schema for every endpoint.
+    const batch = document.paths['/ping/batch'].post;
+    expect(batch.operationId).toBe('submitPingBatch');
+    expect(batch.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/PingBatchRequest',
+    });
+    expect(Object.keys(batch.responses).sort()).toEqual(
+      ['200', '400', '404', '413', '415', '422', '500', '503'].sort(),
+    );
+    expect(batch.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/BatchResults',
+    });
+    expect(document.components.schemas.PingBatchRequest.properties.jobs).toMatchObject({
+      maxItems: 1000,
+      items: { $ref: '#/components/schemas/PingBatchItem' },
+    });
+    expect(document.components.schemas.TaskBatchItem).toMatchObject({
+      required: ['input'],
+      additionalProperties: false,
+      properties: { input: { $ref: '#/components/schemas/TaskInput' }, priority: { type: 'integer' } },
+    });
     const item = document.paths['/task/{id}'];
     expect(Object.keys(item.get.responses).sort()).toEqual(['200', '303', '304', '404', '500', '503']);
     expect(Object.keys(item.delete.responses).sort()).toEqual(['200', '202', '204', '404', '500', '503']);
@@ -104,17 +151,36 @@ describe('GET /openapi.json', () => {
       '#/components/parameters/IfNoneMatch',
     ]);
     expect(document.components.parameters.IfNoneMatch).toMatchObject({ name: 'If-None-Match', in: 'header' });
+    // Every job answer: the ETag of the job state, and Operation-Location (the job URL) for Azure-style clients.
     for (const response of [
       item.get.responses['200'],
       item.get.responses['303'],
       item.get.responses['304'],
       item.delete.responses['200'],
       item.delete.responses['202'],
+      submit.responses['200'],
+      submit.responses['202'],
       submit.responses['303'],
     ]) {
       expect(response.headers.ETag).toEqual({ $ref: '#/components/headers/ETag' });
+      expect(response.headers['Operation-Location']).toEqual({
+        $ref: '#/components/headers/OperationLocation',
+      });
     }
     expect(item.get.responses['304']).not.toHaveProperty('content');
+    // HEAD is documented where it is answered: the GET's statuses and headers, without a body.
+    expect(Object.keys(item.head.responses).sort()).toEqual(['200', '303', '304', '404', '500', '503']);
+    expect(item.head.operationId).toBe('headTaskJob');
+    expect(item.head.parameters).toEqual(item.get.parameters);
+    expect(item.head.responses['200'].headers).toEqual(item.get.responses['200'].headers);
+    for (const path of ['/task', '/task/{id}', '/task/{id}/output', '/task/schedules']) {
+      for (const response of Object.values<any>(document.paths[path].head.responses)) {
+        expect(response).not.toHaveProperty('content');
+        expect(response).not.toHaveProperty('$ref');
+        expect(response.description).toEqual(expect.any(String));
+      }
+    }
+    expect(document.paths['/task/{id}/events']).not.toHaveProperty('head');
     expect(document.components.headers.ETag.schema).toEqual({ type: 'string' });
     expect(document.paths['/task/{id}/events'].get.responses['200'].content).toHaveProperty(
       'text/event-stream',
@@ -143,10 +209,20 @@ describe('GET /openapi.json', () => {
     });
     expect(schemas.TaskOutput.required).toEqual(['tag', 'steps']);
     expect(schemas.Job.required).toContain('links');
+    expect(schemas.Job.required).toEqual(expect.arrayContaining(['runAt', 'priority']));
+    expect(schemas.Job.properties.runAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(schemas.Job.properties.priority).toMatchObject({ type: 'integer', minimum: -1000, maximum: 1000 });
+    expect(schemas.Job.required).not.toContain('resourceLocation');
+    expect(schemas.Job.properties.resourceLocation).toMatchObject({
+      type: 'string',
+      format: 'uri-reference',
+    });
+    expect(schemas.Job.properties.error.anyOf[0]).toEqual({ $ref: '#/components/schemas/JobError' });
+    expect(schemas.JobError.allOf[1]).toMatchObject({ required: ['message'] });
     expect(document.components.responses.PayloadTooLarge.content).toHaveProperty('application/problem+json');
-    expect(document.components.responses.MethodNotAllowed.headers).toHaveProperty('Allow');
+    expect(document.components.responses).not.toHaveProperty('MethodNotAllowed');
     expect(document.components.responses.Unavailable.headers).toHaveProperty('Retry-After');
-    expect(document.tags.map((t: { name: string }) => t.name)).toEqual(['ping', 'task', 'meta']);
+    expect(document.tags.map((t: { name: string }) => t.name)).toEqual(['ping', 'task']);
   });
 
   it('turns zod $defs and recursive schemas into components with rewritten references', async () => {

@@ -1,5 +1,6 @@
 import type { Endpoint, JobService, Logger } from '@jobs/core';
 import type { Context } from 'hono';
+import { DEFAULT_MAX_JSON_DEPTH } from './body.js';
 import type { OpenApiOptions } from './openapi.js';
 
 export type OwnerResolver = (
@@ -32,6 +33,24 @@ export interface JobsAppOptions {
   owner?: OwnerResolver;
   /** Largest accepted request body in bytes, enforced while reading. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Deepest nesting of arrays and objects in a request body; a deeper one is refused (`422`, an issue coded
+   * `too_deep`) by a scan of the text before it is parsed, so neither the parser nor a schema spends time or
+   * stack on it. Default 64.
+   */
+  maxJsonDepth?: number;
+  /**
+   * Requests of one client that may wait at once (long-polls with `Prefer: wait`, event streams); one more is
+   * answered `429` with `Retry-After` before anything is done. Who "one client" is: `clientKey`, else the
+   * owner; requests without either are not counted. `Infinity` turns the cap off. Default 100.
+   */
+  maxWaitersPerClient?: number;
+  /**
+   * The client a waiting request counts against for `maxWaitersPerClient`, e.g. the remote address
+   * (`getConnInfo(c).remote.address` from `@hono/node-server/conninfo`, `hono/bun`, `hono/deno`). null or
+   * undefined: not counted. Default: the owner key from the `owner` hook.
+   */
+  clientKey?: (c: Context<any, any, any>) => string | null | undefined | Promise<string | null | undefined>;
   /** Cap of `Prefer: wait=N`, in seconds. Default 60. */
   maxWaitSeconds?: number;
   /** Seconds between `: heartbeat` comments on an idle event stream. Default 15. */
@@ -45,6 +64,13 @@ export interface JobsAppOptions {
    * Set it when a proxy rewrites paths in front of the app.
    */
   basePath?: string;
+  /**
+   * Prefix of the problem `type` URIs of this app's answers and of its jobs' errors, e.g.
+   * `https://docs.example.com/problems/` (then `…/problems/not-found`). Default `urn:jobs:problem:`
+   * (`PROBLEM_TYPE_BASE` of `@jobs/core`): identifiers that do not resolve. The `code` field is the same
+   * whatever the base.
+   */
+  problemTypeBase?: string;
   /** Aborting it ends open event streams and long-polls (call it before closing the server). */
   signal?: AbortSignal;
   /** Where unexpected errors (with their stack) and backend outages are logged. Default: console. */
@@ -59,6 +85,9 @@ export interface AppSettings {
   /** The exposed endpoints by name. */
   endpoints: Map<string, Endpoint>;
   maxBodyBytes: number;
+  maxJsonDepth: number;
+  maxWaitersPerClient: number;
+  clientKey: JobsAppOptions['clientKey'];
   maxWaitSeconds: number;
   heartbeatMs: number;
   shutdown: AbortSignal | undefined;
@@ -68,6 +97,8 @@ export interface AppSettings {
   docsPath: string | null;
   /** The `basePath` option, normalized; null: derived from each request. */
   fixedBase: string | null;
+  /** The `problemTypeBase` option; undefined: `@jobs/core`'s default. */
+  problemTypeBase: string | undefined;
 }
 
 const MIB = 1024 * 1024;
@@ -76,6 +107,8 @@ const RESERVED = new Set(['openapi.json']);
 export function resolveSettings(options: JobsAppOptions, logger: Logger): AppSettings {
   // Checked in this order, so that the first mistake is the one reported.
   const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes ?? MIB);
+  const maxJsonDepth = atLeastOne('maxJsonDepth', options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  const maxWaitersPerClient = atLeastOne('maxWaitersPerClient', options.maxWaitersPerClient ?? 100);
   const maxWaitSeconds = nonNegative('maxWaitSeconds', options.maxWaitSeconds ?? 60);
   const heartbeatMs = positive('heartbeatSeconds', options.heartbeatSeconds ?? 15) * 1000;
   const endpoints = selectEndpoints(options.service, options.endpoints);
@@ -93,13 +126,27 @@ export function resolveSettings(options: JobsAppOptions, logger: Logger): AppSet
     owner: options.owner,
     endpoints,
     maxBodyBytes,
+    maxJsonDepth,
+    maxWaitersPerClient,
+    clientKey: options.clientKey,
     maxWaitSeconds,
     heartbeatMs,
     shutdown: options.signal,
     openapi,
     docsPath,
     fixedBase: options.basePath === undefined ? null : normalizeBase(options.basePath),
+    problemTypeBase: problemTypeBase(options.problemTypeBase),
   };
+}
+
+function problemTypeBase(base: string | undefined): string | undefined {
+  if (base === undefined) return undefined;
+  if (typeof base !== 'string' || base.trim() === '' || /\s/.test(base)) {
+    throw new TypeError(
+      'problemTypeBase must be a URI prefix without spaces, e.g. https://example.com/problems/.',
+    );
+  }
+  return base;
 }
 
 function selectEndpoints(
@@ -139,5 +186,13 @@ function positive(name: string, value: number): number {
 
 function nonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be zero or more.`);
+  return value;
+}
+
+/** A whole number of at least 1, or Infinity (no limit). */
+function atLeastOne(name: string, value: number): number {
+  if (value !== Number.POSITIVE_INFINITY && !(Number.isInteger(value) && value >= 1)) {
+    throw new TypeError(`${name} must be a whole number of at least 1, or Infinity.`);
+  }
   return value;
 }

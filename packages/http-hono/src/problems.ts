@@ -1,4 +1,12 @@
-import { JobsError, type Logger, type ProblemDetails, problemType, UnavailableError } from '@jobs/core';
+import {
+  JobsError,
+  type Logger,
+  PROBLEM_TYPE_BASE,
+  type ProblemDetails,
+  problemType,
+  UnavailableError,
+} from '@jobs/core';
+import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -24,6 +32,39 @@ export function problemResponse(problem: ProblemDetails, headers: Record<string,
     status: problem.status ?? 500,
     headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Cache-Control': 'no-store', ...headers },
   });
+}
+
+/**
+ * `problem` with its `type` under `base` (createJobsApp's `problemTypeBase`) when its type is the default one
+ * of its code, `problemType(code)`; a type chosen otherwise (by a worker, say) stays as it is.
+ */
+export function withProblemTypeBase<T extends ProblemDetails>(problem: T, base: string | undefined): T {
+  if (base === undefined || base === PROBLEM_TYPE_BASE || typeof problem.code !== 'string') return problem;
+  if (problem.type !== problemType(problem.code)) return problem;
+  return { ...problem, type: problemType(problem.code, base) };
+}
+
+/**
+ * Middleware for a `problemTypeBase` of the operator's: every problem answer of the app (a route's, the error
+ * handler's, a limit's) gets its type under `base`. Only problem answers are read again, and they are small.
+ */
+export function problemTypeBaseMiddleware(base: string): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    const response = c.res;
+    if (!response.headers.get('content-type')?.startsWith(PROBLEM_CONTENT_TYPE)) return;
+    const text = await response.text();
+    let body = text;
+    try {
+      const problem = JSON.parse(text) as unknown;
+      if (problem && typeof problem === 'object') {
+        body = JSON.stringify(withProblemTypeBase(problem as ProblemDetails, base));
+      }
+    } catch {
+      // not JSON after all: sent as it was
+    }
+    c.res = new Response(body, response);
+  };
 }
 
 export function notFoundProblem(detail = 'No such resource.'): ProblemDetails {
@@ -105,6 +146,23 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
     error: describe(error),
   });
   return problemResponse(INTERNAL_PROBLEM);
+}
+
+/**
+ * The problem of one refused item of a batch: a client error (4xx) answers its own problem; anything else is
+ * logged with its stack, as `errorResponse` logs it, and answers the generic problem of its status.
+ */
+export function itemProblem(error: unknown, logger: Logger, request: Request): ProblemDetails {
+  const jobsError = asJobsError(error);
+  if (jobsError && jobsError.status >= 400 && jobsError.status < 500) {
+    return { ...jobsError.toProblem(), status: jobsError.status };
+  }
+  logger.error('unhandled error in a batch item', {
+    method: request.method,
+    path: new URL(request.url).pathname,
+    error: describe(jobsError?.cause ?? error),
+  });
+  return INTERNAL_PROBLEM;
 }
 
 function describe(error: unknown): string {

@@ -12,6 +12,8 @@ const base: JobHeader = {
   finishedAt: null,
   expiresAt: null,
   estimatedCompletionAt: null,
+  runAt: new Date(1_767_607_200_000),
+  priority: 0,
   attempt: 1,
   maxAttempts: 2,
   progress: { fraction: 0.5, message: 'half' },
@@ -35,6 +37,8 @@ describe('jobETag', () => {
       { ...base, cancelRequested: true },
       { ...base, attempt: 2 },
       { ...base, estimatedCompletionAt: new Date(1_767_607_209_000) },
+      { ...base, runAt: new Date(1_767_607_260_000) },
+      { ...base, priority: 5 },
       { ...base, error: { type: 'about:blank', title: 'Failed', code: 'job_failed' } },
       { ...base, id: '2d3628a8-b914-4d04-a4f8-cfc2a19408ba' },
     ];

@@ -1,4 +1,5 @@
 import type { JobHeader, JobProgress, JobStatus, ProblemDetails } from '@jobs/core';
+import { withProblemTypeBase } from './problems.js';
 
 /** The JSON representation of a job. The input is not echoed (responses stay small). */
 export interface JobRepresentation {
@@ -11,12 +12,29 @@ export interface JobRepresentation {
   finishedAt: string | null;
   expiresAt: string | null;
   estimatedCompletionAt: string | null;
+  /** A queued job is not started before this time (a delayed job, a retry's backoff). */
+  runAt: string;
+  /** -1000 to 1000: among due jobs of the endpoint, a higher priority runs first. */
+  priority: number;
   attempt: number;
   maxAttempts: number;
   progress: JobProgress | null;
-  error: ProblemDetails | null;
+  error: JobError | null;
   cancelRequested: boolean;
+  /** The output URL, only when the job succeeded (for clients that do not follow the `303`). */
+  resourceLocation?: string;
   links: JobLinks;
+}
+
+/**
+ * Why a job failed or was canceled: its problem details, plus `message` (the detail, else the title), which
+ * clients of Azure-style status monitors read with `code` (`@azure/core-lro` reports `code. message`).
+ */
+export type JobError = ProblemDetails & { message: string };
+
+export interface RepresentationOptions {
+  /** Base of the problem `type` URIs (createJobsApp's `problemTypeBase`); default `@jobs/core`'s. */
+  problemTypeBase?: string;
 }
 
 export interface JobLinks {
@@ -43,7 +61,12 @@ export function jobLinks(basePath: string, job: Pick<JobHeader, 'endpoint' | 'id
   return links;
 }
 
-export function toRepresentation(basePath: string, job: JobHeader): JobRepresentation {
+export function toRepresentation(
+  basePath: string,
+  job: JobHeader,
+  options: RepresentationOptions = {},
+): JobRepresentation {
+  const links = jobLinks(basePath, job);
   return {
     id: job.id,
     endpoint: job.endpoint,
@@ -54,6 +77,8 @@ export function toRepresentation(basePath: string, job: JobHeader): JobRepresent
     finishedAt: iso(job.finishedAt),
     expiresAt: iso(job.expiresAt),
     estimatedCompletionAt: iso(job.estimatedCompletionAt),
+    runAt: job.runAt.toISOString(),
+    priority: job.priority,
     attempt: job.attempt,
     maxAttempts: job.maxAttempts,
     progress: job.progress
@@ -62,10 +87,16 @@ export function toRepresentation(basePath: string, job: JobHeader): JobRepresent
           ...(job.progress.message === undefined ? {} : { message: job.progress.message }),
         }
       : null,
-    error: job.error,
+    error: job.error ? jobError(job.error, options.problemTypeBase) : null,
     cancelRequested: job.cancelRequested,
-    links: jobLinks(basePath, job),
+    ...(links.output === undefined ? {} : { resourceLocation: links.output }),
+    links,
   };
+}
+
+function jobError(problem: ProblemDetails, problemTypeBase: string | undefined): JobError {
+  const rebased = withProblemTypeBase(problem, problemTypeBase);
+  return { ...rebased, message: problem.detail ?? problem.title };
 }
 
 function iso(date: Date | null): string | null {
@@ -92,6 +123,8 @@ function stateText(job: JobHeader): string {
     time(job.finishedAt),
     time(job.expiresAt),
     time(job.estimatedCompletionAt),
+    job.runAt.getTime(),
+    job.priority,
     job.attempt,
     job.maxAttempts,
     job.progress ? [job.progress.fraction, job.progress.message ?? null] : null,

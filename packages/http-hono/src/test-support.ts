@@ -10,6 +10,7 @@ import {
   type JobsRuntime,
   type JobsRuntimeOptions,
   type Logger,
+  type Worker,
 } from '@jobs/core';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { defineTaskEndpoint, Gates, implementTask } from '@jobs/testing';
@@ -64,6 +65,11 @@ export interface TestServerOptions {
   mount?: string;
   /** JobService options (e.g. pollIntervalMs). */
   service?: JobsRuntimeOptions['service'];
+  /** Workers of endpoints of the test's own, besides `ping` and `task`. */
+  workers?: readonly Worker<any>[];
+  /** Recurring schedules, and the scheduler's options (false: listed, never submitted). */
+  schedules?: JobsRuntimeOptions['schedules'];
+  scheduler?: JobsRuntimeOptions['scheduler'];
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -77,10 +83,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     queue,
     logger,
     service: options.service,
+    schedules: options.schedules,
+    scheduler: options.scheduler,
     host: { progressIntervalMs: 1, shutdownTimeoutMs: 1_000 },
     workers: [
       implement(ping, (input) => ({ pong: input.message })),
       implementTask(task, gates, { estimate: (input) => 60_000 + input.steps * 1_000 }),
+      ...(options.workers ?? []),
     ],
   });
   await runtime.start();

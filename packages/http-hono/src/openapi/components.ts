@@ -1,4 +1,5 @@
 // The parameter and header components of the document.
+import { MAX_PRIORITY, MIN_PRIORITY } from '@jobs/core';
 import { type JsonSchema, ref } from './refs.js';
 
 /** `components.parameters`. */
@@ -31,8 +32,31 @@ export function parameters(maxWaitSeconds: number) {
       in: 'header',
       required: false,
       description:
-        'A Structured Field string (`"key"`, a bare token is accepted too), 1–255 visible ASCII characters, unique per intended job.',
+        'A Structured Field string (`"key"`, RFC 8941; a bare token, a list or an empty key is refused with 422), 1–255 visible ASCII characters, unique per intended job.',
       schema: { type: 'string', examples: ['"8e03978e-40d5-43e8-bc93-6894a57f9324"'] },
+    },
+    JobRunAt: {
+      name: 'Job-Run-At',
+      in: 'header',
+      required: false,
+      description:
+        'Do not start the job before this time: an RFC 3339 date-time with `Z` or an offset. A time in the past starts it at once. Excludes `Job-Delay`; an invalid value answers 422 naming the header.',
+      schema: { type: 'string', format: 'date-time', examples: ['2026-01-05T10:00:00Z'] },
+    },
+    JobDelay: {
+      name: 'Job-Delay',
+      in: 'header',
+      required: false,
+      description:
+        "Do not start the job before this many seconds from now (by the server's clock): a non-negative decimal with at most 3 decimals, such as `90` or `0.25`. Excludes `Job-Run-At`; an invalid value answers 422 naming the header.",
+      schema: { type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,3})?$', examples: ['90', '0.25'] },
+    },
+    JobPriority: {
+      name: 'Job-Priority',
+      in: 'header',
+      required: false,
+      description: `The job's priority, an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}: among due jobs of the endpoint, a higher one is started first. Default: the endpoint's (0 unless it sets another).`,
+      schema: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY, examples: [10] },
     },
     StatusFilter: {
       name: 'status',
@@ -69,6 +93,10 @@ export function headers() {
   const header = (description: string, schema: JsonSchema) => ({ description, schema });
   return {
     Location: header('The job URL.', { type: 'string', format: 'uri-reference' }),
+    OperationLocation: header(
+      'The job URL, as the status monitor of the Azure REST API guidelines (clients such as `@azure/core-lro` poll it and read `status`). A path, like `Location`: resolve it against the request URL.',
+      { type: 'string', format: 'uri-reference' },
+    ),
     OutputLocation: header("The job's output URL.", { type: 'string', format: 'uri-reference' }),
     ContentLocation: header('The URL of the job the body represents.', {
       type: 'string',
@@ -90,6 +118,5 @@ export function headers() {
     Vary: header('`Prefer`: the answer depends on the wait preference.', { type: 'string' }),
     Link: header('RFC 8288 link to the next page (`rel="next"`).', { type: 'string' }),
     CacheControl: header('`no-store`: job state changes.', { type: 'string' }),
-    Allow: header('The methods the resource supports.', { type: 'string' }),
   };
 }

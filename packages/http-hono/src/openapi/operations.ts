@@ -1,7 +1,8 @@
 // The operations of one endpoint (submit, list, get, delete, events, output) and of the document itself.
 import type { Endpoint } from '@jobs/core';
-import { problemRefs } from './problems.js';
-import { headerRefs, jobResponse, jsonContent, ref } from './refs.js';
+import { batchOperation } from './batch.js';
+import { problemRefs, problemResponseWithoutBody } from './problems.js';
+import { type HeaderComponent, headerRefs, jobResponse, jsonContent, ref } from './refs.js';
 import { pascal } from './schemas.js';
 
 /** What the operations of an endpoint refer to and mention. */
@@ -28,11 +29,67 @@ export function endpointPaths(op: OperationContext): Record<string, unknown> {
   const collection = `/${op.endpoint.name}`;
   const item = `${collection}/{id}`;
   const jobId = [ref('parameters', 'JobId')];
+  const list = listOperation(op);
+  const job = getJobOperation(op);
+  const output = outputOperation(op);
+  const schedules = schedulesOperation(op);
   return {
-    [collection]: { post: submitOperation(op), get: listOperation(op) },
-    [item]: { parameters: jobId, get: getJobOperation(op), delete: deleteJobOperation(op) },
+    [collection]: {
+      post: submitOperation(op),
+      get: list,
+      head: headOperation(op, list, `head${op.base}List`, `Check the ${op.endpoint.name} job list`),
+    },
+    [`${collection}/batch`]: { post: batchOperation(op) },
+    [`${collection}/schedules`]: {
+      get: schedules,
+      head: headOperation(
+        op,
+        schedules,
+        `head${op.base}Schedules`,
+        `Check the ${op.endpoint.name} schedules`,
+      ),
+    },
+    [item]: {
+      parameters: jobId,
+      get: job,
+      head: headOperation(op, job, `head${op.base}Job`, `Check a ${op.endpoint.name} job`),
+      delete: deleteJobOperation(op),
+    },
     [`${item}/events`]: { parameters: jobId, get: eventsOperation(op) },
-    [`${item}/output`]: { parameters: jobId, get: outputOperation(op) },
+    [`${item}/output`]: {
+      parameters: jobId,
+      get: output,
+      head: headOperation(op, output, `head${op.base}Output`, `Check a ${op.endpoint.name} job's output`),
+    },
+  };
+}
+
+interface GetOperation {
+  summary: string;
+  parameters?: unknown[];
+  responses: Record<string, Record<string, unknown>>;
+}
+
+/** The `HEAD` twin of a `GET` operation: the same parameters, statuses and headers, and no body. */
+function headOperation(op: OperationContext, get: GetOperation, operationId: string, summary: string) {
+  const responses: Record<string, unknown> = {};
+  for (const [status, response] of Object.entries(get.responses)) {
+    if (typeof response.$ref === 'string') {
+      responses[status] = problemResponseWithoutBody(response.$ref, op.maxBodyBytes);
+    } else {
+      const { content: _body, ...rest } = response;
+      responses[status] = rest;
+    }
+  }
+  return {
+    ...operation(
+      op,
+      operationId,
+      summary,
+      `As \`GET\` (${get.summary.toLowerCase()}), without a body: the same statuses and headers.`,
+    ),
+    ...(get.parameters ? { parameters: get.parameters } : {}),
+    responses,
   };
 }
 
@@ -56,44 +113,51 @@ function submitOperation(op: OperationContext) {
         'answers 303 to the output when the job succeeded in time.',
         '`Idempotency-Key` makes retries safe: the same key with the same input returns the original job',
         '(202, `Idempotent-Replayed: true`) until it expires; with another input it answers 422.',
-        `Bodies over ${maxBodyBytes} bytes answer 413.`,
+        '`Job-Run-At` or `Job-Delay` holds the job back until then, and `Job-Priority` orders it among due jobs:',
+        'scheduling stays out of the input. An invalid one answers 422 naming the header, and nothing is stored.',
+        `Bodies over ${maxBodyBytes} bytes answer 413. \`POST /${name}/batch\` submits many jobs in one request.`,
       ]
         .filter(Boolean)
         .join(' '),
     ),
-    parameters: [ref('parameters', 'Prefer'), ref('parameters', 'IdempotencyKey')],
+    parameters: [
+      ref('parameters', 'Prefer'),
+      ref('parameters', 'IdempotencyKey'),
+      ref('parameters', 'JobRunAt'),
+      ref('parameters', 'JobDelay'),
+      ref('parameters', 'JobPriority'),
+    ],
     requestBody: { required: true, content: jsonContent(inputSchema) },
     responses: {
       '200': jobResponse(
         'The job already failed or was canceled (during `Prefer: wait=N`, or on an Idempotency-Key replay); `error` says why.',
-        headerRefs('Location', 'ContentLocation', 'ETag', 'PreferenceApplied', 'IdempotentReplayed', 'Vary'),
+        submitHeaders('Location'),
       ),
       '202': jobResponse(
         'Job accepted (or replayed for a known Idempotency-Key).',
-        headerRefs(
-          'Location',
-          'ContentLocation',
-          'ETag',
-          'RetryAfter',
-          'PreferenceApplied',
-          'IdempotentReplayed',
-          'Vary',
-        ),
+        submitHeaders('Location', 'RetryAfter'),
       ),
       '303': jobResponse(
         'With `Prefer: wait=N`: the job succeeded in time; `Location` is its output.',
-        headerRefs(
-          'OutputLocation',
-          'ContentLocation',
-          'ETag',
-          'PreferenceApplied',
-          'IdempotentReplayed',
-          'Vary',
-        ),
+        submitHeaders('OutputLocation'),
       ),
       ...problemRefs('400', '404', '413', '415', '422', '500', '503'),
     },
   };
+}
+
+/** The headers of a submit answer: `location` (the job's or the output's), the job's, and the request's. */
+function submitHeaders(location: 'Location' | 'OutputLocation', ...more: HeaderComponent[]) {
+  return headerRefs(
+    location,
+    'ContentLocation',
+    'OperationLocation',
+    'ETag',
+    ...more,
+    'PreferenceApplied',
+    'IdempotentReplayed',
+    'Vary',
+  );
 }
 
 function listOperation(op: OperationContext) {
@@ -137,16 +201,30 @@ function getJobOperation(op: OperationContext) {
     responses: {
       '200': jobResponse(
         'The job is queued, running, failed or canceled.',
-        headerRefs('ETag', 'RetryAfter', 'CacheControl', 'PreferenceApplied', 'Vary'),
+        headerRefs('OperationLocation', 'ETag', 'RetryAfter', 'CacheControl', 'PreferenceApplied', 'Vary'),
       ),
       '303': jobResponse(
-        'The job succeeded; `Location` is its output.',
-        headerRefs('OutputLocation', 'ETag', 'CacheControl', 'PreferenceApplied', 'Vary'),
+        'The job succeeded; `Location` is its output (so is `resourceLocation` in the body).',
+        headerRefs(
+          'OutputLocation',
+          'OperationLocation',
+          'ETag',
+          'CacheControl',
+          'PreferenceApplied',
+          'Vary',
+        ),
       ),
       '304': {
         description:
           'Not Modified: `If-None-Match` matches the job state (with `Prefer: wait=N`: it still did when the wait ended). No body.',
-        headers: headerRefs('ETag', 'RetryAfter', 'CacheControl', 'PreferenceApplied', 'Vary'),
+        headers: headerRefs(
+          'OperationLocation',
+          'ETag',
+          'RetryAfter',
+          'CacheControl',
+          'PreferenceApplied',
+          'Vary',
+        ),
       },
       ...problemRefs('404', '500', '503'),
     },
@@ -162,8 +240,11 @@ function deleteJobOperation(op: OperationContext) {
       'Queued: canceled at once (200). Running: cancel requested, the worker is signalled (202). Final: removed (204). Unknown: 404.',
     ),
     responses: {
-      '200': jobResponse('The queued job was canceled.', headerRefs('ETag')),
-      '202': jobResponse('The job is running; cancellation was requested.', headerRefs('ETag', 'RetryAfter')),
+      '200': jobResponse('The queued job was canceled.', headerRefs('OperationLocation', 'ETag')),
+      '202': jobResponse(
+        'The job is running; cancellation was requested.',
+        headerRefs('OperationLocation', 'ETag', 'RetryAfter'),
+      ),
       '204': { description: 'The finished job was removed.' },
       ...problemRefs('404', '500', '503'),
     },
@@ -200,6 +281,25 @@ function eventsOperation(op: OperationContext) {
   };
 }
 
+function schedulesOperation(op: OperationContext) {
+  return {
+    ...operation(
+      op,
+      `list${op.base}Schedules`,
+      `List ${op.endpoint.name} schedules`,
+      'The recurring schedules that submit jobs of this endpoint, with their last handled and next occurrences. Their inputs are not shown (they may be private); the jobs they submit have no owner.',
+    ),
+    responses: {
+      '200': {
+        description: 'The schedules (an empty list when the endpoint has none).',
+        headers: headerRefs('CacheControl'),
+        content: jsonContent('ScheduleList'),
+      },
+      ...problemRefs('404', '500', '503'),
+    },
+  };
+}
+
 function outputOperation(op: OperationContext) {
   const { base, outputSchema } = op;
   return {
@@ -223,36 +323,4 @@ function outputOperation(op: OperationContext) {
       ...problemRefs('500', '503'),
     },
   };
-}
-
-/** The document's own paths: this document, and the reference page when there is one. */
-export function metaPaths(docsPath: string | false): Record<string, unknown> {
-  const paths: Record<string, unknown> = {
-    '/openapi.json': {
-      get: {
-        tags: ['meta'],
-        operationId: 'getOpenApiDocument',
-        summary: 'This OpenAPI document',
-        responses: {
-          '200': {
-            description: 'OpenAPI 3.1 document.',
-            content: { 'application/json': { schema: { type: 'object' } } },
-          },
-        },
-      },
-    },
-  };
-  if (docsPath) {
-    paths[docsPath] = {
-      get: {
-        tags: ['meta'],
-        operationId: 'getApiReference',
-        summary: 'Interactive API reference',
-        responses: {
-          '200': { description: 'HTML page.', content: { 'text/html': { schema: { type: 'string' } } } },
-        },
-      },
-    };
-  }
-  return paths;
 }

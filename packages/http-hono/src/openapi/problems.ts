@@ -29,14 +29,13 @@ export function problemResponse(description: string, schema = 'Problem', headers
   };
 }
 
-/** `components.responses`: every problem an operation refers to, plus `MethodNotAllowed`. */
+/** `components.responses`: every problem an operation refers to (a `405` is described in `info`, with `Allow`). */
 export function problemResponses(maxBodyBytes: number) {
   return {
     InvalidJson: problemResponse('`invalid-json`: the body is not valid JSON (or not UTF-8, or empty).'),
     NotFound: problemResponse(
       "`not-found`: unknown endpoint, malformed or unknown id, expired or another owner's job.",
     ),
-    MethodNotAllowed: problemResponse('`method-not-allowed`: see `Allow`.', 'Problem', ['Allow']),
     PayloadTooLarge: problemResponse(`\`payload-too-large\`: the body exceeds ${maxBodyBytes} bytes.`),
     UnsupportedMediaType: problemResponse(
       '`unsupported-media-type`: send `Content-Type: application/json` (UTF-8, no Content-Encoding).',
@@ -52,4 +51,12 @@ export function problemResponses(maxBodyBytes: number) {
       ['RetryAfter'],
     ),
   };
+}
+
+/** The problem response that `reference` (a `$ref` to a response component) names, without its body: `HEAD`'s. */
+export function problemResponseWithoutBody(reference: string, maxBodyBytes: number) {
+  const components: Record<string, { description: string; headers?: unknown; content?: unknown }> =
+    problemResponses(maxBodyBytes);
+  const { content: _body, ...rest } = components[reference.split('/').pop() ?? ''] ?? { description: '' };
+  return rest;
 }

@@ -11,6 +11,7 @@ export function ref(kind: ComponentKind, name: string) {
 /** The response header each header component describes (see `headers()` in components.ts). */
 const HEADER_NAMES = {
   Location: 'Location',
+  OperationLocation: 'Operation-Location',
   OutputLocation: 'Location',
   ContentLocation: 'Content-Location',
   ETag: 'ETag',
@@ -20,7 +21,6 @@ const HEADER_NAMES = {
   Vary: 'Vary',
   Link: 'Link',
   CacheControl: 'Cache-Control',
-  Allow: 'Allow',
 } as const;
 
 export type HeaderComponent = keyof typeof HEADER_NAMES;

@@ -1,5 +1,5 @@
 // The schema components of the document: the job, its list and problems, and the endpoints' zod schemas.
-import { JOB_STATUSES } from '@jobs/core';
+import { JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY } from '@jobs/core';
 import { z } from 'zod';
 import { type JsonSchema, ref } from './refs.js';
 
@@ -72,8 +72,8 @@ export function baseSchemas(): Record<string, JsonSchema> {
     Job: {
       type: 'object',
       description: 'A job. The input is not echoed.',
-      // Every field is always present (null when it has no value).
-      required: Object.keys(job),
+      // Every field is always present (null when it has no value), but for resourceLocation.
+      required: Object.keys(job).filter((name) => name !== 'resourceLocation'),
       properties: job,
     },
     JobList: {
@@ -84,18 +84,90 @@ export function baseSchemas(): Record<string, JsonSchema> {
         nextCursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page.' },
       },
     },
+    Schedule: {
+      type: 'object',
+      description: 'A recurring schedule of the endpoint. Its input is not shown.',
+      required: [
+        'name',
+        'endpoint',
+        'cron',
+        'timeZone',
+        'everyMs',
+        'missed',
+        'priority',
+        'lastOccurrenceAt',
+        'nextOccurrenceAt',
+      ],
+      properties: {
+        name: { type: 'string' },
+        endpoint: { type: 'string' },
+        cron: {
+          type: ['string', 'null'],
+          description: 'A cron expression (5 fields, or 6 with seconds first); null for an interval.',
+        },
+        timeZone: {
+          type: ['string', 'null'],
+          description: 'The IANA time zone of `cron` (null: UTC, or an interval).',
+        },
+        everyMs: {
+          type: ['integer', 'null'],
+          minimum: 1000,
+          description:
+            'The interval in milliseconds (occurrences at its multiples since the Unix epoch); null for a cron.',
+        },
+        missed: {
+          type: 'string',
+          enum: ['skip', 'run-once'],
+          description:
+            'What happens to occurrences missed while nothing ran: skipped, or the latest submitted once.',
+        },
+        priority: {
+          type: 'integer',
+          minimum: MIN_PRIORITY,
+          maximum: MAX_PRIORITY,
+          description: 'The priority of its jobs.',
+        },
+        lastOccurrenceAt: {
+          ...nullableDateTime,
+          description:
+            'The last occurrence handled (submitted, or skipped as missed); null before the first.',
+        },
+        nextOccurrenceAt: {
+          ...nullableDateTime,
+          description: 'The next occurrence; null when there is none.',
+        },
+      },
+    },
+    ScheduleList: {
+      type: 'object',
+      required: ['schedules'],
+      properties: { schedules: { type: 'array', items: ref('schemas', 'Schedule') } },
+    },
     Problem: {
       type: 'object',
       description: 'RFC 9457 problem details.',
       required: ['type', 'title', 'code'],
       properties: {
-        type: { type: 'string', format: 'uri-reference' },
+        type: {
+          type: 'string',
+          format: 'uri-reference',
+          description:
+            'Identifies the problem type: by default `urn:jobs:problem:<code>` (an identifier, not a link), or under the base the server was configured with.',
+        },
         title: { type: 'string' },
         status: { type: 'integer' },
         code: { type: 'string', description: 'Stable machine-readable code.' },
         detail: { type: 'string' },
       },
       additionalProperties: true,
+    },
+    JobError: {
+      description:
+        'Why a job failed or was canceled: problem details with `message` (the detail, else the title), as Azure-style clients read `code` and `message`.',
+      allOf: [
+        ref('schemas', 'Problem'),
+        { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
+      ],
     },
     ValidationProblem: {
       allOf: [
@@ -134,14 +206,31 @@ function jobProperties(): Record<string, JsonSchema> {
     finishedAt: nullableDateTime,
     expiresAt: { ...nullableDateTime, description: 'When the finished job is removed.' },
     estimatedCompletionAt: nullableDateTime,
+    runAt: {
+      ...dateTime,
+      description:
+        "A queued job is not started before this time: when it was submitted, the time a delayed submit asked for, or a retry's backoff.",
+    },
+    priority: {
+      type: 'integer',
+      minimum: MIN_PRIORITY,
+      maximum: MAX_PRIORITY,
+      description: 'Among due jobs of the endpoint, a higher priority is started first.',
+    },
     attempt: { type: 'integer', minimum: 0, description: 'Executions started so far.' },
     maxAttempts: { type: 'integer', minimum: 1 },
     progress: { anyOf: [ref('schemas', 'JobProgress'), { type: 'null' }] },
     error: {
-      anyOf: [ref('schemas', 'Problem'), { type: 'null' }],
+      anyOf: [ref('schemas', 'JobError'), { type: 'null' }],
       description: 'Why the job failed or was canceled (or why the last attempt failed).',
     },
     cancelRequested: { type: 'boolean' },
+    resourceLocation: {
+      type: 'string',
+      format: 'uri-reference',
+      description:
+        'Only when the job succeeded: the output URL (`links.output`), for clients that do not follow the 303.',
+    },
     links: {
       type: 'object',
       required: ['self', 'events'],

@@ -15,6 +15,7 @@ export function referencePage(options: { title: string; specUrl: string }): stri
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(options.title)} – API reference</title>
 <style>${STYLE}</style>
 </head>

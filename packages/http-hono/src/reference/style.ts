@@ -43,5 +43,11 @@ textarea { width: 100%; padding: 6px; border: 1px solid var(--line); border-radi
 button { background: var(--accent); color: #fff; border: 0; border-radius: 4px; padding: 6px 14px; cursor: pointer; margin-right: 6px; }
 button.secondary { background: var(--muted); }
 .status-ok { color: var(--get); font-weight: 700; } .status-err { color: var(--delete); font-weight: 700; }
+.job-view { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; background: var(--bg); }
+.job-status { font-weight: 700; font-size: 12px; text-transform: uppercase; padding: 1px 8px; border-radius: 10px; background: var(--code); }
+.job-running { background: var(--accent); color: #fff; } .job-succeeded { background: var(--get); color: #fff; }
+.job-failed, .job-canceled { background: var(--delete); color: #fff; }
+.job-line { display: flex; align-items: center; gap: 8px; margin: 6px 0 2px; }
+.job-bar { flex: 0 0 min(320px, 60%); height: 14px; accent-color: var(--accent); }
 @media (max-width: 800px) { .layout { grid-template-columns: 1fr; } nav { position: static; height: auto; border-right: 0; } }
 `;

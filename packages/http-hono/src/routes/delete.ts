@@ -9,8 +9,9 @@ export async function deleteJob(ctx: AppContext, c: Context, endpoint: Endpoint)
   const { outcome, job } = await ctx.service.delete(endpoint.name, c.req.param('id') ?? '', { owner });
   c.header('Cache-Control', 'no-store');
   if (outcome === 'removed') return c.body(null, 204);
-  const representation = toRepresentation(ctx.baseOf(c, 2), job);
+  const representation = toRepresentation(ctx.baseOf(c, 2), job, ctx);
   c.header('ETag', jobETag(job));
+  c.header('Operation-Location', representation.links.self);
   if (outcome === 'canceled') return c.json(representation, 200);
   c.header('Retry-After', String(ctx.service.retryAfterSeconds(job)));
   return c.json(representation, 202);

@@ -25,5 +25,6 @@ export async function events(ctx: AppContext, c: Context, endpoint: Endpoint): P
     heartbeatMs: ctx.heartbeatMs,
     logger: ctx.logger,
     shutdown: ctx.shutdown,
+    problemTypeBase: ctx.problemTypeBase,
   });
 }

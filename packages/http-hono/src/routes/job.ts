@@ -19,15 +19,17 @@ export async function getJob(ctx: AppContext, c: Context, endpoint: Endpoint): P
   const links = jobLinks(base, job);
   const etag = jobETag(job);
   c.header('ETag', etag);
+  // The Azure REST API guidelines' status monitor header: clients such as @azure/core-lro poll it by `status`.
+  c.header('Operation-Location', links.self);
   c.header('Cache-Control', 'no-store');
   if (!isFinalStatus(job.status)) c.header('Retry-After', String(ctx.service.retryAfterSeconds(job)));
   // RFC 9110 §15.4.5: a 304 carries the validator and caching headers a 200 would have, and no body.
   if (condition !== null && ifNoneMatchMatches(condition, etag)) return c.body(null, 304);
   if (job.status === 'succeeded' && links.output) {
     c.header('Location', links.output);
-    return c.json(toRepresentation(base, job), 303);
+    return c.json(toRepresentation(base, job, ctx), 303);
   }
-  return c.json(toRepresentation(base, job), 200);
+  return c.json(toRepresentation(base, job, ctx), 200);
 }
 
 /** The job a request names, and the seconds it may wait (`Prefer: wait=N`; 0: none). */

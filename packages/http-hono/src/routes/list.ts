@@ -35,7 +35,7 @@ export async function list(ctx: AppContext, c: Context, endpoint: Endpoint): Pro
   }
   c.header('Cache-Control', 'no-store');
   const body: JobListRepresentation = {
-    jobs: page.jobs.map((job) => toRepresentation(base, job)),
+    jobs: page.jobs.map((job) => toRepresentation(base, job, ctx)),
     nextCursor: page.nextCursor,
   };
   return c.json(body);

@@ -4,13 +4,23 @@ import { readJsonBody } from '../body.js';
 import type { AppContext, JobState } from '../context.js';
 import { parseIdempotencyKey } from '../headers.js';
 import { jobETag, jobLinks, toRepresentation } from '../representation.js';
+import { parseScheduleHeaders } from '../schedule.js';
 
-/** `POST /{endpoint}`: validates and stores a job; `202`, or with `Prefer: wait=N` maybe `303`/`200`. */
+/**
+ * `POST /{endpoint}`: validates and stores a job (delayed or prioritized by the `Job-*` headers); `202`, or with
+ * `Prefer: wait=N` maybe `303`/`200`.
+ */
 export async function submit(ctx: AppContext, c: Context, endpoint: Endpoint): Promise<Response> {
   const owner = await ctx.ownerOf(c);
   const idempotencyKey = parseIdempotencyKey(c.req.header('idempotency-key'));
-  const input = await readJsonBody(c.req.raw, ctx.maxBodyBytes);
-  const { job, created } = await ctx.service.submit(endpoint.name, input, { owner, idempotencyKey });
+  // Job-Run-At, Job-Delay, Job-Priority: scheduling stays out of the input.
+  const schedule = parseScheduleHeaders((name) => c.req.header(name));
+  const input = await readJsonBody(c.req.raw, ctx.maxBodyBytes, ctx.maxJsonDepth);
+  const { job, created } = await ctx.service.submit(endpoint.name, input, {
+    owner,
+    idempotencyKey,
+    ...schedule,
+  });
   const base = ctx.baseOf(c, 1);
   const wait = ctx.preferredWait(c);
   let current: JobState = job;
@@ -26,19 +36,20 @@ export async function submit(ctx: AppContext, c: Context, endpoint: Endpoint): P
   }
   const links = jobLinks(base, current);
   c.header('Content-Location', links.self);
+  c.header('Operation-Location', links.self);
   c.header('ETag', jobETag(current));
   c.header('Cache-Control', 'no-store');
   if (!created) c.header('Idempotent-Replayed', 'true');
   if (wait !== null && current.status === 'succeeded' && links.output) {
     c.header('Location', links.output);
-    return c.json(toRepresentation(base, current), 303);
+    return c.json(toRepresentation(base, current, ctx), 303);
   }
   c.header('Location', links.self);
   // A job that already failed or was canceled (during the wait, or on a replay) is no longer "accepted
   // for processing": 200 with the final state, so clients do not poll it.
   if (current.status === 'failed' || current.status === 'canceled') {
-    return c.json(toRepresentation(base, current), 200);
+    return c.json(toRepresentation(base, current, ctx), 200);
   }
   if (!isFinalStatus(current.status)) c.header('Retry-After', String(ctx.service.retryAfterSeconds(current)));
-  return c.json(toRepresentation(base, current), 202);
+  return c.json(toRepresentation(base, current, ctx), 202);
 }

@@ -1,5 +1,6 @@
 import { el } from './dom.js';
 import { example } from './example.js';
+import { showResponse } from './response.js';
 import { resolve, serverBase } from './spec.js';
 import type { Operation, Parameter, Schema } from './types.js';
 
@@ -10,7 +11,8 @@ interface Field {
 
 /**
  * The "try it" form of an operation: an input per parameter, the JSON body (prefilled with an example), a
- * Send button (Open stream / Stop for an event stream), the equivalent curl command and the answer.
+ * Send button (Open stream for an event stream; Stop while a stream or a job is followed), the equivalent curl
+ * command and the answer, with a live view of the job it is about.
  */
 export function tryIt(
   path: string,
@@ -79,8 +81,15 @@ export function tryIt(
     init.signal = controller.signal;
     stop.style.display = isStream ? '' : 'none';
     const started = Date.now();
+    const signal = controller.signal;
+    const onFollow = () => {
+      stop.style.display = '';
+    };
+    const pageHeaders = parseHeaderLines(headersBox.value);
     fetch(url, init)
-      .then((response) => showResponse(response, result, stop, isStream, started))
+      .then((response) =>
+        showResponse(response, result, { isStream, started, headers: pageHeaders, signal, onFollow }),
+      )
       .catch((error) => {
         if (error && error.name === 'AbortError')
           result.appendChild(el('p', { className: 'muted', text: 'Stopped.' }));
@@ -108,67 +117,6 @@ function field(p: Parameter, tag: string): Field {
   }
   if (p.in === 'path' && p.name === 'id') input.setAttribute('data-job-id', tag);
   return { param: p, input };
-}
-
-/** Shows status, time, headers and body of an answer; streams the body of an event stream as it comes. */
-function showResponse(
-  response: Response,
-  result: HTMLElement,
-  stop: HTMLElement,
-  isStream: boolean,
-  started: number,
-): Promise<void> {
-  const statusClass = response.ok || response.status === 304 ? 'status-ok' : 'status-err';
-  const line = el('p', null, [
-    el('span', { className: statusClass, text: `${response.status} ${response.statusText}` }),
-    ' ',
-    el('span', { className: 'muted', text: `${Date.now() - started} ms` }),
-  ]);
-  result.appendChild(line);
-  if (response.redirected) {
-    result.appendChild(el('p', { className: 'muted', text: `Followed a redirect (303) to ${response.url}` }));
-    const target = /\/([a-z][a-z0-9_-]*)\/([0-9a-f-]{36})\/output$/.exec(new URL(response.url).pathname);
-    if (target) rememberJob(target[1] as string, target[2] as string);
-  }
-  const headerLines: string[] = [];
-  response.headers.forEach((value, name) => {
-    headerLines.push(`${name}: ${value}`);
-  });
-  result.appendChild(el('pre', { text: headerLines.join('\n') }));
-  const out = el('pre');
-  result.appendChild(out);
-  if (isStream && response.body && response.ok) {
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    const pump = (): Promise<void> =>
-      reader.read().then((chunk) => {
-        if (chunk.done) {
-          out.textContent += '\n[stream closed]';
-          stop.style.display = 'none';
-          return;
-        }
-        out.textContent += decoder.decode(chunk.value, { stream: true });
-        out.scrollTop = out.scrollHeight;
-        return pump();
-      });
-    return pump();
-  }
-  return response.text().then((text) => {
-    try {
-      const json = JSON.parse(text);
-      out.textContent = JSON.stringify(json, null, 2);
-      if (json && typeof json.id === 'string' && json.endpoint) rememberJob(json.endpoint, json.id);
-    } catch {
-      out.textContent = text || '(empty body)';
-    }
-  });
-}
-
-/** Fills the job id field of the endpoint's forms with the job last seen. */
-function rememberJob(tag: string, id: string): void {
-  document.querySelectorAll('input[data-job-id]').forEach((input) => {
-    if (input.getAttribute('data-job-id') === tag) (input as HTMLInputElement).value = id;
-  });
 }
 
 /** `Name: value` lines (the page's header settings) as headers. */

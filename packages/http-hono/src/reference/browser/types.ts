@@ -72,3 +72,24 @@ export interface OpenApiDocument {
   paths: Record<string, PathItem>;
   components?: { schemas?: Record<string, Schema> };
 }
+
+/** A problem (RFC 9457) as the page shows it. */
+export interface Problem {
+  title?: string;
+  detail?: string;
+  code?: string;
+}
+
+/** A job (the API's `Job` schema), as far as the page shows it. */
+export interface Job {
+  id: string;
+  endpoint: string;
+  status: string;
+  attempt?: number;
+  maxAttempts?: number;
+  progress?: { fraction: number; message?: string } | null;
+  estimatedCompletionAt?: string | null;
+  error?: Problem | null;
+  cancelRequested?: boolean;
+  links: { self: string; events: string; output?: string };
+}
