@@ -2,9 +2,10 @@
 // workspace installed, starts the example as a real child process, runs one job through its HTTP API and stops
 // it with SIGINT. Each example's main.test.ts calls `exampleSuite`.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 /**
  * The binary that an npm package (`bun`, `deno`) installed in the example's node_modules: never one from the
@@ -42,8 +43,16 @@ interface ExampleProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `binary args…` in `cwd` on a free port (PORT=0) and waits for its "listening on" banner. */
-async function startExample(binary: string, args: string[], cwd: string): Promise<ExampleProcess> {
+/**
+ * Starts `binary args…` in `cwd` on a free port (PORT=0), its jobs in a SQLite file in `dataDir`, and waits for
+ * its "listening on" banner.
+ */
+async function startExample(
+  binary: string,
+  args: string[],
+  cwd: string,
+  dataDir: string,
+): Promise<ExampleProcess> {
   const child = spawn(binary, args, {
     cwd,
     // No update check (Deno) or crash report upload (Bun): tests reach nothing beyond this machine.
@@ -51,6 +60,7 @@ async function startExample(binary: string, args: string[], cwd: string): Promis
       ...process.env,
       PORT: '0',
       HOST: '127.0.0.1',
+      JOBS_DATA_DIR: dataDir,
       NO_COLOR: '1',
       DENO_NO_UPDATE_CHECK: '1',
       DO_NOT_TRACK: '1',
@@ -167,20 +177,24 @@ export function exampleSuite(
 ): void {
   describe(`examples/${runtime.toLowerCase()}`, () => {
     let example: ExampleProcess | null = null;
+    const dataDir = mkdtempSync(join(tmpdir(), `jobs-${runtime.toLowerCase()}-example-`));
     afterEach(() => {
       killIfRunning(example);
       example = null;
     });
+    afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
     it(`serves the API on ${runtime}, runs a job POST → 202 → 303 → output → DELETE, serves the reference, and stops cleanly on SIGINT`, async () => {
       const { binary, args } = command();
-      example = await startExample(binary, args, exampleDir);
+      example = await startExample(binary, args, exampleDir, dataDir);
       expect(example.output()).toMatch(
-        new RegExp(`jobs quick start on ${runtime} \\d+\\.\\d+\\.\\d+ \\(in-memory\\) is listening on`),
+        new RegExp(`jobs quick start on ${runtime} \\d+\\.\\d+\\.\\d+ \\(SQLite\\) is listening on`),
       );
+      expect(example.output()).toContain(`SQLite file ${dataDir}/jobs.sqlite`);
       await runOneJob(example.origin);
       await checkReference(example.origin);
       await stopWithSigint(example);
+      expect(existsSync(join(dataDir, 'jobs.sqlite'))).toBe(true);
     });
   });
 }

@@ -4,10 +4,18 @@
  *
  *   DATABASE_URL=postgres://... AMQP_URL=amqp://... PORT=3001 pnpm api
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { createJobsRuntime } from '@jobs/core';
-import { createJobsApp } from '@jobs/http-hono';
+import {
+  createJobsApp,
+  nodeRequestErrorHandler,
+  nodeServerOptions,
+  notFoundResponse,
+  protectNodeServer,
+} from '@jobs/http-hono';
 import { Hono } from 'hono';
 import { openBackends } from './backends.js';
 import { type ApiConfig, ConfigError, readApiConfig } from './config.js';
@@ -38,6 +46,7 @@ async function main(config: ApiConfig): Promise<void> {
     await next();
     responses.set(c.res.status, (responses.get(c.res.status) ?? 0) + 1);
   });
+  app.notFound(notFoundResponse);
   app.get('/healthz', (c) => c.json({ status: 'ok', name: config.name, pid: process.pid }));
   app.get('/readyz', async (c) => {
     const queue = backends.queue.status();
@@ -65,16 +74,24 @@ async function main(config: ApiConfig): Promise<void> {
       service: runtime.service,
       signal: shutdown.signal,
       maxWaitSeconds: config.maxWaitSeconds,
+      // At most 100 long-polls and event streams per client address (behind a load balancer: key by what it
+      // forwards, or by owner).
+      clientKey: (c) => getConnInfo(c).remote.address ?? null,
       logger,
       openapi: { title: 'jobs: distributed example' },
     }),
   );
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(started),
-    );
-    started.once('error', reject);
+  // node:http with header (10 s), body (30 s) and idle (5 s) timeouts, 1,000 connections at most, and problems
+  // instead of node:http's bare text for what it refuses before the app (NODE_SERVER_LIMITS of @jobs/http-hono).
+  const server = createServer(
+    nodeServerOptions(),
+    getRequestListener(app.fetch, { errorHandler: nodeRequestErrorHandler({ logger }) }),
+  );
+  protectNodeServer(server, { logger });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 

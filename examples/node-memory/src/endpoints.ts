@@ -1,4 +1,4 @@
-import { defineEndpoint } from '@jobs/core';
+import { defineEndpoint, defineSchedule } from '@jobs/core';
 import { z } from 'zod';
 
 /** Answers at once: the smallest possible job. */
@@ -40,4 +40,15 @@ export const compress = defineEndpoint({
   maxAttempts: 2,
   concurrency: 2,
   retentionMs: 60 * 60 * 1000,
+});
+
+/**
+ * A recurring schedule: a ping at the start of every minute (UTC), submitted once per minute however many
+ * processes run it. See it at GET /jobs/ping/schedules, and its jobs in GET /jobs/ping.
+ */
+export const pingEveryMinute = defineSchedule({
+  name: 'ping-every-minute',
+  endpoint: ping,
+  cron: '* * * * *',
+  input: { message: 'scheduled' },
 });

@@ -1,8 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+// The data folders of these tests (JOBS_DATA_DIR), never the example's own data/.
+const dataRoot = mkdtempSync(join(tmpdir(), 'jobs-quick-start-'));
+afterAll(() => rmSync(dataRoot, { recursive: true, force: true }));
+let dataFolders = 0;
+const newDataFolder = () => join(dataRoot, `data-${++dataFolders}`);
 
 interface Started {
   child: ChildProcess;
@@ -18,11 +26,18 @@ afterEach(() => {
   running = null;
 });
 
-/** Starts the quick start exactly as `pnpm start` does, on a free port (PORT=0), and waits for its banner. */
-async function startQuickStart(): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/**
+ * Starts the quick start exactly as `pnpm start` does, on a free port (PORT=0), with its data in `dataDir`, and
+ * waits for its banner.
+ */
+async function startQuickStart(
+  dataDir: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: exampleDir,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JOBS_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running = child;
@@ -54,7 +69,7 @@ async function startQuickStart(): Promise<Started> {
 
 describe('examples/node-memory', () => {
   it('serves the API, runs a real job POST → 303 → output → DELETE, and stops cleanly on SIGINT', async () => {
-    const { child, origin, output, exited } = await startQuickStart();
+    const { child, origin, output, exited } = await startQuickStart(newDataFolder());
     expect(output()).toContain(`/jobs/docs`);
     expect(output()).toContain('curl -i ');
 
@@ -114,4 +129,45 @@ describe('examples/node-memory', () => {
     expect(code).toBe(0);
     expect(output()).toContain('Stopped.');
   });
+
+  it('keeps its jobs in a SQLite file: a second start still has the job of the first; --memory does not', async () => {
+    const dataDir = newDataFolder();
+    const first = await startQuickStart(dataDir);
+    expect(first.output()).toContain(`Jobs:       SQLite file ${dataDir}/jobs.sqlite`);
+    const post = await fetch(`${first.origin}/jobs/ping`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Prefer: 'wait=30' },
+      body: '{"message":"remember me"}',
+      redirect: 'manual',
+    });
+    expect(post.status).toBe(303);
+    const job = await post.json();
+    expect(job).toMatchObject({ status: 'succeeded' });
+    await stop(first);
+    expect(existsSync(join(dataDir, 'jobs.sqlite'))).toBe(true);
+
+    const second = await startQuickStart(dataDir);
+    const again = await fetch(`${second.origin}/jobs/ping/${job.id}`, { redirect: 'manual' });
+    expect(again.status).toBe(303);
+    expect(await again.json()).toMatchObject({ id: job.id, status: 'succeeded', createdAt: job.createdAt });
+    const output = await fetch(`${second.origin}/jobs/ping/${job.id}/output`);
+    expect(await output.json()).toMatchObject({ pong: 'remember me' });
+    await stop(second);
+
+    for (const [args, env] of [
+      [['--memory'], {}],
+      [[], { JOBS_MEMORY: '1' }],
+    ] as const) {
+      const memory = await startQuickStart(dataDir, [...args], env);
+      expect(memory.output()).toContain('Jobs:       in memory');
+      expect((await fetch(`${memory.origin}/jobs/ping/${job.id}`)).status).toBe(404);
+      await stop(memory);
+    }
+  });
 });
+
+/** SIGINT, and the process ends by itself with code 0. */
+async function stop(started: Started): Promise<void> {
+  started.child.kill('SIGINT');
+  expect(await started.exited).toMatchObject({ code: 0, signal: null });
+}

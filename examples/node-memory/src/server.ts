@@ -1,13 +1,18 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Logger } from '@jobs/core';
-import { startQuickStartService } from './service.js';
+import { nodeRequestErrorHandler, nodeServerOptions, protectNodeServer } from '@jobs/http-hono';
+import { QUICK_START_LIMITS } from './limits.js';
+import { type Storage, startQuickStartService } from './service.js';
 
 export interface QuickStartOptions {
   /** 0 picks a free port. */
   port: number;
   hostname: string;
   logger?: Logger;
+  /** Where the jobs are kept. Default: in memory. */
+  storage?: Storage;
 }
 
 export interface QuickStartServer {
@@ -18,14 +23,24 @@ export interface QuickStartServer {
   stop(): Promise<void>;
 }
 
-/** The whole service in one process on Node: memory repository and queue, worker host, sweeper, HTTP API at /jobs. */
+/** The whole service in one process on Node: repository, memory queue, worker host, sweeper, HTTP API at /jobs. */
 export async function startQuickStart(options: QuickStartOptions): Promise<QuickStartServer> {
-  const service = await startQuickStartService({ title: 'jobs quick start', logger: options.logger });
-  const server = serve({ fetch: service.fetch, port: options.port, hostname: options.hostname });
+  const service = await startQuickStartService({
+    title: 'jobs quick start',
+    logger: options.logger,
+    storage: options.storage,
+  });
+  // node:http with the limits of limits.ts: header, body and idle timeouts, a connection cap, and problem+json
+  // (not node:http's bare text) for what it refuses before the app: malformed requests, headers too large, timeouts.
+  const limits = QUICK_START_LIMITS.server;
+  const server = createServer(
+    nodeServerOptions(limits),
+    getRequestListener(service.fetch, { errorHandler: nodeRequestErrorHandler({ logger: options.logger }) }),
+  );
+  protectNodeServer(server, { ...limits, logger: options.logger });
   await new Promise<void>((resolve, reject) => {
-    if (server.listening) return resolve();
-    server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(options.port, options.hostname, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const host = ['127.0.0.1', '::1', '0.0.0.0', '::'].includes(options.hostname)

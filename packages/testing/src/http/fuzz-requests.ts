@@ -133,7 +133,7 @@ const body: fc.Arbitrary<Body> = fc.oneof(
     weight: 1,
     arbitrary: fc
       .tuple(printable, escapes)
-      .map(([value, escape]) => `{"text":"${escape}${value.replace(/["\\]/g, '')}"}`),
+      .map(([value, escaped]) => `{"text":"${escaped}${value.replace(/["\\]/g, '')}"}`),
   },
   {
     weight: 2,
@@ -157,8 +157,8 @@ const method = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('HEAD', 'OPTIONS', 'PUT', 'PATCH', 'TRACE', 'PROPFIND') },
 );
 
-/** One fuzzed request. */
-export const fuzzRecipe: fc.Arbitrary<FuzzRecipe> = fc.record(
+/** A request of any shape: junk anywhere (method, path, query, headers, body). */
+const hostileRecipe: fc.Arbitrary<FuzzRecipe> = fc.record(
   {
     method,
     endpoint: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...HTTP_SUITE_ENDPOINTS) }, segment),
@@ -184,6 +184,99 @@ export const fuzzRecipe: fc.Arbitrary<FuzzRecipe> = fc.record(
     owner: fc.constantFrom<'me' | 'other'>('me', 'me', 'me', 'other'),
   },
   { requiredKeys: ['method', 'endpoint', 'id', 'suffix', 'query', 'headers', 'owner'] },
+);
+
+const seenJob = fc.nat(50).map((index) => ({ seen: index }));
+const waitOrNot = fc.option(fc.constantFrom('wait=0', 'wait=1'), { nil: undefined });
+const defined = (entries: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined)) as Record<
+    string,
+    string
+  >;
+
+/** A valid input of one of the suite's endpoints. */
+const validInput = fc.oneof(
+  fc
+    .record({ text: printable, n: fc.option(fc.nat(1_000), { nil: undefined }) })
+    .map((v) => ['echo', text(v)]),
+  fc.jsonValue({ maxDepth: 4 }).map((v) => ['json', text(v)]),
+  fc.jsonValue({ maxDepth: 3 }).map((v) => ['unknown', text(v)]),
+  printable.filter((tag) => tag.length > 0).map((tag) => ['task', text({ tag, steps: 0 })]),
+);
+
+/** A request a client of the API sends: submits (maybe with a key that repeats), reads, waits, lists, deletes. */
+const validRecipe: fc.Arbitrary<FuzzRecipe> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({
+        input: validInput,
+        prefer: waitOrNot,
+        key: fc.option(fc.constantFrom('"k1"', '"k2"', '"k3"'), { nil: undefined }),
+        owner: fc.constantFrom<'me' | 'other'>('me', 'me', 'me', 'other'),
+      })
+      .map(({ input: [endpoint, body], prefer, key, owner }) => ({
+        method: 'POST',
+        endpoint: endpoint!,
+        id: null,
+        suffix: '',
+        query: {},
+        headers: defined({ 'content-type': 'application/json', prefer, 'idempotency-key': key }),
+        body,
+        owner,
+      })),
+  },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({
+        method: fc.constantFrom('GET', 'GET', 'HEAD', 'DELETE'),
+        id: seenJob,
+        suffix: fc.constantFrom('', '', '/output', '/events'),
+        prefer: waitOrNot,
+        lastEventId: fc.option(fc.nat().map(String), { nil: undefined }),
+        ifNoneMatch: fc.option(seenJob, { nil: undefined }),
+        owner: fc.constantFrom<'me' | 'other'>('me', 'me', 'me', 'other'),
+      })
+      .map(({ method, id, suffix, prefer, lastEventId, ifNoneMatch, owner }) => ({
+        method,
+        endpoint: 'echo',
+        id,
+        suffix: method === 'DELETE' ? '' : suffix,
+        query: {},
+        headers: defined({ prefer, 'last-event-id': lastEventId }),
+        ...(ifNoneMatch ? { ifNoneMatch } : {}),
+        owner,
+      })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        endpoint: fc.constantFrom(...HTTP_SUITE_ENDPOINTS),
+        status: fc.option(fc.constantFrom(...JOB_STATUSES), { nil: undefined }),
+        limit: fc.option(fc.integer({ min: 1, max: 100 }).map(String), { nil: undefined }),
+        cursor: fc.option(
+          fc.nat(50).map((index) => ({ seen: index })),
+          { nil: undefined },
+        ),
+      })
+      .map(({ endpoint, status, limit, cursor }) => ({
+        method: 'GET',
+        endpoint,
+        id: null,
+        suffix: '',
+        query: { ...(status ? { status } : {}), ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) },
+        headers: {},
+        owner: 'me' as const,
+      })),
+  },
+);
+
+/** One fuzzed request: as a client sends them, or hostile. */
+export const fuzzRecipe: fc.Arbitrary<FuzzRecipe> = fc.oneof(
+  { weight: 3, arbitrary: validRecipe },
+  { weight: 2, arbitrary: hostileRecipe },
 );
 
 const token = fc.string({

@@ -33,11 +33,7 @@ export function send(origin: string, spec: RequestSpec): Promise<Answer> {
       headers: spec.headers ?? {},
       agent: false,
     });
-    request.on('error', (e: any) => {
-      if (process.env.DEBUG_WIRE)
-        console.log('WIRE', JSON.stringify(spec).slice(0, 600), e.rawPacket?.toString('latin1'));
-      reject(e);
-    });
+    request.on('error', reject);
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
       let timer: NodeJS.Timeout | undefined;
@@ -78,6 +74,12 @@ export function sendRaw(origin: string, bytes: string | Uint8Array): Promise<Ans
 
 /** An HTTP/1.1 answer read off a socket (the first one: a server answers a broken request once, then closes). */
 export function parseRaw(data: Buffer): Answer {
+  // An interim answer (100 Continue) comes before the answer.
+  while (/^HTTP\/1\.[01] 1\d\d /.test(data.subarray(0, 16).toString('latin1'))) {
+    const interimEnd = data.indexOf('\r\n\r\n');
+    if (interimEnd === -1) break;
+    data = data.subarray(interimEnd + 4);
+  }
   const end = data.indexOf('\r\n\r\n');
   if (end === -1) return { status: 0, headers: {}, text: data.toString('latin1') };
   const [statusLine = '', ...lines] = data.subarray(0, end).toString('latin1').split('\r\n');
@@ -109,7 +111,7 @@ function dechunk(data: Buffer): Buffer {
 
 /** What no answer may contain: internals an attacker could use. */
 const LEAKS: ReadonlyArray<readonly [string, RegExp]> = [
-  ['a stack frame', /\bat [\w$.<>[\] ]+ \(|(?:file:\/\/|\/)[^\s"'()]+:\d+:\d+/],
+  ['a stack frame', /(?:file:\/\/|node:|\/)[^\s"'()]*:\d+:\d+\)?/],
   ['a source path', /node_modules|(?:\/[\w.@-]+)+\.(?:ts|mts|cts|js|mjs|cjs)\b/],
   ['a JavaScript error', /\b(?:RangeError|TypeError|ReferenceError|Maximum call stack)\b/],
   ['SQL', /\b(?:SELECT\b[^"]*\bFROM|INSERT INTO|UPDATE\b[^"]*\bSET|DELETE FROM|RETURNING)\b/],
