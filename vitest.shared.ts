@@ -1,7 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
 
-const packages = ['core', 'memory', 'testing', 'http-hono', 'repo-postgres', 'queue-amqp', 'client'];
+const packages = [
+  'core',
+  'memory',
+  'testing',
+  'http-hono',
+  'repo-postgres',
+  'repo-sqlite',
+  'queue-amqp',
+  'client',
+];
 
 /** Tests import the workspace packages from source, so they never run against a stale build. */
 export const workspaceAlias = Object.fromEntries(

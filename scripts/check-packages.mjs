@@ -30,6 +30,35 @@ if (wanted.length > 0 && dirs.length !== wanted.length) {
 }
 
 const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
+/** A runtime's own module: Node's (also those that exist only with the prefix, like `node:sqlite`) or Bun's. */
+const isBuiltin = (specifier) =>
+  builtins.has(specifier) || specifier.startsWith('node:') || specifier.startsWith('bun:');
+
+/**
+ * The modules a built JavaScript file loads when it is loaded (static imports, top-level `require`), as
+ * opposed to those it loads on demand (`import()` or `require` inside a function: a driver chosen by an option).
+ */
+function eagerImports(text, fileName) {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false);
+  const eager = new Set();
+  const visit = (node, inFunction) => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) {
+      if (ts.isStringLiteral(node.moduleSpecifier)) eager.add(node.moduleSpecifier.text);
+    } else if (
+      !inFunction &&
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isIdentifier(node.expression) && node.expression.text === 'require')) &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      eager.add(node.arguments[0].text);
+    }
+    ts.forEachChild(node, (child) => visit(child, inFunction || ts.isFunctionLike(node)));
+  };
+  visit(source, false);
+  return eager;
+}
 const packageName = (specifier) =>
   specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
 const typesPackage = (name) => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`;
@@ -208,16 +237,18 @@ async function check(dir, scratch) {
     const declarations = /\.d\.[cm]?ts$/.test(file);
     const text = readFileSync(join(unpacked, file), 'utf8');
     const specifiers = ts.preProcessFile(text, true, true).importedFiles.map((entry) => entry.fileName);
+    const eager = declarations ? new Set() : eagerImports(text, file);
     for (const specifier of new Set(specifiers)) {
-      if (specifier.startsWith('.') || builtins.has(specifier)) continue;
+      if (specifier.startsWith('.') || isBuiltin(specifier)) continue;
       const name = packageName(specifier);
       if (deps.has(name)) continue;
       if (!peers.has(name)) {
         fail(`${file} imports ${specifier}, but ${name} is neither a dependency nor a peer dependency`);
         continue;
       }
-      if (!declarations && optionalPeers.has(name)) {
-        fail(`${file} imports ${specifier} at run time, but ${name} is an optional peer dependency`);
+      // An optional peer may be loaded on demand (a driver the user chose), never when the package loads.
+      if (!declarations && optionalPeers.has(name) && eager.has(specifier)) {
+        fail(`${file} imports ${specifier} when it loads, but ${name} is an optional peer dependency`);
       }
       if (declarations && !hasOwnTypes(packageDir, name)) {
         const types = typesPackage(name);

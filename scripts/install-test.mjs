@@ -4,10 +4,12 @@
 // each, with npm, only the tarballs a user of that deployment picks plus their peers from the registry:
 //
 //   memory-http     core + memory + http-hono + client, hono, @hono/node-server, zod: a service over real HTTP
-//                   driven with fetch, the typed client and the `jobs` bin;
+//                   driven with fetch, the typed client and the `jobs-client` bin (also through npx);
 //   postgres-amqp   core + repo-postgres + queue-amqp, pg, amqplib, zod: an API side and a worker host meeting
 //                   through the local PostgreSQL (a schema of its own, dropped) and RabbitMQ (a queue prefix of
 //                   its own, deleted);
+//   sqlite          core + memory + repo-sqlite, better-sqlite3, zod: a runtime on a SQLite file in a temp
+//                   folder with the in-memory queue, the job still there after the repository is reopened;
 //   adapter-author  core + memory + testing, vitest, zod: the @jobs/testing contract suites run against the
 //                   installed @jobs/memory, and templates/adapter type-checked against the installed types.
 //
@@ -16,7 +18,9 @@
 // Peers are installed at the lowest version our peer ranges allow (JOBS_INSTALL_TEST_PEERS=latest for the
 // newest); the workspace's own tests run the newest. npm's strict peer check is on.
 //
-// Needs `pnpm build` first, the npm registry (or a warm npm cache), PostgreSQL and RabbitMQ (see DESIGN.md).
+// Needs `pnpm build` first, the npm registry (or a warm npm cache), PostgreSQL and RabbitMQ (see DESIGN.md), and
+// for better-sqlite3 (a native module) either its prebuilt binary or a C++ toolchain with Node's headers: when
+// npm_config_nodedir is not set and the running Node has its headers beside it, they are used.
 // Everything is removed afterwards, also on failure or Ctrl-C; JOBS_INSTALL_TEST_KEEP=1 keeps the directory.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +35,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -125,6 +129,17 @@ function exec(command, args, { cwd, timeoutMs, env = {} }) {
 }
 
 class StepError extends Error {}
+
+/**
+ * For npm's builds of native modules (better-sqlite3 compiles with node-gyp when its prebuilt binary cannot be
+ * downloaded): the headers of the running Node when they are installed beside it, so that node-gyp does not
+ * download them. Nothing when npm is told already (npm_config_nodedir, or `nodedir` in an npmrc).
+ */
+function nodeHeadersEnv() {
+  if (process.env.npm_config_nodedir) return {};
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node_version.h')) ? { npm_config_nodedir: prefix } : {};
+}
 
 /** One checked step: its output is shown when it fails (and its last line when it passes). */
 async function step(name, command, args, options) {
@@ -220,6 +235,12 @@ try {
       extra: {},
     },
     {
+      name: 'sqlite',
+      jobs: ['@jobs/core', '@jobs/memory', '@jobs/repo-sqlite'],
+      peers: ['zod', 'better-sqlite3'],
+      extra: {},
+    },
+    {
       name: 'adapter-author',
       jobs: ['@jobs/core', '@jobs/memory', '@jobs/testing'],
       peers: ['zod', 'vitest'],
@@ -289,7 +310,11 @@ try {
   ];
   await settle(
     consumers.map((consumer) =>
-      step(`npm install (${consumer.name})`, 'npm', npmArgs, { cwd: consumer.dir, timeoutMs: 300_000 }),
+      step(`npm install (${consumer.name})`, 'npm', npmArgs, {
+        cwd: consumer.dir,
+        timeoutMs: 600_000,
+        env: nodeHeadersEnv(),
+      }),
     ),
   );
   const installed = (consumer, name) =>
@@ -301,7 +326,7 @@ try {
   }
 
   // 4. Run the scenarios and the type checks, the consumers side by side.
-  const [memoryHttp, postgresAmqp, adapterAuthor] = consumers;
+  const [memoryHttp, postgresAmqp, sqlite, adapterAuthor] = consumers;
   const tsc = (consumer, config) =>
     step(`tsc ${config} (${consumer.name})`, 'node', ['node_modules/typescript/bin/tsc', '-p', config], {
       cwd: consumer.dir,
@@ -341,6 +366,12 @@ try {
           () => tsc(postgresAmqp, 'tsconfig.bundler.json'),
         ]),
     ),
+    sequence([
+      () => step('node run.mjs (sqlite)', 'node', ['run.mjs'], { cwd: sqlite.dir, timeoutMs: 120_000 }),
+      () => step('node run.cjs (sqlite)', 'node', ['run.cjs'], { cwd: sqlite.dir, timeoutMs: 120_000 }),
+      () => tsc(sqlite, 'tsconfig.node16.json'),
+      () => tsc(sqlite, 'tsconfig.bundler.json'),
+    ]),
     sequence([
       () =>
         step(

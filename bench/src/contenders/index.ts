@@ -87,6 +87,16 @@ function jobsSpecs(): ContenderSpec[] {
       retains: true,
     }),
     jobs({
+      id: 'jobs-sqlite',
+      name: 'jobs (SQLite + memory queue)',
+      variant: 'sqlite-memory',
+      requires: [],
+      setup:
+        '@jobs/repo-sqlite on a fresh file in the temp folder (WAL, synchronous = full, the defaults; driver better-sqlite3 under Node 20, node:sqlite under Node 22) + @jobs/memory queue (single process); createJobsRuntime defaults; submit = service.submit()',
+      completion:
+        'service.wait(endpoint, id) (woken by the in-process change notification of the repository)',
+    }),
+    jobs({
       id: 'jobs-memory',
       name: 'jobs (memory only)',
       variant: 'memory',

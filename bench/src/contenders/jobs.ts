@@ -1,3 +1,6 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createJobsRuntime,
   defineEndpoint,
@@ -10,6 +13,7 @@ import {
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { createAmqpQueue } from '@jobs/queue-amqp';
 import { createPostgresRepository } from '@jobs/repo-postgres';
+import { createSqliteRepository } from '@jobs/repo-sqlite';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { z } from 'zod';
@@ -21,12 +25,12 @@ import { fillFinishedJobs } from './retained-fill.js';
 
 /**
  * The `jobs` contenders, through the public API only: createJobsRuntime, service.submit, service.wait (its
- * status only), createPostgresRepository, createAmqpQueue, createMemoryRepository / createMemoryQueue,
- * createJobsApp.
+ * status only), createPostgresRepository, createAmqpQueue, createSqliteRepository, createMemoryRepository /
+ * createMemoryQueue, createJobsApp.
  */
-type Variant = 'amqp' | 'http' | 'pg-memory' | 'memory';
+type Variant = 'amqp' | 'http' | 'pg-memory' | 'sqlite-memory' | 'memory';
 
-const VARIANTS: readonly Variant[] = ['amqp', 'http', 'pg-memory', 'memory'];
+const VARIANTS: readonly Variant[] = ['amqp', 'http', 'pg-memory', 'sqlite-memory', 'memory'];
 
 export const noop = defineEndpoint({
   name: 'noop',
@@ -60,10 +64,15 @@ export const start: StartContender = async (variant, options) => {
 async function startJobs(variant: Variant, options: StartOptions, cleanup: Cleanup): Promise<Instance> {
   let service: JobService | undefined;
   const ledger =
-    variant === 'memory'
+    variant === 'memory' || variant === 'sqlite-memory'
       ? new StatusLedger(async (id) => (await service!.wait(ENDPOINT, id, { timeoutMs: 0 })).status)
       : null;
-  const store = ledger ? memoryStore(ledger, cleanup) : await postgresStore(variant, options, cleanup);
+  const store =
+    variant === 'memory'
+      ? memoryStore(ledger!, cleanup)
+      : variant === 'sqlite-memory'
+        ? await sqliteStore(ledger!, options, cleanup)
+        : await postgresStore(variant, options, cleanup);
   const queue =
     variant === 'amqp' || variant === 'http' ? amqpQueue(variant, options, cleanup) : memoryQueue(cleanup);
 
@@ -161,6 +170,28 @@ function memoryStore(ledger: StatusLedger, cleanup: Cleanup): Store {
   return { repository, pending: () => ledger.pending(), succeeded: () => ledger.succeeded() };
 }
 
+/**
+ * A fresh SQLite file in the temp folder, removed at close. The driver is the one this Node has built in
+ * (node:sqlite, Node 22.13 and later), else better-sqlite3 (its binary is built for the workspace's Node 20).
+ */
+async function sqliteStore(ledger: StatusLedger, options: StartOptions, cleanup: Cleanup): Promise<Store> {
+  const path = join(tmpdir(), `jobs-bench-${options.runId}-${process.pid}.sqlite`);
+  const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.(
+    'node:sqlite',
+  );
+  const repository = createSqliteRepository({
+    path,
+    driver: builtin ? 'node:sqlite' : 'better-sqlite3',
+    logger: silentLogger,
+  });
+  cleanup.unshift(async () => {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  });
+  cleanup.unshift(() => repository.close());
+  await repository.open();
+  return { repository, pending: () => ledger.pending(), succeeded: () => ledger.succeeded() };
+}
+
 function amqpQueue(variant: Variant, options: StartOptions, cleanup: Cleanup): JobQueue {
   const queue = createAmqpQueue({
     url: options.servers.amqpUrl,
@@ -198,9 +229,9 @@ async function deleteAmqpTopology(url: string, queues: string[], exchange: strin
 }
 
 /**
- * Completion as the memory store records it, which has no count query: while handlers are still to run,
- * the difference of submits and handler runs; once every handler ran, each job not yet seen final is asked
- * for its status (`service.wait` with no wait: in memory, that is a map lookup).
+ * Completion as the memory and SQLite stores record it, without a count query of their own: while handlers are
+ * still to run, the difference of submits and handler runs; once every handler ran, each job not yet seen final
+ * is asked for its status (`service.wait` with no wait: in memory, a map lookup; in SQLite, a read by id).
  */
 class StatusLedger {
   readonly #unconfirmed = new Set<string>();

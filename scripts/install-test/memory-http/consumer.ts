@@ -6,7 +6,7 @@ import {
   defineEndpoint,
   type EndpointOutput,
   implement,
-  type JobRecord,
+  type JobRecordHeader,
   type JobRepository,
   NotFoundError,
 } from '@jobs/core';
@@ -35,10 +35,11 @@ const repository: JobRepository = createMemoryRepository();
 const runtime = createJobsRuntime({ repository, queue: createMemoryQueue(), workers: [resizeWorker] });
 export const app = new Hono().route('/jobs', createJobsApp({ service: runtime.service }));
 
-export async function submitAndWait(): Promise<JobRecord> {
-  const { job } = await runtime.service.submit('resize', { url: '/a.png', width: 3 });
+export async function submitAndWait(): Promise<{ job: JobRecordHeader; output: unknown }> {
+  const { job } = await runtime.service.submit('resize', { url: '/a.png', width: 3 }, { priority: 5 });
+  // wait answers the job's header (its state without input and output); the output is read on its own.
   const done = await runtime.service.wait('resize', job.id, { timeoutMs: 1_000 });
-  if (done.status === 'succeeded') return done;
+  if (done.status === 'succeeded') return { job: done, output: await runtime.service.output('resize', job.id) };
   throw new NotFoundError('not done');
 }
 

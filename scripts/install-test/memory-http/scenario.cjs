@@ -1,6 +1,6 @@
 // One process with everything in memory, served over real HTTP (@hono/node-server) and driven with fetch, the
-// typed client and the `jobs` command of @jobs/client. Loaded by run.mjs (ESM) and run.cjs (CJS), which pass
-// in the packages as they imported or required them: this file imports none of them itself.
+// typed client and the `jobs-client` command of @jobs/client. Loaded by run.mjs (ESM) and run.cjs (CJS),
+// which pass in the packages as they imported or required them: this file imports none of them itself.
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const { join } = require('node:path');
@@ -98,13 +98,29 @@ exports.scenario = async function scenario({ flavour, core, memory, http, client
     assert.deepEqual(result, { text: 'CLIENT', attempt: 1, flavour });
     steps.push('@jobs/client run()');
 
-    // The `jobs` command line client installed by @jobs/client (its bin), in a child process.
-    const command = join(process.cwd(), 'node_modules', '.bin', 'jobs');
+    // The `jobs-client` command installed by @jobs/client (its bin), in a child process.
+    const command = join(process.cwd(), 'node_modules', '.bin', 'jobs-client');
     const { stdout } = await run(command, ['submit', `${origin}/jobs/echo`, '{"text":"cli"}', '--wait'], {
       timeout: 60_000,
     });
     assert.deepEqual(JSON.parse(stdout), { text: 'CLI', attempt: 1, flavour });
-    steps.push('`jobs submit --wait` (bin)');
+    steps.push('`jobs-client submit --wait` (bin)');
+
+    // The same bin through `npx @jobs/client` (--no: the installed package, never the registry's), following
+    // a job as JSON lines: one per change, the last one final.
+    const queued = JSON.parse(
+      (await run(command, ['submit', `${origin}/jobs/echo`, '{"text":"npx"}'])).stdout,
+    );
+    const followed = await run('npx', ['--no', '@jobs/client', 'wait', queued.links.self, '--json'], {
+      timeout: 60_000,
+    });
+    const lines = followed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.at(-1).job.status, 'succeeded');
+    assert.ok(lines.every((line) => line.job.id === queued.id));
+    steps.push('`npx @jobs/client wait --json`');
   } finally {
     shutdown.abort();
     const closed = new Promise((resolve) => server.close(resolve));
