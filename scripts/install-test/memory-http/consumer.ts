@@ -39,7 +39,8 @@ export async function submitAndWait(): Promise<{ job: JobRecordHeader; output: u
   const { job } = await runtime.service.submit('resize', { url: '/a.png', width: 3 }, { priority: 5 });
   // wait answers the job's header (its state without input and output); the output is read on its own.
   const done = await runtime.service.wait('resize', job.id, { timeoutMs: 1_000 });
-  if (done.status === 'succeeded') return { job: done, output: await runtime.service.output('resize', job.id) };
+  if (done.status === 'succeeded')
+    return { job: done, output: await runtime.service.output('resize', job.id) };
   throw new NotFoundError('not done');
 }
 
