@@ -1,6 +1,7 @@
 // The public API of @jobs/core, listed one by one: a name exported here is a promise to users and adapter
 // authors, so index.test.ts pins the list and changing it is a deliberate act.
 
+export type { CallerOptions } from './caller.js';
 export { CleanupRunner, type CleanupRunnerOptions } from './cleanup.js';
 export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export {
@@ -104,19 +105,19 @@ export {
   type SchedulerReport,
 } from './scheduler.js';
 export {
-  type CallerOptions,
   createJobService,
   type DeleteOutcome,
   JobService,
   type JobServiceOptions,
   type ListOptions,
+} from './service.js';
+export {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type SubmitManyItem,
   type SubmitManyResult,
   type SubmitOptions,
   type SubmitResult,
-  type WaitOptions,
-} from './service.js';
+} from './submit.js';
 export { createSweeper, Sweeper, type SweeperOptions, type SweepReport } from './sweeper.js';
 export { sleep, unrefTimer, within, withTimeout } from './timers.js';
 export {
@@ -134,6 +135,7 @@ export {
   type ProblemDetails,
   toJobHeader,
 } from './types.js';
+export type { WaitOptions } from './waiting.js';
 export {
   implement,
   type Worker,

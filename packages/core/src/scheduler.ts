@@ -2,7 +2,8 @@ import { consoleLogger, describeError, type Logger } from './logger.js';
 import { numberOption } from './options.js';
 import type { JobRepository } from './repository.js';
 import { occurrenceKey, type Schedule } from './schedule.js';
-import type { JobService, SubmitManyItem } from './service.js';
+import type { JobService } from './service.js';
+import type { SubmitManyItem } from './submit.js';
 import { unrefTimer } from './timers.js';
 
 export interface SchedulerOptions {

@@ -1,31 +1,37 @@
 import { Batcher } from './batcher.js';
-import { checkPriority, type Endpoint } from './endpoint.js';
+import { type CallerOptions, visibleTo } from './caller.js';
+import type { Endpoint } from './endpoint.js';
 import {
   CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidInputError,
-  JobsError,
   NotFoundError,
   OutputNotAvailableError,
   OutputNotReadyError,
-  toIssues,
 } from './errors.js';
-import { hashInput, isJobId, newJobId, walkInput } from './ids.js';
-import { checkStorableDate } from './json.js';
+import { isJobId } from './ids.js';
 import { consoleLogger, type Logger } from './logger.js';
-import { ChangeNotifier, waitForWake } from './notifier.js';
+import { ChangeNotifier } from './notifier.js';
 import { checkNumber } from './options.js';
 import type { CreateResult, JobRepository, ListPage, NewJob } from './repository.js';
 import { type Schedule, type ScheduleInfo, scheduleInfo } from './schedule.js';
 import {
+  asJobsError,
+  newJob,
+  type SubmitManyItem,
+  type SubmitManyResult,
+  type SubmitOptions,
+  type SubmitResult,
+} from './submit.js';
+import {
   isFinalStatus,
   isJobStatus,
   JOB_STATUSES,
-  type JobChange,
   type JobRecord,
   type JobRecordHeader,
   type JobStatus,
 } from './types.js';
+import { type Waiting, type WaitOptions, waitForJob, watchJob } from './waiting.js';
 
 export interface JobServiceOptions {
   repository: JobRepository;
@@ -49,44 +55,6 @@ export interface JobServiceOptions {
   logger?: Logger;
 }
 
-export interface CallerOptions {
-  /** The caller's owner key; jobs of another owner are "not found". */
-  owner?: string | null | undefined;
-}
-
-export interface SubmitOptions extends CallerOptions {
-  idempotencyKey?: string | null | undefined;
-  /** Not started before this time (a delayed job). */
-  runAt?: Date | undefined;
-  /** Not started before this long from now, by the repository's clock (ignored with `runAt`). */
-  delayMs?: number | undefined;
-  /** From -1000 to 1000; among due jobs of the endpoint, higher runs first. Default: the endpoint's. */
-  priority?: number | undefined;
-}
-
-/** One job of `submitMany`: its input and its own options. */
-export interface SubmitManyItem extends Omit<SubmitOptions, 'owner'> {
-  input: unknown;
-}
-
-/** One item's answer of `submitMany`: its job, or the error that refused that item alone. */
-export type SubmitManyResult = ({ ok: true } & SubmitResult) | { ok: false; error: JobsError };
-
-export interface SubmitResult {
-  job: JobRecordHeader;
-  /** false when an Idempotency-Key replay returned the original job. */
-  created: boolean;
-}
-
-export interface WaitOptions extends CallerOptions {
-  /** Longest wait; the job is returned as it is then. */
-  timeoutMs: number;
-  signal?: AbortSignal | undefined;
-  /** 'final' waits for a final state; 'change' for any change after `since` (default: the state at the call). */
-  until?: 'final' | 'change';
-  since?: Date | undefined;
-}
-
 export interface ListOptions extends CallerOptions {
   status?: JobStatus | undefined;
   limit?: number | undefined;
@@ -95,9 +63,7 @@ export interface ListOptions extends CallerOptions {
 
 export type DeleteOutcome = 'canceled' | 'cancel_requested' | 'removed';
 
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const MAX_LIST_LIMIT = 100;
-const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
 
 /** Front-end independent operations on jobs: what every HTTP (or other) front end calls. */
 export class JobService {
@@ -105,8 +71,7 @@ export class JobService {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly #notifier: ChangeNotifier;
   readonly #ownsNotifier: boolean;
-  readonly #pollIntervalMs: number;
-  readonly #livePollIntervalMs: number;
+  readonly #waiting: Waiting;
   readonly #creates: Batcher<NewJob, CreateResult>;
   readonly #onCreated: (job: JobRecordHeader) => void;
   readonly #onRemoved: (job: JobRecordHeader) => void;
@@ -124,12 +89,11 @@ export class JobService {
     const logger = options.logger ?? consoleLogger;
     this.#ownsNotifier = !options.notifier;
     this.#notifier = options.notifier ?? new ChangeNotifier(options.repository, logger);
-    this.#pollIntervalMs = checkNumber('pollIntervalMs', options.pollIntervalMs ?? 1_000, 'positive');
-    this.#livePollIntervalMs = checkNumber(
-      'livePollIntervalMs',
-      options.livePollIntervalMs ?? 30_000,
-      'positive',
-    );
+    this.#waiting = {
+      notifier: this.#notifier,
+      pollIntervalMs: checkNumber('pollIntervalMs', options.pollIntervalMs ?? 1_000, 'positive'),
+      livePollIntervalMs: checkNumber('livePollIntervalMs', options.livePollIntervalMs ?? 30_000, 'positive'),
+    };
     const maxBatch = checkNumber('maxCreateBatch', options.maxCreateBatch ?? 200, 'positiveInteger');
     this.#creates = new Batcher((jobs) => this.repository.create(jobs), { maxBatch });
     this.#onCreated = options.onCreated ?? (() => {});
@@ -157,7 +121,7 @@ export class JobService {
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
-    const job = await this.#newJob(endpoint, input, options, options.owner);
+    const job = await newJob(endpoint, input, options, options.owner);
     return this.#answer(job, await this.#creates.add(job));
   }
 
@@ -173,7 +137,7 @@ export class JobService {
     const endpoint = this.endpoint(endpointName);
     const prepared = await Promise.all(
       items.map((item) =>
-        this.#newJob(endpoint, item.input, item, options.owner).then(
+        newJob(endpoint, item.input, item, options.owner).then(
           (job) => ({ ok: true as const, job }),
           (error: unknown) => ({ ok: false as const, error: asJobsError(error) }),
         ),
@@ -194,35 +158,6 @@ export class JobService {
     });
   }
 
-  /** Validates one submit and makes the job to store. */
-  async #newJob(
-    endpoint: Endpoint,
-    input: unknown,
-    options: Omit<SubmitOptions, 'owner'>,
-    owner: string | null | undefined,
-  ): Promise<NewJob> {
-    const parsed = walkInput(() => endpoint.input.safeParse(input));
-    if (!parsed.success) {
-      throw new InvalidInputError(
-        `The input does not match the ${endpoint.name} schema.`,
-        toIssues(parsed.error.issues),
-      );
-    }
-    const idempotencyKey = options.idempotencyKey ?? null;
-    if (idempotencyKey !== null) validateIdempotencyKey(idempotencyKey);
-    const schedule = checkSchedule(options, endpoint.priority);
-    return {
-      id: newJobId(),
-      endpoint: endpoint.name,
-      input: parsed.data,
-      owner: owner ?? null,
-      idempotencyKey,
-      inputHash: idempotencyKey === null ? null : await hashInput(parsed.data),
-      maxAttempts: endpoint.maxAttempts,
-      ...schedule,
-    };
-  }
-
   /** The answer to a submit once stored: the new job, or for a replayed key the original (same input only). */
   #answer(submitted: NewJob, { job, created }: CreateResult): SubmitResult {
     if (!created) {
@@ -237,14 +172,14 @@ export class JobService {
   async get(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecord> {
     this.endpoint(endpointName);
     const job = isJobId(id) ? await this.repository.get(id) : null;
-    return this.#visible(job, endpointName, options.owner);
+    return visibleTo(job, endpointName, options.owner);
   }
 
   /** Like `get`, without the input and output (what a status answer needs). */
   async getHeader(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecordHeader> {
     this.endpoint(endpointName);
     const job = isJobId(id) ? await this.repository.get(id, 'header') : null;
-    return this.#visible(job, endpointName, options.owner);
+    return visibleTo(job, endpointName, options.owner);
   }
 
   async output(endpointName: string, id: string, options: CallerOptions = {}): Promise<unknown> {
@@ -288,74 +223,21 @@ export class JobService {
    * Waits for a final state (or any change) of the job and returns its header. Woken by change notifications
    * of that job only; it reads the job again when a change it waits for arrives, and polls as a backstop.
    */
-  async wait(endpointName: string, id: string, options: WaitOptions): Promise<JobRecordHeader> {
-    const deadline = Date.now() + options.timeoutMs;
-    const until = options.until ?? 'final';
-    let since: number | null = options.since?.getTime() ?? null;
-    let changed = false;
-    let wake: (() => void) | null = null;
-    const relevant = (change: JobChange | null) =>
-      change === null ||
-      change.status === null ||
-      isFinalStatus(change.status) ||
-      (until === 'change' && (since === null || change.updatedAt.getTime() !== since));
-    // Watch before the first read, so a change between the read and the wait is not missed.
-    const unwatch = this.#notifier.watch(id, (change) => {
-      if (!relevant(change)) return;
-      changed = true;
-      wake?.();
-    });
-    // Not awaited: until notifications flow the loop polls, and once they do every watcher checks again.
-    this.#notifier.ready().catch(() => {});
-    try {
-      let job = await this.getHeader(endpointName, id, options);
-      since ??= job.updatedAt.getTime();
-      const done = (current: JobRecordHeader) =>
-        isFinalStatus(current.status) || (until === 'change' && current.updatedAt.getTime() !== since);
-      while (!done(job) && !options.signal?.aborted) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) break;
-        if (!changed) {
-          const poll = this.#notifier.live ? this.#livePollIntervalMs : this.#pollIntervalMs;
-          await waitForWake(Math.min(remaining, poll), options.signal, (wakeUp) => {
-            wake = wakeUp;
-            return () => {
-              wake = null;
-            };
-          });
-          if (options.signal?.aborted || (!changed && Date.now() >= deadline)) break;
-        }
-        changed = false;
-        job = await this.getHeader(endpointName, id, options);
-      }
-      return job;
-    } finally {
-      unwatch();
-    }
+  wait(endpointName: string, id: string, options: WaitOptions): Promise<JobRecordHeader> {
+    return waitForJob(this.#waiting, id, options, () => this.getHeader(endpointName, id, options));
   }
 
   /** Yields the job now and after each change, until it is final, the signal aborts or it disappears. */
-  async *watch(
+  watch(
     endpointName: string,
     id: string,
     options: CallerOptions & { signal?: AbortSignal },
   ): AsyncGenerator<JobRecordHeader> {
-    let job = await this.getHeader(endpointName, id, options);
-    yield job;
-    while (!isFinalStatus(job.status) && !options.signal?.aborted) {
-      try {
-        job = await this.wait(endpointName, id, {
-          ...options,
-          until: 'change',
-          since: job.updatedAt,
-          timeoutMs: 60_000,
-        });
-      } catch (error) {
-        if (error instanceof NotFoundError) return;
-        throw error;
-      }
-      if (!options.signal?.aborted) yield job;
-    }
+    return watchJob(
+      () => this.getHeader(endpointName, id, options),
+      (since) => this.wait(endpointName, id, { ...options, until: 'change', since, timeoutMs: 60_000 }),
+      options,
+    );
   }
 
   async list(endpointName: string, options: ListOptions = {}): Promise<ListPage> {
@@ -407,54 +289,8 @@ export class JobService {
   async close(): Promise<void> {
     if (this.#ownsNotifier) await this.#notifier.close();
   }
-
-  #visible<T extends JobRecordHeader>(
-    job: T | null,
-    endpointName: string,
-    owner: string | null | undefined,
-  ): T {
-    if (!job || job.endpoint !== endpointName || job.owner !== (owner ?? null)) throw new NotFoundError();
-    return job;
-  }
 }
 
 export function createJobService(options: JobServiceOptions): JobService {
   return new JobService(options);
-}
-
-/** The scheduling options of a submit, checked: when the job may start, and its priority. */
-function checkSchedule(
-  options: Pick<SubmitOptions, 'runAt' | 'delayMs' | 'priority'>,
-  defaultPriority: number,
-): Pick<NewJob, 'runAt' | 'delayMs' | 'priority'> {
-  const { runAt, delayMs } = options;
-  if (runAt !== undefined) checkStorableDate(runAt, 'runAt');
-  if (delayMs !== undefined) {
-    checkNumber('delayMs', delayMs, 'nonNegative', (message) => InvalidInputError.field('delayMs', message));
-  }
-  const priority = checkPriority(options.priority ?? defaultPriority, (message) =>
-    InvalidInputError.field('priority', message),
-  );
-  return { runAt: runAt ?? null, delayMs: runAt === undefined ? (delayMs ?? null) : null, priority };
-}
-
-/** Any error as this project's error type (unexpected ones become a generic 500 problem). */
-function asJobsError(error: unknown): JobsError {
-  return error instanceof JobsError
-    ? error
-    : new JobsError('internal', 500, 'Internal error', { cause: error });
-}
-
-function validateIdempotencyKey(key: string): void {
-  if (
-    typeof key !== 'string' ||
-    key.length === 0 ||
-    key.length > MAX_IDEMPOTENCY_KEY_LENGTH ||
-    !IDEMPOTENCY_KEY_PATTERN.test(key)
-  ) {
-    throw InvalidInputError.field(
-      'Idempotency-Key',
-      `The idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`,
-    );
-  }
 }

@@ -250,3 +250,25 @@ export class ChangeListener {
     await this.attempt?.catch(() => {});
   }
 }
+
+/**
+ * Connection settings of the LISTEN connection: `listen` (a connection string or settings), or else the pool's
+ * own.
+ */
+export function listenClientConfig(
+  listen: string | pg.ClientConfig | undefined,
+  pool: pg.Pool,
+): pg.ClientConfig {
+  if (typeof listen === 'string')
+    return { connectionString: listen, keepAlive: true, connectionTimeoutMillis: 10_000 };
+  if (listen) return { keepAlive: true, connectionTimeoutMillis: 10_000, ...listen };
+  // The pool's own settings (password and ssl key are non-enumerable there: copy them explicitly).
+  const source = pool.options as pg.PoolConfig;
+  return {
+    ...source,
+    password: source.password,
+    ssl: source.ssl,
+    keepAlive: true,
+    connectionTimeoutMillis: source.connectionTimeoutMillis || 10_000,
+  } as pg.ClientConfig;
+}

@@ -459,6 +459,7 @@ describe('migrations', () => {
       await client.query(`GRANT SELECT ON "${schema}".schema_migrations TO ${role}`);
       await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".jobs TO ${role}`);
       await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".cleanups TO ${role}`);
+      await client.query(`GRANT SELECT, INSERT, UPDATE ON "${schema}".schedules TO ${role}`);
     });
     const url = new URL(DATABASE_URL);
     url.username = role;
@@ -487,6 +488,8 @@ describe('migrations', () => {
       });
       expect(pending).toMatchObject([{ job: { id, output: 1 }, attempt: 1 }]);
       expect(await repository.finishCleanup(id, cleanupToken, null)).toBe(true);
+      expect(await repository.advanceSchedule('limited-role', new Date())).toBe(true);
+      expect((await repository.readSchedules(['limited-role'])).size).toBe(1);
     } finally {
       await repository.close();
       await withAdmin(async (client) => {

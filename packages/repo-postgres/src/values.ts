@@ -47,3 +47,14 @@ export function checkProgress(progress: JobProgress): JobProgress {
 export function dateParam(value: Date, field: string): string {
   return checkStorableDate(value, field).toISOString();
 }
+
+/** An id or token that can match a stored one (anything else matches nothing, without asking the database). */
+export function isUsableText(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    checkText(value, 'id', 200);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,24 +1,18 @@
-import { allOk, Batcher } from '../batcher.js';
-import { CANCELED_PROBLEM, UnavailableError } from '../errors.js';
+import { CANCELED_PROBLEM } from '../errors.js';
 import { newLeaseToken } from '../ids.js';
 import { consoleLogger, describeError, type Logger } from '../logger.js';
 import { ChangeNotifier } from '../notifier.js';
 import { checkNumber, numberOption } from '../options.js';
 import type { JobQueue, QueueConsumer, QueueDelivery } from '../queue.js';
-import type { ClaimRequest, JobRepository, SettleOutcome, SettleRequest } from '../repository.js';
-import { sleep, within } from '../timers.js';
+import type { JobRepository, SettleOutcome } from '../repository.js';
+import { within } from '../timers.js';
 import { type JobHeader, type JobRecord, toJobHeader } from '../types.js';
 import type { Worker, WorkerContext } from '../worker.js';
-import {
-  type AbortReason,
-  attemptsExhausted,
-  execute,
-  invalidOutput,
-  nextState,
-  toExecutionResult,
-} from './execute.js';
-import { type LeasedRun, LeaseKeeper } from './lease.js';
+import { RepositoryCalls } from './calls.js';
+import { attemptsExhausted, execute, nextState, toExecutionResult } from './execute.js';
+import { LeaseKeeper } from './lease.js';
 import { DurationStats, ProgressReporter } from './progress.js';
+import { Run } from './run.js';
 
 export interface WorkerHostOptions {
   repository: JobRepository;
@@ -40,62 +34,6 @@ export interface WorkerHostOptions {
 }
 
 /**
- * One claimed job running here. Its AbortSignal is made only when the worker asks for it (most short workers
- * never do, and a signal is the costliest object of a run); `aborted` tells the host either way.
- */
-class Run implements LeasedRun {
-  reason: AbortReason | null = null;
-  /** The worker returned or threw: its signal is no longer aborted (the result is being recorded). */
-  finished = false;
-  /** Resolves with the abort reason (a DOMException) when the run is aborted. */
-  readonly aborted: Promise<DOMException>;
-  #controller: AbortController | null = null;
-  #abortError: DOMException | null = null;
-  #onAbort!: (error: DOMException) => void;
-
-  constructor(
-    readonly job: JobRecord,
-    readonly leaseToken: string,
-    public renewedAt: number,
-  ) {
-    this.aborted = new Promise((resolve) => {
-      this.#onAbort = resolve;
-    });
-  }
-
-  get id(): string {
-    return this.job.id;
-  }
-
-  get attempt(): number {
-    return this.job.attempt;
-  }
-
-  get claimedVersion(): number {
-    return this.job.updatedAt.getTime();
-  }
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#abortError) this.#controller.abort(this.#abortError);
-    }
-    return this.#controller.signal;
-  }
-
-  abort(reason: AbortReason): void {
-    if (this.reason || this.finished) return;
-    this.reason = reason;
-    this.#abortError = new DOMException(
-      `Job ${reason}`,
-      reason === 'timeout' ? 'TimeoutError' : 'AbortError',
-    );
-    this.#controller?.abort(this.#abortError);
-    this.#onAbort(this.#abortError);
-  }
-}
-
-/**
  * Runs workers: consume → claim with a lease → run with an AbortSignal (cancel, timeout, lost lease,
  * shutdown) while the lease keeper renews the lease → validate the output → record the result by
  * compare-and-set. Claims, heartbeats and results of concurrent jobs each go to the repository in one call.
@@ -112,8 +50,7 @@ export class WorkerHost {
   readonly #notifier: ChangeNotifier;
   readonly #ownsNotifier: boolean;
   readonly #lease: LeaseKeeper;
-  readonly #claims: Batcher<ClaimRequest, JobRecord | null>;
-  readonly #settles: Batcher<SettleRequest, boolean>;
+  readonly #calls: RepositoryCalls;
   readonly #durations = new DurationStats();
   readonly #runs = new Map<string, Run>();
   readonly #handlers = new Set<Promise<void>>();
@@ -166,10 +103,13 @@ export class WorkerHost {
       logger: this.#logger,
     });
     this.#maxPendingResults = maxBatch;
-    this.#claims = new Batcher(async (requests) => allOk(await this.#repository.claim(requests)), {
+    this.#calls = new RepositoryCalls({
+      repository: this.#repository,
+      leaseMs: this.#leaseMs,
       maxBatch,
+      logger: this.#logger,
+      running: () => this.#state === 'running',
     });
-    this.#settles = new Batcher((requests) => this.#repository.settle(requests), { maxBatch });
   }
 
   /** Jobs running in this host now. */
@@ -242,7 +182,7 @@ export class WorkerHost {
     if (!worker || this.#state !== 'running') throw new Error('Not accepting work.');
     const leaseToken = newLeaseToken();
     const claimedAt = Date.now();
-    const job = await this.#claim({
+    const job = await this.#calls.claim({
       id: delivery.jobId,
       leaseToken,
       leaseMs: this.#leaseMs,
@@ -252,12 +192,12 @@ export class WorkerHost {
     const endpoint = worker.endpoint;
     if (job.endpoint !== endpoint.name) {
       this.#logger.error('delivery on the wrong endpoint queue', { jobId: job.id, endpoint: job.endpoint });
-      return this.#release(job, leaseToken);
+      return this.#calls.release(job, leaseToken);
     }
     // stop() began while the claim was under way: hand the job straight back.
-    if (this.#state !== 'running') return this.#release(job, leaseToken);
+    if (this.#state !== 'running') return this.#calls.release(job, leaseToken);
     if (job.cancelRequested) {
-      await this.#settle(job, leaseToken, {
+      await this.#calls.settle(job, leaseToken, {
         status: 'canceled',
         error: CANCELED_PROBLEM,
         retentionMs: endpoint.retentionMs,
@@ -265,7 +205,7 @@ export class WorkerHost {
       return;
     }
     if (job.attempt > job.maxAttempts) {
-      await this.#settle(job, leaseToken, {
+      await this.#calls.settle(job, leaseToken, {
         status: 'failed',
         error: attemptsExhausted(job),
         retentionMs: endpoint.retentionMs,
@@ -273,24 +213,6 @@ export class WorkerHost {
       return;
     }
     await this.#run(worker, new Run(job, leaseToken, claimedAt));
-  }
-
-  /**
-   * Claims, retrying while the repository is unreachable (for up to a lease), so a short outage does not burn
-   * the message's deliveries and send it to the dead letters while the job waits behind a backlog.
-   */
-  async #claim(request: ClaimRequest): Promise<JobRecord | null> {
-    const giveUpAt = Date.now() + this.#leaseMs;
-    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        return await this.#claims.add(request);
-      } catch (error) {
-        const retry =
-          error instanceof UnavailableError && this.#state === 'running' && Date.now() + delay <= giveUpAt;
-        if (!retry) throw error;
-        await sleep(delay);
-      }
-    }
   }
 
   async #run(worker: Worker<any>, run: Run): Promise<void> {
@@ -353,7 +275,7 @@ export class WorkerHost {
   /** Records the run's outcome; the run stays leased (renewed) until then. Never rejects. */
   async #record(run: Run, outcome: SettleOutcome, startedAt: number): Promise<void> {
     try {
-      const recorded = await this.#settle(run.job, run.leaseToken, outcome);
+      const recorded = await this.#calls.settle(run.job, run.leaseToken, outcome);
       if (recorded && outcome.status === 'succeeded') {
         this.#durations.record(run.job.endpoint, Date.now() - startedAt);
       }
@@ -397,61 +319,6 @@ export class WorkerHost {
     } catch (error) {
       this.#logger.warn('worker estimate failed', { jobId: job.id, error: describeError(error) });
     }
-  }
-
-  /** Records the outcome; retries while the repository is unreachable, up to the lease's end. */
-  async #settle(job: JobRecord, leaseToken: string, outcome: SettleOutcome): Promise<boolean> {
-    const giveUpAt = Date.now() + this.#leaseMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        const recorded = await this.#settles.add({ id: job.id, leaseToken, outcome });
-        if (!recorded) this.#logger.warn('result refused: the lease is no longer held', { jobId: job.id });
-        return recorded;
-      } catch (error) {
-        if (!(error instanceof UnavailableError)) return this.#settleRefused(job, leaseToken, outcome, error);
-        if (Date.now() + delay > giveUpAt) {
-          this.#logger.error('could not record the result; the job will run again after its lease', {
-            jobId: job.id,
-            error: describeError(error),
-          });
-          return false;
-        }
-        await sleep(delay);
-      }
-    }
-  }
-
-  /** The store refused the outcome itself (e.g. an output it cannot hold): fail the job, saying why. */
-  async #settleRefused(
-    job: JobRecord,
-    leaseToken: string,
-    outcome: SettleOutcome,
-    error: unknown,
-  ): Promise<boolean> {
-    this.#logger.error('the repository refused the result', { jobId: job.id, error: describeError(error) });
-    if (outcome.status !== 'succeeded') return false;
-    const failure = invalidOutput(`The output could not be stored: ${describeError(error)}`);
-    if (failure.status !== 'failed') return false;
-    try {
-      return await this.#settles.add({
-        id: job.id,
-        leaseToken,
-        outcome: { status: 'failed', error: failure.error, retentionMs: outcome.retentionMs },
-      });
-    } catch (fallbackError) {
-      this.#logger.warn(
-        'could not record the invalid_output failure; the job will run again after its lease',
-        {
-          jobId: job.id,
-          error: describeError(fallbackError),
-        },
-      );
-      return false;
-    }
-  }
-
-  async #release(job: JobRecord, leaseToken: string): Promise<void> {
-    await this.#settle(job, leaseToken, { status: 'queued', delayMs: 0, error: null, refundAttempt: true });
   }
 }
 

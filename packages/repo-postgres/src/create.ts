@@ -1,0 +1,137 @@
+// Creating jobs: a batch inserted in one statement, idempotency keys resolved against the jobs holding them.
+import {
+  type CreateResult,
+  checkPriority,
+  InvalidInputError,
+  type ItemResult,
+  type NewJob,
+  UnavailableError,
+} from '@jobs/core';
+import { type Handle, refused } from './handle.js';
+import { type HeaderRow, toHeader } from './rows.js';
+import { checkDuration, checkInteger, checkOptionalText, checkText, dateParam } from './values.js';
+
+/** Inserts a batch of jobs, one statement a round; a job whose key is taken gets the live job holding it. */
+export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
+  interface Item {
+    index: number;
+    id: string;
+    endpoint: string;
+    input: string;
+    owner: string | null;
+    key: string | null;
+    hash: string | null;
+    maxAttempts: number;
+    runAt: string | null;
+    delay: number | null;
+    priority: number;
+  }
+  const results: Array<ItemResult<CreateResult> | undefined> = new Array(jobs.length);
+  let pending: Item[] = [];
+  jobs.forEach((job, index) => {
+    try {
+      pending.push({
+        index,
+        id: checkText(job.id, 'id', 200),
+        endpoint: checkText(job.endpoint, 'endpoint', 200),
+        owner: checkOptionalText(job.owner, 'owner'),
+        key: checkOptionalText(job.idempotencyKey, 'idempotencyKey'),
+        hash: checkOptionalText(job.inputHash, 'inputHash'),
+        maxAttempts: checkInteger(job.maxAttempts, 'maxAttempts', 1),
+        runAt: job.runAt == null ? null : dateParam(job.runAt, 'runAt'),
+        delay: job.runAt == null && job.delayMs != null ? checkDuration(job.delayMs, 'delayMs') : null,
+        priority: checkPriority(job.priority ?? 0, (message) => InvalidInputError.field('priority', message)),
+        input: db.json(job.input, 'input'),
+      });
+    } catch (error) {
+      results[index] = refused(error);
+    }
+  });
+  // Inserted in key order, so two batches with the same keys wait for each other instead of deadlocking.
+  pending.sort((a, b) => (a.key ?? '').localeCompare(b.key ?? '') || a.index - b.index);
+  const duplicateId = (item: Item) => {
+    results[item.index] = refused(
+      InvalidInputError.field('id', `A job with id ${item.id} already exists.`, 'duplicate'),
+    );
+  };
+  for (let round = 0; pending.length > 0; round++) {
+    if (round >= 5) {
+      // Keys that keep changing hands (created and deleted by others meanwhile): let the caller try again.
+      for (const item of pending)
+        results[item.index] = refused(new UnavailableError('The job could not be created; try again.'));
+      break;
+    }
+    const inserted = await db.query<HeaderRow>('create', db.sql.insert, [
+      pending.map((item) => item.id),
+      pending.map((item) => item.endpoint),
+      pending.map((item) => item.input),
+      pending.map((item) => item.owner),
+      pending.map((item) => item.key),
+      pending.map((item) => item.hash),
+      pending.map((item) => item.maxAttempts),
+      pending.map((item) => item.runAt),
+      pending.map((item) => item.delay),
+      pending.map((item) => item.priority),
+      db.channel,
+    ]);
+    const byId = new Map(inserted.rows.map((row) => [row.id, row]));
+    const missing: Item[] = [];
+    for (const item of pending) {
+      const row = byId.get(item.id);
+      if (row?.endpoint === item.endpoint && row.idempotency_key === item.key) {
+        byId.delete(item.id);
+        results[item.index] = { ok: true, value: { job: toHeader(row), created: true } };
+      } else if (item.key === null) duplicateId(item);
+      else missing.push(item);
+    }
+    pending = missing.length === 0 ? [] : await resolveKeys(db, missing, results, duplicateId);
+  }
+  return results as ItemResult<CreateResult>[];
+}
+
+/**
+ * Jobs not inserted although they carry an idempotency key: the key's live job answers them; an expired job's
+ * key is released and they are inserted again; an id already taken refuses them. Returns those to retry.
+ */
+async function resolveKeys<
+  Item extends { index: number; id: string; endpoint: string; owner: string | null; key: string | null },
+>(
+  db: Handle,
+  items: Item[],
+  results: Array<ItemResult<CreateResult> | undefined>,
+  duplicateId: (item: Item) => void,
+): Promise<Item[]> {
+  const found = await db.query<HeaderRow & { expired: boolean }>('create', db.sql.findByKeys, [
+    items.map((item) => item.endpoint),
+    items.map((item) => item.owner),
+    items.map((item) => item.key),
+  ]);
+  const keyOf = (endpoint: string, owner: string | null, key: string | null) =>
+    JSON.stringify([endpoint, owner, key]);
+  const byKey = new Map(found.rows.map((row) => [keyOf(row.endpoint, row.owner, row.idempotency_key), row]));
+  const retry: Item[] = [];
+  const expired: string[] = [];
+  const unexplained: Item[] = [];
+  for (const item of items) {
+    const row = byKey.get(keyOf(item.endpoint, item.owner, item.key));
+    if (row && !row.expired)
+      results[item.index] = { ok: true, value: { job: toHeader(row), created: false } };
+    else if (row) {
+      expired.push(row.id);
+      retry.push(item);
+    } else unexplained.push(item);
+  }
+  if (expired.length > 0) await db.query('create', db.sql.releaseExpiredKeys, [expired]);
+  if (unexplained.length > 0) {
+    // Its id is taken, or the job holding its key was deleted meanwhile (then it is inserted next round).
+    const taken = await db.query<{ id: string }>('create', db.sql.exists, [
+      unexplained.map((item) => item.id),
+    ]);
+    const takenIds = new Set(taken.rows.map((row) => row.id));
+    for (const item of unexplained) {
+      if (takenIds.has(item.id)) duplicateId(item);
+      else retry.push(item);
+    }
+  }
+  return retry;
+}
