@@ -36,6 +36,10 @@ export function packageTests(name: string, test: Record<string, unknown> = {}) {
         ? ['src/**/*.faults.test.ts', 'test/**/*.faults.test.ts']
         : ['src/**/*.test.ts', 'test/**/*.test.ts'],
       exclude: faultsPass ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.faults.test.ts'],
+      // Tests over real sockets, servers and processes share two cores with the rest of the run: vitest's 5 s
+      // default fails them when the machine is busy, not when they are wrong.
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
       ...test,
     },
   });

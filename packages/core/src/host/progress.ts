@@ -45,10 +45,17 @@ export class ProgressReporter {
     );
   }
 
-  /** The worker's own estimate of the whole run's duration. */
+  /**
+   * The worker's own estimate of the whole run's duration. A run expected to outlast the throttle interval has
+   * its ETA stored at once (clients polling it want it from the start); a quicker one's goes with its result.
+   */
   estimate(durationMs: number): void {
     if (this.#closed) return;
     this.#hold({ estimatedRemainingMs: Math.max(0, durationMs - (Date.now() - this.#startedAt)) });
+    if (durationMs > this.#intervalMs) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#flush();
+    }
   }
 
   /** The update still held back, which the caller stores with the result; nothing is written afterwards. */
