@@ -277,11 +277,15 @@ export class JobService {
   }
 
   /**
-   * Suggested seconds before the client polls again: until the ETA (stored by the repository's clock, read here
-   * against this node's, so a skew between them only shifts this hint), 1 to 60 s.
+   * Suggested seconds before the client polls again: until a delayed job's runAt, or until the ETA (both stored
+   * by the repository's clock, read here against this node's, so a skew between them only shifts this hint),
+   * 1 to 60 s.
    */
   retryAfterSeconds(job: JobRecordHeader): number {
     const eta = job.estimatedCompletionAt?.getTime();
+    const untilDue = job.status === 'queued' ? job.runAt.getTime() - Date.now() : 0;
+    // A delayed job: nothing happens before its runAt.
+    if (untilDue > 2_000) return Math.min(60, Math.ceil(untilDue / 1000));
     if (eta === undefined) return job.status === 'queued' ? 2 : 1;
     return Math.min(60, Math.max(1, Math.ceil((eta - Date.now()) / 1000)));
   }

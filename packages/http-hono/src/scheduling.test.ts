@@ -59,6 +59,9 @@ describe('Job-Run-At, Job-Delay and Job-Priority', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const read = await get(`${server.origin}${submitted.links.self}`, tenant);
     expect(read.status).toBe(200);
+    // Nothing happens before its runAt: polling sooner than the hint's 60 s cap would be wasted.
+    expect(response.headers.get('retry-after')).toBe('60');
+    expect(read.headers.get('retry-after')).toBe('60');
     const got = await json<JobRepresentation>(read);
     expect(got).toMatchObject({ status: 'queued', runAt: submitted.runAt, priority: -7, attempt: 0 });
     expect(read.headers.get('etag')).toBe(response.headers.get('etag'));
