@@ -9,8 +9,6 @@ export function packageBuild(overrides: Options = {}) {
     clean: true,
     sourcemap: true,
     target: 'es2022',
-    // Class names are part of the API (errors are told apart by `name`); esbuild would rename self-referencing ones.
-    keepNames: true,
     ...overrides,
   });
 }

@@ -97,7 +97,9 @@ export class InvalidInputError extends JobsError {
 
   /** An invalid value of one field: the detail is also the issue's message. */
   static field(field: string, detail: string, code?: string): InvalidInputError {
-    return new InvalidInputError(detail, [{ path: [field], message: detail, ...(code ? { code } : {}) }]);
+    // `new this`, not `new InvalidInputError`: a bundler renames a class that names itself inside (esbuild gives
+    // it `_InvalidInputError`), and the name is what `name` (and so every caller) sees.
+    return new this(detail, [{ path: [field], message: detail, ...(code ? { code } : {}) }]);
   }
 }
 
