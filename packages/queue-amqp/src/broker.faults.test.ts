@@ -7,10 +7,8 @@ import {
   createJobsRuntime,
   defineEndpoint,
   implement,
-  type JobRepository,
   newJobId,
   type QueueDelivery,
-  sleep,
   UnavailableError,
 } from '@jobs/core';
 import { createMemoryRepository } from '@jobs/memory';
@@ -23,7 +21,9 @@ import {
   AMQP_URL,
   brokerEval,
   closeConnectionsNamed,
+  countRecordedResults,
   delay,
+  doublingRuntime,
   rabbitmqctl,
   randomName,
   recordEvents,
@@ -83,41 +83,9 @@ async function loadThroughRuntime(
   const events = recordEvents(queue);
   const repository = createMemoryRepository();
   // Every result the repository accepted, per job: exactly-once recording means exactly one each.
-  const recorded = new Map<string, number>();
-  const settle = repository.settle.bind(repository);
-  repository.settle = (async (requests) => {
-    const results = await settle(requests);
-    requests.forEach((request, index) => {
-      const result = results[index];
-      if (result?.ok && result.value && request.outcome.status === 'succeeded') {
-        recorded.set(request.id, (recorded.get(request.id) ?? 0) + 1);
-      }
-    });
-    return results;
-  }) satisfies JobRepository['settle'];
+  const recorded = countRecordedResults(repository);
 
-  const endpoint = defineEndpoint({
-    name: randomName('e'),
-    input: z.object({ n: z.number() }),
-    output: z.object({ doubled: z.number() }),
-    concurrency: 16,
-    maxAttempts: 20,
-    backoff: { initialMs: 50, maxMs: 500 },
-  });
-  const runs = new Map<string, number>();
-  const worker = implement(endpoint, async (input, context) => {
-    runs.set(context.job.id, (runs.get(context.job.id) ?? 0) + 1);
-    await sleep(5 + Math.random() * 20);
-    return { doubled: input.n * 2 };
-  });
-  const runtime = createJobsRuntime({
-    repository,
-    queue,
-    workers: [worker],
-    host: { leaseMs: 5_000, shutdownTimeoutMs: 5_000 },
-    sweeper: { intervalMs: 250, redispatchAfterMs: 5_000 },
-    logger: recordingLogger(),
-  });
+  const { runtime, endpoint, runs } = doublingRuntime(repository, queue, recordingLogger());
   await runtime.start();
   try {
     const ids: string[] = [];

@@ -9,14 +9,20 @@
  * `rabbitmq-server` and `rabbitmqctl` installed here (run as root or as the broker's user), and fails, never
  * skips, when the nodes cannot be started. The shared broker on 5672 is not touched.
  */
-import { createJobsRuntime, defineEndpoint, implement, type JobQueue, newJobId, sleep } from '@jobs/core';
+import { type JobQueue, newJobId } from '@jobs/core';
 import { createMemoryRepository } from '@jobs/memory';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { type ClusterNode, LocalRabbitCluster } from './cluster-support.js';
 import type { AmqpQueueEvent, ConnectionRole } from './events.js';
 import { createAmqpQueue } from './index.js';
-import { countRecordedResults, delay, randomName, recordingLogger, waitFor } from './test-support.js';
+import {
+  countRecordedResults,
+  delay,
+  doublingRuntime,
+  randomName,
+  recordingLogger,
+  waitFor,
+} from './test-support.js';
 
 const JOBS = 2_000;
 /** The submitter stays at most this many jobs ahead of the recorded results: publishing never stops. */
@@ -128,28 +134,7 @@ describe('RabbitMQ cluster of three nodes', () => {
 
       const repository = createMemoryRepository();
       const recorded = countRecordedResults(repository);
-      const endpoint = defineEndpoint({
-        name: randomName('e'),
-        input: z.object({ n: z.number() }),
-        output: z.object({ doubled: z.number() }),
-        concurrency: 16,
-        maxAttempts: 20,
-        backoff: { initialMs: 50, maxMs: 500 },
-      });
-      const runs = new Map<string, number>();
-      const worker = implement(endpoint, async (input, context) => {
-        runs.set(context.job.id, (runs.get(context.job.id) ?? 0) + 1);
-        await sleep(5 + Math.random() * 20);
-        return { doubled: input.n * 2 };
-      });
-      const runtime = createJobsRuntime({
-        repository,
-        queue,
-        workers: [worker],
-        host: { leaseMs: 5_000, shutdownTimeoutMs: 5_000 },
-        sweeper: { intervalMs: 250, redispatchAfterMs: 5_000 },
-        logger: runtimeLogger,
-      });
+      const { runtime, endpoint, runs } = doublingRuntime(repository, queue, runtimeLogger);
       const endpointQueue = queue.names.queue(endpoint.name);
       const deadLetterQueue = queue.names.deadLetterQueue;
       const ids: string[] = [];

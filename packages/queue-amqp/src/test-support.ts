@@ -4,9 +4,19 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { JobRepository, Logger } from '@jobs/core';
+import {
+  createJobsRuntime,
+  defineEndpoint,
+  implement,
+  type JobQueue,
+  type JobRepository,
+  type JobsRuntime,
+  type Logger,
+  sleep,
+} from '@jobs/core';
 import { delay, waitFor as sharedWaitFor, type WaitForOptions } from '@jobs/testing';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
+import { z } from 'zod';
 import type { AmqpQueueEvent } from './events.js';
 import { DEFAULT_URL } from './options.js';
 import type { AmqpJobQueue } from './queue.js';
@@ -61,6 +71,40 @@ export function countRecordedResults(repository: JobRepository): Map<string, num
     return results;
   }) satisfies JobRepository['settle'];
   return recorded;
+}
+
+/**
+ * The faults tests' runtime: one endpoint whose worker doubles its input after 5 to 25 ms, many attempts with
+ * short backoff (a disruption must not fail a job), short sweeps; `runs` counts each job's executions.
+ */
+export function doublingRuntime(
+  repository: JobRepository,
+  queue: JobQueue,
+  logger: Logger,
+): { runtime: JobsRuntime; endpoint: { name: string }; runs: Map<string, number> } {
+  const endpoint = defineEndpoint({
+    name: randomName('e'),
+    input: z.object({ n: z.number() }),
+    output: z.object({ doubled: z.number() }),
+    concurrency: 16,
+    maxAttempts: 20,
+    backoff: { initialMs: 50, maxMs: 500 },
+  });
+  const runs = new Map<string, number>();
+  const worker = implement(endpoint, async (input, context) => {
+    runs.set(context.job.id, (runs.get(context.job.id) ?? 0) + 1);
+    await sleep(5 + Math.random() * 20);
+    return { doubled: input.n * 2 };
+  });
+  const runtime = createJobsRuntime({
+    repository,
+    queue,
+    workers: [worker],
+    host: { leaseMs: 5_000, shutdownTimeoutMs: 5_000 },
+    sweeper: { intervalMs: 250, redispatchAfterMs: 5_000 },
+    logger,
+  });
+  return { runtime, endpoint, runs };
 }
 
 /** Records the queue's state events. */
