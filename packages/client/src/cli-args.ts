@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { JobStatus } from '@jobs/core';
 import { parseSchedule, type Schedule } from './cli-schedule.js';
+import { JOB_STATUSES } from './wire.js';
 
 export class UsageError extends Error {
   /** The command whose usage to show after the message (the general usage when null). */
@@ -224,8 +225,6 @@ ${EXIT_CODES}
 `;
 }
 
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
-
 export type FollowMode = 'events' | 'long-poll' | 'poll';
 
 /** What to do while waiting (submit --wait, wait). */
@@ -286,8 +285,8 @@ export function parseInvocation(argv: string[]): Invocation {
   if (values.json && values.quiet) throw new UsageError('--json and --quiet exclude each other', command);
   const timeoutSeconds = number(values.timeout, 'timeout', command, false);
   const status = values.status;
-  if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
-    throw new UsageError(`--status expects one of ${STATUSES.join(', ')}`, command);
+  if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) {
+    throw new UsageError(`--status expects one of ${JOB_STATUSES.join(', ')}`, command);
   }
   const limit = number(values.limit, 'limit', command, true);
   const schedule = parseSchedule(values, (message) => {

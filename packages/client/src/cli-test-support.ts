@@ -1,8 +1,7 @@
 // Test helpers of the `jobs-client` command (not part of the build): the command built from source with tsup into a
 // temporary directory, run as a child process.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
@@ -14,9 +13,15 @@ export interface BuiltCli {
   remove(): Promise<void>;
 }
 
-/** Builds src/cli.ts as the package does (ESM for Node), into a temporary directory. */
+/**
+ * Builds src/cli.ts as the package does (ESM for Node), into a temporary directory under the package's
+ * node_modules: tsup keeps the package's dependencies external when it runs from the package's folder, and they
+ * must resolve from where the bundle is (from the workspace root it bundles them instead; both work).
+ */
 export async function buildCli(): Promise<BuiltCli> {
-  const directory = await mkdtemp(join(tmpdir(), 'jobs-cli-'));
+  const cacheDirectory = fileURLToPath(new URL('../node_modules/.cache/', import.meta.url));
+  await mkdir(cacheDirectory, { recursive: true });
+  const directory = await mkdtemp(join(cacheDirectory, 'jobs-cli-'));
   await build({
     entry: { cli: fileURLToPath(new URL('./cli.ts', import.meta.url)) },
     outDir: directory,

@@ -147,7 +147,13 @@ interface SignalScope {
   dispose(): void;
 }
 
-/** A signal that aborts with the caller's signal or after `timeoutMs` (0 or Infinity: never). */
+/**
+ * A signal that aborts with the caller's signal or after `timeoutMs` (0 or Infinity: never). Not
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: the caller's signal may live as long as the program, and
+ * a combined signal stays registered on it (nodejs/node#54614); the timer must also be cleared once the response
+ * headers are in (a long body or stream is not bound by the request timeout), and `timedOut` tells a timeout
+ * from the caller's abort.
+ */
 export function linkSignal(parent: AbortSignal | undefined, timeoutMs: number): SignalScope {
   const controller = new AbortController();
   let timedOut = false;
@@ -176,7 +182,10 @@ export function linkSignal(parent: AbortSignal | undefined, timeoutMs: number): 
   };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the caller checks the signal). */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts (the caller checks the signal). The client's own: it
+ * imports only types from `@jobs/core`, so a browser bundle carries none of the server runtime.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted || ms <= 0) return resolve();

@@ -1,7 +1,7 @@
 import type { JobHeader, JobStatus, ProblemDetails, ScheduleInfo } from '@jobs/core';
 import type { Problem } from './errors.js';
 
-const STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
+export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 
 /** `Accept` of every request that expects JSON (a problem is JSON too). */
 export const ACCEPT_JSON = 'application/json, application/problem+json';
@@ -34,7 +34,7 @@ export function isFinal(status: JobStatus): boolean {
 export function parseJob(value: unknown, base: string): Job {
   if (!isRecord(value)) throw new TypeError('the job representation is not an object');
   const status = value.status;
-  if (typeof status !== 'string' || !STATUSES.includes(status as JobStatus)) {
+  if (typeof status !== 'string' || !JOB_STATUSES.includes(status as JobStatus)) {
     throw new TypeError(`unknown job status ${JSON.stringify(status)}`);
   }
   const links = isRecord(value.links) ? value.links : {};

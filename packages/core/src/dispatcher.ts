@@ -1,8 +1,9 @@
 import { consoleLogger, describeError, type Logger } from './logger.js';
 import type { ChangeNotifier } from './notifier.js';
 import { numberOption } from './options.js';
-import type { JobQueue, QueueMessage } from './queue.js';
-import type { DispatchItem, DispatchQuery, JobRepository } from './repository.js';
+import { publishItems } from './publish.js';
+import type { JobQueue } from './queue.js';
+import type { DispatchQuery, JobRepository } from './repository.js';
 import { unrefTimer } from './timers.js';
 import type { JobChange } from './types.js';
 
@@ -205,35 +206,4 @@ export class Dispatcher {
       this.#wake = done;
     });
   }
-}
-
-/**
- * Publishes dispatch items with all messages in flight at once (the queue's `publishMany` when it has one);
- * entry i says whether item i is in the queue. Failures are logged once per call, with how many failed.
- */
-export async function publishItems(
-  queue: JobQueue,
-  items: readonly DispatchItem[],
-  logger: Logger,
-): Promise<boolean[]> {
-  const messages: QueueMessage[] = items.map((item) => ({ endpoint: item.endpoint, jobId: item.id }));
-  const errors = queue.publishMany
-    ? await queue.publishMany(messages)
-    : await Promise.all(
-        messages.map((message) =>
-          queue.publish(message.endpoint, message.jobId).then(
-            () => null,
-            (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-          ),
-        ),
-      );
-  const failed = errors.filter((error) => error !== null);
-  if (failed.length > 0) {
-    logger.warn('publish failed; the jobs stay queued and are dispatched again', {
-      failed: failed.length,
-      of: items.length,
-      error: describeError(failed[0]),
-    });
-  }
-  return errors.map((error) => error === null);
 }

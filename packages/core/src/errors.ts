@@ -99,6 +99,7 @@ export class InvalidInputError extends JobsError {
   static field(field: string, detail: string, code?: string): InvalidInputError {
     // `new this`, not `new InvalidInputError`: a bundler renames a class that names itself inside (esbuild gives
     // it `_InvalidInputError`), and the name is what `name` (and so every caller) sees.
+    // biome-ignore lint/complexity/noThisInStatic: see above; `new InvalidInputError` would break the name when bundled
     return new this(detail, [{ path: [field], message: detail, ...(code ? { code } : {}) }]);
   }
 }

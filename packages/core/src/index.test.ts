@@ -38,6 +38,8 @@ describe('the public API of @jobs/core', () => {
       'execute',
       'runCleanup',
       'waitForWake',
+      'toIssues',
+      'CANCELED_PROBLEM',
     ]) {
       expect(core).not.toHaveProperty(name);
     }

@@ -20,7 +20,6 @@ export {
   type RetryPolicy,
 } from './endpoint.js';
 export {
-  CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidEndpointError,
   InvalidInputError,
@@ -36,7 +35,6 @@ export {
   problem,
   problemType,
   RetryLaterError,
-  toIssues,
   UnavailableError,
   type ValidationIssue,
 } from './errors.js';

@@ -1,6 +1,6 @@
-import { publishItems } from './dispatcher.js';
 import { consoleLogger, describeError, type Logger } from './logger.js';
 import { numberOption } from './options.js';
+import { publishItems } from './publish.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository } from './repository.js';
 import { unrefTimer } from './timers.js';

@@ -83,7 +83,12 @@ export function notAllowed(c: Context, allow: string[]): Response {
   return methodNotAllowed([...allow, 'OPTIONS']);
 }
 
-/** A signal that aborts when any of `signals` does; `dispose` removes the listeners. */
+/**
+ * A signal that aborts when any of `signals` does; `dispose` removes the listeners. Not `AbortSignal.any`: one of
+ * the signals is the app's shutdown signal, which lives as long as the app, and a signal combined from it per
+ * request stays registered on it (nodejs/node#54614, denoland/deno#24842); removing our listener at the end of
+ * the request keeps a long-lived server's memory flat.
+ */
 export function anySignal(signals: readonly (AbortSignal | undefined)[]): {
   signal: AbortSignal;
   dispose: () => void;

@@ -9,6 +9,9 @@
  * the broker runs as. All nodes and `rabbitmqctl` share that user's Erlang cookie (Debian:
  * /var/lib/rabbitmq/.erlang.cookie; the scripts set HOME to that directory for root too). The first node starts
  * `epmd` if none runs. Every failure throws, with the tail of the node's log.
+ *
+ * Over 400 lines on purpose: node lifecycle, clustering and cleanup share the per-node state and are only ever
+ * read together, by whoever debugs the cluster test.
  */
 import { execFile } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';

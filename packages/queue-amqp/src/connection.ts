@@ -277,7 +277,9 @@ export class ManagedConnection {
           },
         });
     // A custom factory may not bound its own time, and close() must not wait for a hanging attempt: give up
-    // after connectTimeoutMs (or at close), and close a connection that arrives after that.
+    // after connectTimeoutMs (or at close), and close a connection that arrives after that. (Not core's
+    // withTimeout: it neither races the queue's stop signal nor says that the attempt was abandoned, and a late
+    // connection nobody closes would stay open.)
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     let abandoned = false;

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { deferred } from '../helpers.js';
 import { input, output, type RuntimeFixture } from './fixture.js';
 
-/** A job's way from submit to its final state: success, retries, timeouts, cancellation, errors, progress. */
+/**
+ * A job's way from submit to its final state: success, retries, timeouts, cancellation, errors, progress. One
+ * file over 400 lines on purpose: a list of independent test cases sharing one fixture, read one case at a time.
+ */
 export function lifecycleTests(fixture: () => RuntimeFixture, timeout: number): void {
   it(
     'submit → run → succeeded; the output is readable',
