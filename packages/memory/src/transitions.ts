@@ -254,5 +254,14 @@ export function deleteExpiredJobs(store: JobStore, limit: number): JobRecordHead
 /** When a new job may start: its runAt, or now + its delay, or now. */
 function startTime(job: NewJob, now: number): number {
   if (job.runAt != null) return Math.floor(checkStorableDate(job.runAt, 'runAt').getTime());
-  return job.delayMs == null ? now : now + Math.ceil(duration(job.delayMs, 'delayMs'));
+  if (job.delayMs == null) return now;
+  const at = now + Math.ceil(duration(job.delayMs, 'delayMs'));
+  // Past what a Date can hold (PostgreSQL and SQLite refuse it too).
+  if (!Number.isFinite(new Date(at).getTime())) {
+    throw InvalidInputError.field(
+      'delayMs',
+      `delayMs ${job.delayMs} puts the job past the latest time a date holds.`,
+    );
+  }
+  return at;
 }

@@ -9,7 +9,7 @@ import {
 } from '@jobs/core';
 import { type Handle, refused } from './handle.js';
 import { type HeaderRow, toHeader } from './rows.js';
-import { checkDuration, checkInteger, checkOptionalText, checkText, dateParam } from './values.js';
+import { checkDelay, checkInteger, checkOptionalText, checkText, dateParam } from './values.js';
 
 /** Inserts a batch of jobs, one statement a round; a job whose key is taken gets the live job holding it. */
 export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
@@ -39,7 +39,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
         hash: checkOptionalText(job.inputHash, 'inputHash'),
         maxAttempts: checkInteger(job.maxAttempts, 'maxAttempts', 1),
         runAt: job.runAt == null ? null : dateParam(job.runAt, 'runAt'),
-        delay: job.runAt == null && job.delayMs != null ? checkDuration(job.delayMs, 'delayMs') : null,
+        delay: job.runAt == null && job.delayMs != null ? checkDelay(job.delayMs) : null,
         priority: checkPriority(job.priority ?? 0, (message) => InvalidInputError.field('priority', message)),
         input: db.json(job.input, 'input'),
       });

@@ -20,6 +20,18 @@ export function checkDuration(value: number, field: string): number {
   return checkNumber(field, value, 'nonNegative', (message) => InvalidInputError.field(field, message));
 }
 
+/** A delay before a job's run time; refused (as memory and SQLite do) when it lands past what a Date holds. */
+export function checkDelay(value: number): number {
+  const delay = checkDuration(value, 'delayMs');
+  if (!Number.isFinite(new Date(Date.now() + Math.ceil(delay)).getTime())) {
+    throw InvalidInputError.field(
+      'delayMs',
+      `delayMs ${value} puts the job past the latest time a date holds.`,
+    );
+  }
+  return delay;
+}
+
 export function checkInteger(value: number, field: string, min: number, max = 2_147_483_647): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw InvalidInputError.field(field, `The ${field} must be an integer from ${min} to ${max}.`);

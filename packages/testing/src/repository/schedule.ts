@@ -57,7 +57,7 @@ export const describeScheduleContract = subSuite('scheduling', ({ test }) => {
     expect(rest.items.map((item) => item.id)).toEqual([plain.id, low.id]);
   });
 
-  test('a priority that is not an integer from -1000 to 1000 refuses its item, and a runAt no store can hold too', async (f) => {
+  test('a priority that is not an integer from -1000 to 1000 refuses its item, and a runAt or delay no store can hold too', async (f) => {
     const results = await f.repo.create([
       makeNewJob(f.endpoint, { priority: MAX_PRIORITY + 1 }),
       makeNewJob(f.endpoint, { priority: MIN_PRIORITY - 1 }),
@@ -65,10 +65,12 @@ export const describeScheduleContract = subSuite('scheduling', ({ test }) => {
       makeNewJob(f.endpoint, { runAt: new Date(Date.UTC(10_000, 0, 1)) }),
       makeNewJob(f.endpoint, { runAt: new Date(Number.NaN) }),
       makeNewJob(f.endpoint, { delayMs: -1 }),
+      // Past the largest time a Date can hold.
+      makeNewJob(f.endpoint, { delayMs: 1e20 }),
       makeNewJob(f.endpoint, { priority: MIN_PRIORITY }),
     ]);
-    for (const result of results.slice(0, 6)) expectInvalidItem(result);
-    expect(unwrap(results[6]).job.priority).toBe(MIN_PRIORITY);
+    for (const result of results.slice(0, 7)) expectInvalidItem(result);
+    expect(unwrap(results[7]).job.priority).toBe(MIN_PRIORITY);
   });
 
   test('maxAhead: fresh jobs are handed out only while fewer than that many wait in the queue unclaimed', async (f) => {
