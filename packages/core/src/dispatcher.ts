@@ -1,3 +1,4 @@
+import type { DispatchLimits } from './flow.js';
 import { consoleLogger, describeError, type Logger } from './logger.js';
 import type { ChangeNotifier } from './notifier.js';
 import { numberOption } from './options.js';
@@ -5,7 +6,7 @@ import { publishItems } from './publish.js';
 import type { JobQueue } from './queue.js';
 import type { DispatchQuery, JobRepository } from './repository.js';
 import { unrefTimer } from './timers.js';
-import type { JobChange } from './types.js';
+import { isFinalStatus, type JobChange } from './types.js';
 
 export interface DispatcherOptions {
   repository: JobRepository;
@@ -24,6 +25,12 @@ export interface DispatcherOptions {
    * wakes whenever a job starts (a place in the queue came free), and keeps to `endpoints` (or these) only.
    */
   dispatchAhead?: ReadonlyMap<string, number>;
+  /**
+   * Endpoints with flow limits (`Endpoint.limits`): their jobs stored with a limit key are handed out by a dispatch
+   * of their own that keeps to these caps (each pass, one per such endpoint). With any, the dispatcher also wakes
+   * whenever a job ends or goes back to the queue (a slot came free).
+   */
+  limits?: ReadonlyMap<string, DispatchLimits>;
   logger?: Logger;
 }
 
@@ -56,6 +63,7 @@ export class Dispatcher {
   readonly #pollIntervalMs: number;
   readonly #endpoints: readonly string[] | undefined;
   readonly #dispatchAhead: ReadonlyMap<string, number>;
+  readonly #limits: ReadonlyMap<string, DispatchLimits>;
   readonly #own = new Set<string>();
   #requested = false;
   #wake: (() => void) | null = null;
@@ -74,6 +82,7 @@ export class Dispatcher {
     this.#batchSize = numberOption('batchSize', options.batchSize, 'positiveInteger', 500);
     this.#pollIntervalMs = numberOption('pollIntervalMs', options.pollIntervalMs, 'positive', 1_000);
     this.#dispatchAhead = options.dispatchAhead ?? new Map();
+    this.#limits = options.limits ?? new Map();
     this.#endpoints = options.endpoints;
   }
 
@@ -121,7 +130,13 @@ export class Dispatcher {
     const due = change === null || (change.status === 'queued' && !this.#own.delete(change.id));
     // A job started: with a bound on the queue, its place there is free for the next one.
     const roomFreed = change?.status === 'running' && this.#dispatchAhead.size > 0;
-    if (due || roomFreed) this.wake();
+    // A job ended (or went back to the queue for a retry): with flow limits, its slot is free for the next one.
+    const slotFreed =
+      this.#limits.size > 0 &&
+      change !== null &&
+      ((change.status !== null && isFinalStatus(change.status)) ||
+        (change.status === 'queued' && change.attempt > 0));
+    if (due || roomFreed || slotFreed) this.wake();
   }
 
   async #run(): Promise<void> {
@@ -148,8 +163,8 @@ export class Dispatcher {
   }
 
   /**
-   * One pass: one dispatch call, or with bounded endpoints one per such endpoint and one for the others; null
-   * when it failed (logged).
+   * One pass: one dispatch call, or with bounded endpoints one per such endpoint and one for the others, and one
+   * per endpoint with flow limits for its keyed jobs; null when it failed (logged).
    */
   async #pass(): Promise<Pass | null> {
     const queries: DispatchQuery[] = [];
@@ -172,6 +187,17 @@ export class Dispatcher {
           redispatchAfterMs: null,
         });
       }
+    }
+    for (const [name, limits] of this.#limits) {
+      if (this.#endpoints && !this.#endpoints.includes(name)) continue;
+      const maxAhead = this.#dispatchAhead.get(name);
+      queries.push({
+        limit: this.#batchSize,
+        endpoints: [name],
+        redispatchAfterMs: null,
+        limits,
+        ...(maxAhead === undefined ? {} : { maxAhead }),
+      });
     }
     try {
       const pass: Pass = { dispatched: 0, found: 0, more: false, nextDueInMs: null };

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { InvalidEndpointError } from './errors.js';
+import type { DispatchLimits, RateLimit } from './flow.js';
 import { type NumberRule, numberOption } from './options.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from './repository.js';
 import type { ProblemDetails } from './types.js';
@@ -55,6 +56,32 @@ export interface EndpointOptions {
   description?: string;
 }
 
+/**
+ * Flow limits of an endpoint, kept across every process that shares the repository: they are applied where jobs
+ * are handed to the queue, so a job over a limit waits `queued` (it never fails for it).
+ */
+export interface EndpointLimits<Input = unknown> {
+  /**
+   * The key of a job (a tenant, an account, a customer): computed once at submit from the parsed input and the
+   * owner, stored with the job. Keys take fair turns: the key with the fewest jobs handed out goes next, so one
+   * key's backlog never starves another. A non-empty string of at most 255 characters.
+   */
+  key?: (input: Input, context: { owner: string | null }) => string;
+  /** At most this many jobs of the endpoint handed out or running at once, in all processes together. */
+  concurrency?: number;
+  /** At most this many jobs of one key handed out or running at once (needs `key`). */
+  concurrencyPerKey?: number;
+  /** At most `limit` jobs of the endpoint handed out per `intervalMs`. */
+  rate?: RateLimit;
+  /** At most `limit` jobs of one key handed out per `intervalMs` (needs `key`). */
+  ratePerKey?: RateLimit;
+}
+
+/** An endpoint's limits, checked: the caps a dispatch keeps to, and the key function (null: one key for all). */
+export interface ResolvedLimits extends DispatchLimits {
+  readonly key: ((input: unknown, context: { owner: string | null }) => string) | null;
+}
+
 export interface EndpointDefinition<
   Name extends string = string,
   Input extends z.ZodType = z.ZodType,
@@ -63,6 +90,8 @@ export interface EndpointDefinition<
   name: Name;
   input: Input;
   output: Output;
+  /** Concurrency across processes, per-key concurrency with fair turns, rate limits. Default: none. */
+  limits?: EndpointLimits<z.output<Input>>;
 }
 
 export interface Endpoint<
@@ -82,6 +111,8 @@ export interface Endpoint<
   readonly concurrency: number;
   readonly priority: number;
   readonly dispatchAhead: number | null;
+  /** Its flow limits; null when it has none (its jobs are handed out as soon as they are due). */
+  readonly limits: ResolvedLimits | null;
 }
 
 export type EndpointInput<E extends Endpoint> = z.input<E['input']>;
@@ -137,6 +168,7 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
     definition.dispatchAhead == null
       ? null
       : option('dispatchAhead', definition.dispatchAhead, 'positiveInteger', 0);
+  const limits = checkLimits(definition.limits as EndpointLimits | undefined, option, name);
   return Object.freeze({
     name,
     input: definition.input,
@@ -150,7 +182,42 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
     concurrency,
     priority,
     dispatchAhead,
+    limits,
   });
+}
+
+function checkLimits(
+  limits: EndpointLimits | undefined,
+  option: (path: string, value: unknown, rule: NumberRule, fallback: number) => number,
+  name: string,
+): ResolvedLimits | null {
+  if (limits === undefined || limits === null) return null;
+  const fail = (message: string) => new InvalidEndpointError(`Endpoint ${name}: ${message}`);
+  if (typeof limits !== 'object') throw fail('limits must be an object.');
+  if (limits.key !== undefined && typeof limits.key !== 'function')
+    throw fail('limits.key must be a function.');
+  const count = (path: string, value: unknown) =>
+    value === undefined ? null : option(`limits.${path}`, value, 'positiveInteger', 0);
+  const rate = (path: string, value: RateLimit | undefined): RateLimit | null => {
+    if (value === undefined) return null;
+    if (typeof value !== 'object' || value === null)
+      throw fail(`limits.${path} must be { limit, intervalMs }.`);
+    return Object.freeze({
+      limit: option(`limits.${path}.limit`, value.limit ?? Number.NaN, 'positiveInteger', 0),
+      intervalMs: option(`limits.${path}.intervalMs`, value.intervalMs ?? Number.NaN, 'positiveInteger', 0),
+    });
+  };
+  const resolved: ResolvedLimits = {
+    key: (limits.key as ResolvedLimits['key']) ?? null,
+    concurrency: count('concurrency', limits.concurrency),
+    concurrencyPerKey: count('concurrencyPerKey', limits.concurrencyPerKey),
+    rate: rate('rate', limits.rate),
+    ratePerKey: rate('ratePerKey', limits.ratePerKey),
+  };
+  if (resolved.key === null && (resolved.concurrencyPerKey !== null || resolved.ratePerKey !== null)) {
+    throw fail('limits.concurrencyPerKey and limits.ratePerKey need limits.key.');
+  }
+  return Object.freeze(resolved);
 }
 
 /** Delay before attempt `nextAttempt` (2 for the first retry), varied by the jitter so retries do not stampede. */

@@ -13,9 +13,11 @@ export {
   type Endpoint,
   type EndpointDefinition,
   type EndpointInput,
+  type EndpointLimits,
   type EndpointOptions,
   type EndpointOutput,
   type EndpointParsedInput,
+  type ResolvedLimits,
   type RetryContext,
   type RetryPolicy,
 } from './endpoint.js';
@@ -38,6 +40,16 @@ export {
   UnavailableError,
   type ValidationIssue,
 } from './errors.js';
+export {
+  type DispatchLimits,
+  type FlowCandidate,
+  type FlowPlan,
+  type FlowState,
+  NO_LIMITS,
+  planDispatch,
+  type RateLimit,
+  rateWindowMs,
+} from './flow.js';
 export { createWorkerHost, WorkerHost, type WorkerHostOptions } from './host/host.js';
 export {
   type CursorPosition,
@@ -111,6 +123,7 @@ export {
 } from './service.js';
 export {
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_LIMIT_KEY_LENGTH,
   type SubmitManyItem,
   type SubmitManyResult,
   type SubmitOptions,

@@ -1,3 +1,4 @@
+import type { DispatchLimits } from './flow.js';
 import type {
   JobChange,
   JobProgress,
@@ -22,6 +23,12 @@ export interface NewJob {
   delayMs?: number | null;
   /** An integer from -1000 to 1000; among due jobs of an endpoint, higher is dispatched first. Default 0. */
   priority?: number;
+  /**
+   * The job's key for its endpoint's flow limits (`Endpoint.limits`; '' when the endpoint has limits but no key
+   * function). Omitted or null: the job is not subject to limits. A job with a key is handed out only by a dispatch
+   * with `limits` (see DispatchQuery), never by one without.
+   */
+  limitKey?: string | null;
 }
 
 export const MIN_PRIORITY = -1000;
@@ -118,9 +125,19 @@ export interface DispatchQuery {
    * Keeps the queue short: never-dispatched jobs are taken only while fewer than this many of the endpoint's jobs
    * are handed out and not yet claimed (queued with dispatchedAt set), so that a job of higher priority submitted
    * later does not wait behind a long backlog in the broker. Only with exactly one endpoint in `endpoints`.
-   * A bound kept by every dispatch on its own: concurrent dispatches may overshoot it a little.
+   * A bound kept by every dispatch on its own: concurrent dispatches may overshoot it a little (not with `limits`).
    */
   maxAhead?: number | undefined;
+  /**
+   * Only with exactly one endpoint in `endpoints`: hands out that endpoint's jobs stored with a `limitKey` (and
+   * only those), keeping to these caps across every dispatch of every process (concurrent dispatches of the
+   * endpoint are serialized, or see each other's held jobs): a job counts against the concurrency caps from its
+   * dispatch until it is final or back in the queue for a retry (a lost message or an expired lease handed out
+   * again keeps its place), and every hand-out counts against the rates for their interval. The order is
+   * `planDispatch`'s: jobs already counted (orphaned or stale, with `redispatchAfterMs`) first, then fair turns
+   * between keys. Without `limits`, jobs stored with a `limitKey` are never taken.
+   */
+  limits?: DispatchLimits | undefined;
 }
 
 export interface DispatchItem {
@@ -138,7 +155,8 @@ export interface DispatchResult {
   found: number;
   /**
    * Milliseconds (by the repository's clock) until the earliest `queued` job that is not claimable yet becomes
-   * claimable (runAt > now, not dispatched), so a dispatcher can sleep until then; null when there is none.
+   * claimable (runAt > now, not dispatched), or, with `limits`, until a rate limit lets a waiting job go,
+   * so a dispatcher can sleep until then; null when there is none.
    */
   nextDueInMs: number | null;
 }

@@ -71,12 +71,16 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
       e.dispatchAhead === null ? [] : [[e.name, e.dispatchAhead] as const],
     ),
   );
+  const limits = new Map(
+    [...known.values()].flatMap((e) => (e.limits === null ? [] : [[e.name, e.limits] as const])),
+  );
   const dispatcher =
     options.dispatcher === false
       ? null
       : new Dispatcher({
           ...common,
           ...(dispatchAhead.size > 0 ? { dispatchAhead } : {}),
+          ...(limits.size > 0 ? { limits } : {}),
           ...options.dispatcher,
         });
   const cleanupRunner =
@@ -103,6 +107,7 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
           ...common,
           endpoints: endpoints.map((endpoint) => endpoint.name),
           dispatchAhead,
+          limits,
           ...options.sweeper,
           onExpired: () => cleanup?.wake(),
         });

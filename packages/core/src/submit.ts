@@ -3,7 +3,7 @@ import type { CallerOptions } from './caller.js';
 import { checkPriority, type Endpoint } from './endpoint.js';
 import { InvalidInputError, JobsError, toIssues } from './errors.js';
 import { hashInput, newJobId, walkInput } from './ids.js';
-import { checkStorableDate } from './json.js';
+import { checkStorableDate, isStorableString } from './json.js';
 import { checkNumber } from './options.js';
 import type { NewJob } from './repository.js';
 import type { JobRecordHeader } from './types.js';
@@ -61,7 +61,29 @@ export async function newJob(
     inputHash: idempotencyKey === null ? null : await hashInput(parsed.data),
     maxAttempts: endpoint.maxAttempts,
     ...schedule,
+    ...(endpoint.limits ? { limitKey: limitKeyOf(endpoint, parsed.data, owner ?? null) } : {}),
   };
+}
+
+export const MAX_LIMIT_KEY_LENGTH = 255;
+
+/** The job's key for the endpoint's limits: its key function's answer, checked ('' without one). */
+function limitKeyOf(endpoint: Endpoint, input: unknown, owner: string | null): string {
+  const keyOf = endpoint.limits?.key;
+  if (!keyOf) return '';
+  const key = keyOf(input, { owner });
+  if (
+    typeof key !== 'string' ||
+    key.length === 0 ||
+    key.length > MAX_LIMIT_KEY_LENGTH ||
+    !isStorableString(key)
+  ) {
+    throw InvalidInputError.field(
+      'limits.key',
+      `The ${endpoint.name} endpoint's limit key must be a string of 1 to ${MAX_LIMIT_KEY_LENGTH} characters.`,
+    );
+  }
+  return key;
 }
 
 /** Any error as this project's error type (unexpected ones become a generic 500 problem). */

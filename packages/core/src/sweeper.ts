@@ -1,3 +1,4 @@
+import { type DispatchLimits, NO_LIMITS } from './flow.js';
 import { consoleLogger, describeError, type Logger } from './logger.js';
 import { numberOption } from './options.js';
 import { publishItems } from './publish.js';
@@ -26,6 +27,11 @@ export interface SweeperOptions {
    * takes due jobs never handed out, keeps to them as the dispatcher does.
    */
   dispatchAhead?: ReadonlyMap<string, number>;
+  /**
+   * The endpoints' flow limits: their keyed jobs are re-dispatched keeping to them. Keyed jobs of the other
+   * endpoints in `endpoints` (stored while the endpoint had limits) are handed out without caps.
+   */
+  limits?: ReadonlyMap<string, DispatchLimits>;
   /** Called after expired jobs were deleted (the runtime wakes its cleanup runner). */
   onExpired?: (count: number) => void;
   logger?: Logger;
@@ -50,6 +56,7 @@ export class Sweeper {
   readonly #maxBatches: number;
   readonly #redispatchAfterMs: number;
   readonly #dispatchAhead: ReadonlyMap<string, number>;
+  readonly #limits: ReadonlyMap<string, DispatchLimits>;
   readonly #onExpired: (count: number) => void;
   readonly #logger: Logger;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -70,6 +77,7 @@ export class Sweeper {
       300_000,
     );
     this.#dispatchAhead = options.dispatchAhead ?? new Map();
+    this.#limits = options.limits ?? new Map();
     this.#onExpired = options.onExpired ?? (() => {});
     this.#logger = options.logger ?? consoleLogger;
   }
@@ -108,6 +116,14 @@ export class Sweeper {
         report.dispatched += await this.#redispatch(endpoint);
       });
     }
+    // Keyed jobs (flow limits) are only handed out by a dispatch that keeps to their endpoint's limits.
+    const keyed = this.#endpoints ?? [...this.#limits.keys()];
+    for (const endpoint of keyed) {
+      await this.#step(`re-dispatch ${endpoint} (limits)`, async () => {
+        if (this.#queue.depth && (await this.#queue.depth(endpoint)) > 0) return;
+        report.dispatched += await this.#redispatch(endpoint, this.#limits.get(endpoint) ?? NO_LIMITS);
+      });
+    }
     return report;
   }
 
@@ -119,7 +135,7 @@ export class Sweeper {
     }
   }
 
-  async #redispatch(endpoint: string | undefined): Promise<number> {
+  async #redispatch(endpoint: string | undefined, limits?: DispatchLimits): Promise<number> {
     let dispatched = 0;
     for (let batch = 0; batch < this.#maxBatches; batch++) {
       const result = await this.#repository.dispatch(
@@ -130,6 +146,7 @@ export class Sweeper {
             ? { exceptEndpoints: [...this.#dispatchAhead.keys()] }
             : { maxAhead: this.#dispatchAhead.get(endpoint) }),
           redispatchAfterMs: this.#redispatchAfterMs,
+          ...(limits ? { limits } : {}),
         },
         (items) => publishItems(this.#queue, items, this.#logger),
       );

@@ -41,7 +41,7 @@ export class JobIndexes {
       else if (job.runAt <= now) {
         // Jobs that became due before this one enter first, so each ready list stays in runAt order.
         this.#promoteDue(job.runAt);
-        this.#enter(job, 'ready', this.#readyList(job));
+        this.#enterReady(job);
       } else this.#file(job, 'waiting', this.#waiting, job.runAt);
     } else if (job.status === 'running') {
       this.#file(job, 'running', this.#running, job.leaseExpiresAt ?? Number.NEGATIVE_INFINITY);
@@ -112,6 +112,10 @@ export class JobIndexes {
     for (let i = jobs.length - 1; i >= 0; i--) {
       const job = jobs[i]!;
       if (job.place !== 'none' || job.status !== 'queued' || job.dispatchedAt !== null) continue;
+      if (job.limitKey !== null) {
+        job.place = 'limited';
+        continue;
+      }
       job.place = 'ready';
       this.#readyList(job).unshift({ job, slot: job.slot });
       this.#listed++;
@@ -150,8 +154,17 @@ export class JobIndexes {
       const job = next.value;
       this.#waiting.delete(job.id);
       job.slot++;
-      this.#enter(job, 'ready', this.#readyList(job));
+      this.#enterReady(job);
     }
+  }
+
+  /**
+   * A due job enters its ready list; one with a limit key is not listed (only a dispatch with limits takes it, from
+   * the store's set of keyed jobs).
+   */
+  #enterReady(job: Stored): void {
+    if (job.limitKey !== null) job.place = 'limited';
+    else this.#enter(job, 'ready', this.#readyList(job));
   }
 
   #head(list: Fifo<Entry>): Entry | undefined {

@@ -10,12 +10,15 @@ import {
   type DispatchResult,
   decodeCursor,
   encodeCursor,
+  type FlowCandidate,
   InvalidInputError,
   isJobStatus,
   type JobRecordHeader,
   type ListPage,
   type ListQuery,
   type PendingCleanup,
+  planDispatch,
+  rateWindowMs,
 } from '@jobs/core';
 import { type JobStore, listKey } from './store.js';
 import { duration, header, limitOf, record, type Stored, text } from './stored.js';
@@ -29,6 +32,7 @@ export async function dispatch(
   query: DispatchQuery,
   publish: DispatchPublisher,
 ): Promise<DispatchResult> {
+  if (query.limits !== undefined) return dispatchLimited(store, query, publish);
   const limit = limitOf(query.limit);
   const redispatchAfterMs =
     query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
@@ -47,7 +51,8 @@ export async function dispatch(
   const due = store.indexes.takeReady(now, room, wanted);
   // Then jobs whose worker died, and (for a re-dispatch) jobs whose message may be lost: held by id.
   const offer = (job: Stored) => {
-    if (!store.dispatching.has(job.id) && wanted(job.endpoint) && due.length < limit) due.push(job);
+    if (!store.dispatching.has(job.id) && job.limitKey === null && wanted(job.endpoint) && due.length < limit)
+      due.push(job);
     return due.length < limit;
   };
   if (due.length < limit) {
@@ -82,6 +87,88 @@ export async function dispatch(
     store.indexes.putBack(due);
   }
   return { dispatched, found: due.length, nextDueInMs };
+}
+
+/**
+ * A dispatch of one endpoint's keyed jobs within its limits (`planDispatch` decides): the endpoint's live keyed
+ * jobs are counted and the candidates picked in one synchronous step, and the jobs held while they are published
+ * count as handed out, so concurrent dispatches never exceed a limit together.
+ */
+async function dispatchLimited(
+  store: JobStore,
+  query: DispatchQuery,
+  publish: DispatchPublisher,
+): Promise<DispatchResult> {
+  const limit = limitOf(query.limit);
+  const limits = query.limits!;
+  const stale =
+    query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
+  const maxAhead = query.maxAhead === undefined ? null : limitOf(query.maxAhead);
+  const endpoint = query.endpoints?.length === 1 ? query.endpoints[0]! : null;
+  const now = store.now();
+  const nextDueInMs = store.indexes.nextDueIn(now);
+  const jobs = endpoint === null ? undefined : store.limited.get(endpoint);
+  if (!jobs || jobs.size === 0) return { dispatched: 0, found: 0, nextDueInMs };
+  const staleAt = stale === null ? null : now - stale;
+  const inflight = new Map<string, number>();
+  let ahead = 0;
+  const candidates: FlowCandidate[] = [];
+  const byId = new Map<string, Stored>();
+  for (const job of jobs) {
+    if (store.jobs.get(job.id) !== job || (job.status !== 'queued' && job.status !== 'running')) {
+      jobs.delete(job);
+      continue;
+    }
+    const key = job.limitKey!;
+    const held = store.dispatching.has(job.id);
+    const handedOut = job.status === 'running' || job.dispatchedAt !== null || held;
+    if (handedOut) inflight.set(key, (inflight.get(key) ?? 0) + 1);
+    if (job.status === 'queued' && (job.dispatchedAt !== null || held)) ahead++;
+    if (held) continue;
+    const candidate = (holdsSlot: boolean) => {
+      candidates.push({ id: job.id, key, priority: job.priority, runAt: job.runAt, holdsSlot });
+      byId.set(job.id, job);
+    };
+    if (job.status === 'queued' && job.runAt <= now) {
+      if (job.dispatchedAt === null) candidate(false);
+      else if (staleAt !== null && job.dispatchedAt <= staleAt) candidate(true);
+    } else if (job.status === 'running' && job.leaseExpiresAt !== null && job.leaseExpiresAt <= now) {
+      if (job.dispatchedAt === null || (staleAt !== null && job.dispatchedAt <= staleAt)) candidate(true);
+    }
+  }
+  const window = rateWindowMs(limits);
+  const recent = (store.dispatches.get(endpoint!) ?? []).filter((entry) => entry.at > now - window);
+  if (recent.length === 0) store.dispatches.delete(endpoint!);
+  else store.dispatches.set(endpoint!, recent);
+  const plan = planDispatch({ candidates, inflight, ahead, recent, limits, limit, maxAhead, now });
+  const due = plan.chosen.map((candidate) => byId.get(candidate.id)!);
+  const next = [nextDueInMs, plan.rateWaitMs].filter((ms): ms is number => ms !== null);
+  const nextIn = next.length === 0 ? null : Math.min(...next);
+  if (due.length === 0) return { dispatched: 0, found: 0, nextDueInMs: nextIn };
+  for (const job of due) store.dispatching.add(job.id);
+  // A hand-out counts against the rates from the moment it is taken (a failed publish too: a conservative count).
+  if (window > 0) {
+    const log = store.dispatches.get(endpoint!) ?? [];
+    for (const job of due) log.push({ key: job.limitKey!, at: now });
+    store.dispatches.set(endpoint!, log);
+  }
+  const taken = due.map((job) => job.updatedAt);
+  let published: readonly boolean[] = [];
+  let dispatched = 0;
+  try {
+    published = await publish(due.map((job) => ({ id: job.id, endpoint: job.endpoint })));
+  } finally {
+    for (const job of due) store.dispatching.delete(job.id);
+    const at = store.now();
+    due.forEach((job, index) => {
+      if (published[index] !== true || store.jobs.get(job.id) !== job || job.updatedAt !== taken[index])
+        return;
+      job.dispatchedAt = at;
+      store.indexes.place(job, at);
+      dispatched++;
+    });
+  }
+  return { dispatched, found: due.length, nextDueInMs: nextIn };
 }
 
 export function list(store: JobStore, query: ListQuery): ListPage {

@@ -17,6 +17,10 @@ export class JobStore {
   /** Jobs a dispatch holds while it publishes them (besides the due ones it took out of the index). */
   readonly dispatching = new Set<string>();
   readonly cleanups = new Map<string, StoredCleanup>();
+  /** endpoint → its live jobs stored with a limit key (final ones are dropped when met). */
+  readonly limited = new Map<string, Set<Stored>>();
+  /** endpoint → its recent dispatches of keyed jobs (for rate limits), oldest first. */
+  readonly dispatches = new Map<string, Array<{ key: string; at: number }>>();
   /** Recurring schedule name → its last recorded occurrence (ms). */
   readonly schedules = new Map<string, number>();
   readonly listeners = new Set<(change: JobChange) => void>();
@@ -62,6 +66,15 @@ export class JobStore {
       this.cleanups.set(job.id, { job, attempt: 0, dueAt: now, leaseToken: null, leaseExpiresAt: 0 });
     }
     this.notify(job, now);
+  }
+
+  limitedOf(endpoint: string): Set<Stored> {
+    let jobs = this.limited.get(endpoint);
+    if (!jobs) {
+      jobs = new Set();
+      this.limited.set(endpoint, jobs);
+    }
+    return jobs;
   }
 
   listInsert(job: Stored): void {

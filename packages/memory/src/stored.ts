@@ -40,13 +40,15 @@ export interface Stored {
   cleanup: boolean;
   /** Higher runs first among due jobs of an endpoint. */
   priority: number;
+  /** Its key for the endpoint's flow limits; null: not subject to limits (see NewJob.limitKey). */
+  limitKey: string | null;
   /** Which index holds the job (see indexes.ts). */
   place: Place;
   /** Bumped whenever the job is placed again: an index entry made for an older slot is stale. */
   slot: number;
 }
 
-export type Place = 'none' | 'ready' | 'waiting' | 'dispatched' | 'running' | 'final';
+export type Place = 'none' | 'ready' | 'limited' | 'waiting' | 'dispatched' | 'running' | 'final';
 
 export interface StoredCleanup {
   job: Stored;

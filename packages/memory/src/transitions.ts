@@ -7,6 +7,7 @@ import {
   checkNumber,
   checkPriority,
   checkStorableDate,
+  checkStorableText,
   type HeartbeatRequest,
   type HeartbeatResult,
   InvalidInputError,
@@ -47,6 +48,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
   const priority = checkPriority(job.priority ?? 0, (message) =>
     InvalidInputError.field('priority', message),
   );
+  const limitKey = job.limitKey == null ? null : checkStorableText(job.limitKey, 'limitKey', 1024);
   const now = store.now();
   const runAt = startTime(job, now);
   const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
@@ -87,10 +89,12 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     output: null,
     cleanup: false,
     priority,
+    limitKey,
     place: 'none',
     slot: 0,
   };
   store.jobs.set(id, stored);
+  if (limitKey !== null) store.limitedOf(endpoint).add(stored);
   // An expired job that held the key is absent: the key is this job's now.
   if (keyIndex !== null) store.idempotency.set(keyIndex, id);
   store.listInsert(stored);

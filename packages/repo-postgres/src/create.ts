@@ -25,6 +25,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
     runAt: string | null;
     delay: number | null;
     priority: number;
+    limitKey: string | null;
   }
   const results: Array<ItemResult<CreateResult> | undefined> = new Array(jobs.length);
   let pending: Item[] = [];
@@ -42,6 +43,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
         delay: job.runAt == null && job.delayMs != null ? checkDelay(job.delayMs) : null,
         priority: checkPriority(job.priority ?? 0, (message) => InvalidInputError.field('priority', message)),
         input: db.json(job.input, 'input'),
+        limitKey: checkOptionalText(job.limitKey ?? null, 'limitKey'),
       });
     } catch (error) {
       results[index] = refused(error);
@@ -73,6 +75,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
       pending.map((item) => item.delay),
       pending.map((item) => item.priority),
       db.channel,
+      pending.map((item) => item.limitKey),
     ]);
     const byId = new Map(inserted.rows.map((row) => [row.id, row]));
     const missing: Item[] = [];

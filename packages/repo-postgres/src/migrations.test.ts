@@ -51,15 +51,18 @@ async function describeSchema(schema: string) {
 }
 
 const EXPECTED = {
-  tables: ['cleanups', 'jobs', 'schedules', 'schema_migrations'],
+  tables: ['cleanups', 'dispatches', 'jobs', 'schedules', 'schema_migrations'],
   indexes: [
     'cleanups_due_idx',
     'cleanups_pkey',
+    'dispatches_endpoint_idx',
     'jobs_ahead_idx',
     'jobs_delayed_idx',
     'jobs_dispatched_idx',
     'jobs_expires_idx',
     'jobs_idempotency_idx',
+    'jobs_inflight_idx',
+    'jobs_limited_idx',
     'jobs_list_idx',
     'jobs_pkey',
     'jobs_running_idx',
@@ -120,7 +123,7 @@ describe('migrations', () => {
       expect(await describeSchema(schema)).toEqual(EXPECTED);
       const indexes = await indexDefinitions(schema);
       expect(indexes.jobs_undispatched_idx).toBe(
-        "CREATE INDEX jobs_undispatched_idx ON jobs USING btree (priority DESC, run_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NULL))",
+        "CREATE INDEX jobs_undispatched_idx ON jobs USING btree (priority DESC, run_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NULL) AND (limit_key IS NULL))",
       );
       expect(indexes.jobs_dispatched_idx).toBe(
         "CREATE INDEX jobs_dispatched_idx ON jobs USING btree (dispatched_at, id) WHERE ((status = 'queued'::text) AND (dispatched_at IS NOT NULL))",
@@ -460,6 +463,7 @@ describe('migrations', () => {
       await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".jobs TO ${role}`);
       await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".cleanups TO ${role}`);
       await client.query(`GRANT SELECT, INSERT, UPDATE ON "${schema}".schedules TO ${role}`);
+      await client.query(`GRANT SELECT, INSERT, DELETE ON "${schema}".dispatches TO ${role}`);
     });
     const url = new URL(DATABASE_URL);
     url.username = role;

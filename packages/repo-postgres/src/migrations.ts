@@ -103,6 +103,28 @@ export const MIGRATIONS: readonly Migration[] = [
         name text COLLATE "C" PRIMARY KEY,
         last_occurrence timestamptz NOT NULL
       )`,
+      // --- Flow limits (issue 14): global and per-key concurrency, fair turns between keys, rate limits. ---
+      // A job's key for its endpoint's limits, computed at submit; null: not subject to limits. Keyed jobs are
+      // handed out only by a dispatch that keeps to their endpoint's limits, so the general dispatch index leaves
+      // them out (a backlog of keyed jobs costs the other endpoints' dispatches nothing).
+      `ALTER TABLE ${s}.jobs ADD COLUMN limit_key text COLLATE "C"`,
+      `DROP INDEX ${s}.jobs_undispatched_idx`,
+      `CREATE INDEX jobs_undispatched_idx ON ${s}.jobs (priority DESC, run_at, id)
+        WHERE status = 'queued' AND dispatched_at IS NULL AND limit_key IS NULL`,
+      // An endpoint's keyed jobs waiting for their turn, per key in dispatch order.
+      `CREATE INDEX jobs_limited_idx ON ${s}.jobs (endpoint, limit_key, priority DESC, run_at, id)
+        WHERE status = 'queued' AND dispatched_at IS NULL AND limit_key IS NOT NULL`,
+      // An endpoint's keyed jobs handed out and not final: what counts against its concurrency limits. Neither
+      // column changes with a lease renewal, which stays a HOT update.
+      `CREATE INDEX jobs_inflight_idx ON ${s}.jobs (endpoint, limit_key)
+        WHERE limit_key IS NOT NULL AND (status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL))`,
+      // Recent hand-outs of keyed jobs, for the rate limits; older than every rate interval, they are deleted.
+      `CREATE TABLE ${s}.dispatches (
+        endpoint text COLLATE "C" NOT NULL,
+        limit_key text COLLATE "C" NOT NULL,
+        at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX dispatches_endpoint_idx ON ${s}.dispatches (endpoint, at)`,
     ],
   },
 ];

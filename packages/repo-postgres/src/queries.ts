@@ -8,6 +8,7 @@ import {
   type DispatchResult,
   decodeCursor,
   encodeCursor,
+  type FlowCandidate,
   InvalidInputError,
   isJobStatus,
   type JobRecord,
@@ -15,8 +16,11 @@ import {
   type ListPage,
   type ListQuery,
   type PendingCleanup,
+  planDispatch,
+  rateWindowMs,
 } from '@jobs/core';
 import type { Handle } from './handle.js';
+import { MIGRATION_LOCK_NAMESPACE } from './migrations.js';
 import { type HeaderRow, type JobRow, toHeader, toPendingCleanup, toRecord } from './rows.js';
 import { listStatement } from './statements.js';
 import {
@@ -48,6 +52,7 @@ export async function dispatch(
   query: DispatchQuery,
   publish: DispatchPublisher,
 ): Promise<DispatchResult> {
+  if (query.limits !== undefined) return dispatchLimited(db, query, publish);
   const limit = checkInteger(query.limit, 'limit', 0, 100_000);
   const redispatch =
     query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
@@ -93,6 +98,140 @@ export async function dispatch(
     }
   });
 }
+
+/** The advisory lock's first key for a dispatch with limits ("jobl"); the second is hashtext(schema.endpoint). */
+const LIMITS_LOCK_NAMESPACE = MIGRATION_LOCK_NAMESPACE + 1;
+
+/**
+ * A dispatch of one endpoint's keyed jobs within its limits: under the endpoint's advisory lock (so dispatches of
+ * it in every process run one after another, each counting what the others handed out), it reads the candidates,
+ * the jobs in flight per key and the recent hand-outs, lets `planDispatch` choose, holds the chosen rows, publishes
+ * them and records their dispatch and their hand-outs, in one transaction.
+ */
+async function dispatchLimited(
+  db: Handle,
+  query: DispatchQuery,
+  publish: DispatchPublisher,
+): Promise<DispatchResult> {
+  const limit = checkInteger(query.limit, 'limit', 0, 100_000);
+  const limits = query.limits!;
+  const redispatch =
+    query.redispatchAfterMs === null ? null : checkDuration(query.redispatchAfterMs, 'redispatchAfterMs');
+  const maxAhead = query.maxAhead === undefined ? null : checkInteger(query.maxAhead, 'maxAhead', 0);
+  const endpoint = query.endpoints?.length === 1 ? checkText(query.endpoints[0]!, 'endpoint', 200) : null;
+  if (endpoint === null || limit === 0) return { dispatched: 0, found: 0, nextDueInMs: null };
+  const window = rateWindowMs(limits);
+  const perKey = Math.min(limit, limits.concurrencyPerKey ?? limit);
+  await db.ensureReady();
+  return db.withClient('dispatch', async (client, drop) => {
+    await db.query('dispatch', 'BEGIN', [], client);
+    try {
+      await db.query(
+        'dispatch',
+        db.sql.limitedLock,
+        [LIMITS_LOCK_NAMESPACE, `${db.quotedSchema}.${endpoint}`],
+        client,
+      );
+      const candidates = await db.query<{
+        id: string;
+        limit_key: string;
+        priority: number;
+        run_at: string;
+        holds_slot: boolean;
+      }>('dispatch', db.sql.limitedCandidates, [endpoint, perKey, redispatch], client);
+      const counts = await db.query<{ limit_key: string; n: number; ahead: number }>(
+        'dispatch',
+        db.sql.limitedInflight,
+        [endpoint],
+        client,
+      );
+      if (window > 0) await db.query('dispatch', db.sql.limitedForget, [endpoint, window], client);
+      const recentRows =
+        window > 0
+          ? (
+              await db.query<{ limit_key: string; at: string }>(
+                'dispatch',
+                db.sql.limitedRecent,
+                [endpoint],
+                client,
+              )
+            ).rows
+          : [];
+      const nextDue = await db.query<{ next_due: number | null }>(
+        'dispatch',
+        db.sql.limitedNextDue,
+        [endpoint],
+        client,
+      );
+      const clock = await db.query<{ now: string }>('dispatch', `SELECT ${nowMs} AS now`, [], client);
+      const now = Number(clock.rows[0]!.now);
+      const inflight = new Map(counts.rows.map((row) => [row.limit_key, Number(row.n)]));
+      const ahead = counts.rows.reduce((total, row) => total + Number(row.ahead), 0);
+      const plan = planDispatch({
+        candidates: candidates.rows.map(
+          (row): FlowCandidate => ({
+            id: row.id,
+            key: row.limit_key,
+            priority: Number(row.priority),
+            runAt: Number(row.run_at),
+            holdsSlot: row.holds_slot,
+          }),
+        ),
+        inflight,
+        ahead,
+        recent: recentRows.map((row) => ({ key: row.limit_key, at: Number(row.at) })),
+        limits,
+        limit,
+        maxAhead,
+        now,
+      });
+      const due = nextDue.rows[0]?.next_due ?? null;
+      const waits = [due === null ? null : Math.max(0, due), plan.rateWaitMs].filter(
+        (ms): ms is number => ms !== null,
+      );
+      const nextDueInMs = waits.length === 0 ? null : Math.min(...waits);
+      const held =
+        plan.chosen.length === 0
+          ? new Set<string>()
+          : new Set(
+              (
+                await db.query<{ id: string }>(
+                  'dispatch',
+                  db.sql.limitedHold,
+                  [plan.chosen.map((candidate) => candidate.id)],
+                  client,
+                )
+              ).rows.map((row) => row.id),
+            );
+      const chosen = plan.chosen.filter((candidate) => held.has(candidate.id));
+      if (chosen.length === 0) {
+        await db.query('dispatch', 'COMMIT', [], client);
+        return { dispatched: 0, found: 0, nextDueInMs };
+      }
+      const published = await publish(chosen.map((candidate) => ({ id: candidate.id, endpoint })));
+      const ok = chosen.filter((_candidate, index) => published[index] === true);
+      if (ok.length > 0) {
+        await db.query('dispatch', db.sql.dispatchMark, [ok.map((candidate) => candidate.id)], client);
+        if (window > 0) {
+          await db.query(
+            'dispatch',
+            db.sql.limitedRecord,
+            [endpoint, ok.map((candidate) => candidate.key)],
+            client,
+          );
+        }
+      }
+      await db.query('dispatch', 'COMMIT', [], client);
+      return { dispatched: ok.length, found: chosen.length, nextDueInMs };
+    } catch (error) {
+      await db.query('dispatch', 'ROLLBACK', [], client).catch((rollbackError: Error) => drop(rollbackError));
+      throw error;
+    }
+  });
+}
+
+/** The clock after the advisory lock was taken (now() is the start of the transaction, maybe long before). */
+const nowMs = `(extract(epoch from clock_timestamp()) * 1000)::int8`;
 
 export async function list(db: Handle, query: ListQuery): Promise<ListPage> {
   const endpoint = checkText(query.endpoint, 'endpoint', 200);

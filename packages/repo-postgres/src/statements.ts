@@ -98,6 +98,14 @@ export interface Statements {
   remove: string;
   dispatchTake: string;
   dispatchMark: string;
+  limitedLock: string;
+  limitedCandidates: string;
+  limitedInflight: string;
+  limitedForget: string;
+  limitedRecent: string;
+  limitedHold: string;
+  limitedRecord: string;
+  limitedNextDue: string;
   deleteExpired: string;
   claimCleanups: string;
   finishCleanup: string;
@@ -124,15 +132,16 @@ export function buildStatements(s: string): Statements {
 
   return {
     // $1 ids, $2 endpoints, $3 inputs (JSON text), $4 owners, $5 keys, $6 hashes, $7 max attempts, $8 run at
-    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel.
+    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel, $12 limit keys.
     insert: `
       INSERT INTO ${jobs} AS j (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt,
-        max_attempts, priority, created_at, updated_at, run_at)
+        max_attempts, priority, created_at, updated_at, run_at, limit_key)
       SELECT r.id, r.endpoint, 'queued', r.input::jsonb, r.owner, r.key, r.hash, 0, r.max_attempts, r.priority,
-        ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')})
+        ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')}), r.limit_key
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-                  $8::timestamptz[], $9::float8[], $10::int[])
-        WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, run_at, delay, priority, position)
+                  $8::timestamptz[], $9::float8[], $10::int[], $12::text[])
+        WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, run_at, delay, priority, limit_key,
+                             position)
       ORDER BY r.position
       ON CONFLICT DO NOTHING
       RETURNING ${HEADER_COLUMNS}, ${notice('$11')}`,
@@ -231,13 +240,13 @@ export function buildStatements(s: string): Statements {
           LIMIT $4::int) w
       ), fresh AS (
         SELECT j.id, j.endpoint, j.run_at, j.priority FROM ${jobs} j
-        WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at <= now()
+        WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.limit_key IS NULL AND j.run_at <= now()
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT (SELECT least($1::int, greatest(0, coalesce($4::int, $1::int) - n)) FROM ahead) FOR UPDATE SKIP LOCKED
       ), orphaned AS (
         SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
-        WHERE j.status = 'running' AND j.lease_expires_at <= now()
+        WHERE j.status = 'running' AND j.lease_expires_at <= now() AND j.limit_key IS NULL
           AND (j.dispatched_at IS NULL OR j.dispatched_at <= now() - $3::float8 * interval '1 millisecond')
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.run_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
@@ -245,7 +254,7 @@ export function buildStatements(s: string): Statements {
         SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
         WHERE $3::float8 IS NOT NULL AND j.status = 'queued' AND j.dispatched_at IS NOT NULL
           AND j.dispatched_at <= now() - $3::float8 * interval '1 millisecond' AND j.run_at <= now()
-          AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
+          AND j.limit_key IS NULL AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.dispatched_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
       ), taken AS (
         SELECT * FROM (
@@ -259,6 +268,53 @@ export function buildStatements(s: string): Statements {
         WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at > now()
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
       ) n LEFT JOIN taken t ON true`,
+    // Flow limits (issue 14). A dispatch of one endpoint's keyed jobs first takes the endpoint's advisory lock
+    // ($1 lock namespace, $2 schema.endpoint), so dispatches of that endpoint in every process run one at a time
+    // and each counts what the previous ones handed out.
+    limitedLock: `SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))`,
+    // $1 endpoint, $2 at most this many per key, $3 re-dispatch after ms (null: never). Due keyed jobs never
+    // handed out (each key's first $2, through jobs_limited_idx), then those already counted whose message or
+    // worker may be lost; not the rows another transaction holds.
+    limitedCandidates: `
+      SELECT c.id, c.limit_key, c.priority, ${epochMs('c.run_at')} AS run_at, false AS holds_slot FROM (
+        SELECT j.id, j.limit_key, j.priority, j.run_at,
+               row_number() OVER (PARTITION BY j.limit_key ORDER BY j.priority DESC, j.run_at, j.id) AS rn
+        FROM ${jobs} j
+        WHERE j.endpoint = $1 AND j.status = 'queued' AND j.dispatched_at IS NULL AND j.limit_key IS NOT NULL
+          AND j.run_at <= now()) c
+      WHERE c.rn <= $2::int
+      UNION ALL
+      SELECT j.id, j.limit_key, j.priority, ${epochMs('j.run_at')}, true FROM ${jobs} j
+      WHERE j.endpoint = $1 AND j.limit_key IS NOT NULL AND (
+        (j.status = 'running' AND j.lease_expires_at <= now()
+          AND (j.dispatched_at IS NULL OR j.dispatched_at <= now() - $3::float8 * interval '1 millisecond'))
+        OR ($3::float8 IS NOT NULL AND j.status = 'queued' AND j.dispatched_at IS NOT NULL AND j.run_at <= now()
+          AND j.dispatched_at <= now() - $3::float8 * interval '1 millisecond'))`,
+    // $1 endpoint: per key, its jobs handed out and not final (through jobs_inflight_idx), and how many of them
+    // wait in the queue unclaimed.
+    limitedInflight: `
+      SELECT j.limit_key, count(*)::int AS n, count(*) FILTER (WHERE j.status = 'queued')::int AS ahead
+      FROM ${jobs} j
+      WHERE j.endpoint = $1 AND j.limit_key IS NOT NULL
+        AND (j.status = 'running' OR (j.status = 'queued' AND j.dispatched_at IS NOT NULL))
+      GROUP BY j.limit_key`,
+    // $1 endpoint, $2 window ms: hand-outs older than every rate interval no longer count.
+    limitedForget: `DELETE FROM ${s}.dispatches d WHERE d.endpoint = $1 AND d.at <= now() - $2::float8 * interval '1 millisecond'`,
+    // $1 endpoint.
+    limitedRecent: `SELECT d.limit_key, ${epochMs('d.at')} AS at FROM ${s}.dispatches d WHERE d.endpoint = $1`,
+    // $1 ids chosen: locked, and still as they were chosen (a claim or a cancel may have come between).
+    limitedHold: `
+      SELECT j.id FROM ${jobs} j
+      WHERE j.id = ANY($1::text[]) AND j.limit_key IS NOT NULL
+        AND ((j.status = 'queued' AND j.run_at <= now()) OR (j.status = 'running' AND j.lease_expires_at <= now()))
+      ORDER BY j.id FOR UPDATE SKIP LOCKED`,
+    // $1 endpoint, $2 keys: one row per hand-out, for the rate limits.
+    limitedRecord: `INSERT INTO ${s}.dispatches (endpoint, limit_key, at) SELECT $1::text, k, clock_timestamp() FROM unnest($2::text[]) AS k`,
+    // $1 endpoint: when its next delayed keyed job is due.
+    limitedNextDue: `
+      SELECT (extract(epoch from (min(j.run_at) - now())) * 1000)::float8 AS next_due FROM ${jobs} j
+      WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at > now() AND j.endpoint = $1
+        AND j.limit_key IS NOT NULL`,
     // $1 ids published. The rows are held by this transaction, so they are still as taken.
     dispatchMark: `UPDATE ${jobs} AS j SET dispatched_at = ${NOW} WHERE j.id = ANY($1::text[])`,
     // $1 limit, $2 channel. Bounded, skipping rows locked by someone else (never waiting).

@@ -97,6 +97,20 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE status = 'queued' AND dispatched_at IS NOT NULL`,
       // Each recurring schedule's last handled occurrence (ms since the epoch).
       'CREATE TABLE IF NOT EXISTS schedules (name TEXT PRIMARY KEY, last_occurrence INTEGER NOT NULL) STRICT',
+      // --- Flow limits (issue 14): global and per-key concurrency, fair turns between keys, rate limits. ---
+      // A job's key for its endpoint's limits (null: none). Keyed jobs are handed out only by a dispatch that keeps
+      // to the endpoint's limits, so the general dispatch index leaves them out.
+      'ALTER TABLE jobs ADD COLUMN limit_key TEXT',
+      'DROP INDEX IF EXISTS jobs_by_priority',
+      `CREATE INDEX IF NOT EXISTS jobs_by_priority ON jobs (priority DESC, run_at, id)
+        WHERE status = 'queued' AND dispatched_at IS NULL AND limit_key IS NULL`,
+      // An endpoint's keyed jobs that are not final: waiting for their turn, handed out or running.
+      `CREATE INDEX IF NOT EXISTS jobs_limited ON jobs (endpoint, limit_key)
+        WHERE limit_key IS NOT NULL AND status IN ('queued', 'running')`,
+      // Recent hand-outs of keyed jobs, for the rate limits (ms since the epoch).
+      `CREATE TABLE IF NOT EXISTS dispatches (endpoint TEXT NOT NULL, limit_key TEXT NOT NULL, at INTEGER NOT NULL)
+        STRICT`,
+      'CREATE INDEX IF NOT EXISTS dispatches_endpoint ON dispatches (endpoint, at)',
     ],
   },
 ];

@@ -11,12 +11,15 @@ import {
   type DispatchResult,
   decodeCursor,
   encodeCursor,
+  type FlowCandidate,
   InvalidInputError,
   isJobStatus,
   type ListPage,
   type ListQuery,
   newLeaseToken,
   type PendingCleanup,
+  planDispatch,
+  rateWindowMs,
 } from '@jobs/core';
 import type { Database } from './database.js';
 import { asJobRow, toHeader, toPendingCleanup } from './rows.js';
@@ -43,6 +46,7 @@ export async function dispatch(
   publish: DispatchPublisher,
   { now: clock, holdMs }: { now: () => number; holdMs: number },
 ): Promise<DispatchResult> {
+  if (query.limits !== undefined) return dispatchLimited(database, query, publish, { now: clock, holdMs });
   const limit = limitOf(query.limit);
   const stale =
     query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
@@ -103,17 +107,26 @@ export async function dispatch(
   try {
     published = await publish(items);
   } catch (error) {
-    try {
-      database.write('dispatch', () => {
-        for (const item of items) database.statement(SQL.release).run(item.id, token);
-      });
-    } catch {
-      // The hold expires by itself.
-    }
+    releaseAll(database, items, token);
     throw error;
   }
+  return {
+    dispatched: markPublished(database, items, published, token, clock),
+    found: items.length,
+    nextDueInMs,
+  };
+}
+
+/** Records the dispatch of the published items this dispatch still holds, and ends the hold of every item. */
+function markPublished(
+  database: Database,
+  items: readonly DispatchItem[],
+  published: readonly boolean[],
+  token: string,
+  clock: () => number,
+): number {
   const at = clock();
-  const dispatched = database.write('dispatch', () => {
+  return database.write('dispatch', () => {
     let count = 0;
     items.forEach((item, index) => {
       if (published[index] === true) {
@@ -123,7 +136,109 @@ export async function dispatch(
     });
     return count;
   });
-  return { dispatched, found: items.length, nextDueInMs };
+}
+
+/** Ends the hold of items whose publish failed (else the hold expires by itself). */
+function releaseAll(database: Database, items: readonly DispatchItem[], token: string): void {
+  try {
+    database.write('dispatch', () => {
+      for (const item of items) database.statement(SQL.release).run(item.id, token);
+    });
+  } catch {
+    // The hold expires by itself.
+  }
+}
+
+/**
+ * A dispatch of one endpoint's keyed jobs within its limits: in one write transaction (one writer per file, so
+ * dispatches in every process see each other), it reads the endpoint's keyed jobs that are not final and the recent
+ * hand-outs, lets `planDispatch` choose, holds the chosen jobs and records their hand-outs (a held job counts as
+ * handed out for every other dispatch); then publishes and marks them as `dispatch` does. A hand-out whose publish
+ * failed still counts against the rates for their interval.
+ */
+async function dispatchLimited(
+  database: Database,
+  query: DispatchQuery,
+  publish: DispatchPublisher,
+  { now: clock, holdMs }: { now: () => number; holdMs: number },
+): Promise<DispatchResult> {
+  const limit = limitOf(query.limit);
+  const limits = query.limits!;
+  const stale =
+    query.redispatchAfterMs === null ? null : duration(query.redispatchAfterMs, 'redispatchAfterMs');
+  const maxAhead =
+    query.maxAhead === undefined
+      ? null
+      : checkNumber('maxAhead', query.maxAhead, 'nonNegativeInteger', (message) =>
+          InvalidInputError.field('maxAhead', message),
+        );
+  const endpoint = query.endpoints?.length === 1 ? text(query.endpoints[0], 'endpoint') : null;
+  if (endpoint === null) return { dispatched: 0, found: 0, nextDueInMs: null };
+  const window = rateWindowMs(limits);
+  const token = newLeaseToken();
+  const { items, nextDueInMs } = database.write('dispatch', () => {
+    const now = clock();
+    const staleAt = stale === null ? null : now - stale;
+    const inflight = new Map<string, number>();
+    let ahead = 0;
+    let nextDue: number | null = null;
+    const candidates: FlowCandidate[] = [];
+    for (const raw of database.statement(SQL.limitedJobs).all(endpoint)) {
+      const key = String(raw.limit_key);
+      const status = String(raw.status);
+      const runAt = Number(raw.run_at);
+      const dispatchedAt = raw.dispatched_at === null ? null : Number(raw.dispatched_at);
+      const held = raw.dispatching_until !== null && Number(raw.dispatching_until) > now;
+      if (status === 'running' || dispatchedAt !== null || held)
+        inflight.set(key, (inflight.get(key) ?? 0) + 1);
+      if (status === 'queued' && (dispatchedAt !== null || held)) ahead++;
+      if (status === 'queued' && dispatchedAt === null && runAt > now) {
+        nextDue = Math.min(nextDue ?? Infinity, runAt);
+      }
+      if (held) continue;
+      const candidate = (holdsSlot: boolean) =>
+        candidates.push({ id: String(raw.id), key, priority: Number(raw.priority), runAt, holdsSlot });
+      if (status === 'queued' && runAt <= now) {
+        if (dispatchedAt === null) candidate(false);
+        else if (staleAt !== null && dispatchedAt <= staleAt) candidate(true);
+      } else if (status === 'running' && Number(raw.lease_expires_at) <= now) {
+        if (dispatchedAt === null || (staleAt !== null && dispatchedAt <= staleAt)) candidate(true);
+      }
+    }
+    let recent: Array<{ key: string; at: number }> = [];
+    if (window > 0) {
+      database.statement(SQL.forgetDispatches).run(endpoint, now - window);
+      recent = database
+        .statement(SQL.recentDispatches)
+        .all(endpoint)
+        .map((row) => ({ key: String(row.limit_key), at: Number(row.at) }));
+    }
+    const plan = planDispatch({ candidates, inflight, ahead, recent, limits, limit, maxAhead, now });
+    for (const chosen of plan.chosen) {
+      database.statement(SQL.hold).run(token, now + holdMs, chosen.id);
+      if (window > 0) database.statement(SQL.recordDispatch).run(endpoint, chosen.key, now);
+    }
+    const waits = [nextDue === null ? null : nextDue - now, plan.rateWaitMs].filter(
+      (ms): ms is number => ms !== null,
+    );
+    return {
+      items: plan.chosen.map((chosen): DispatchItem => ({ id: chosen.id, endpoint })),
+      nextDueInMs: waits.length === 0 ? null : Math.max(0, Math.min(...waits)),
+    };
+  });
+  if (items.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
+  let published: readonly boolean[];
+  try {
+    published = await publish(items);
+  } catch (error) {
+    releaseAll(database, items, token);
+    throw error;
+  }
+  return {
+    dispatched: markPublished(database, items, published, token, clock),
+    found: items.length,
+    nextDueInMs,
+  };
 }
 
 export function list(database: Database, query: ListQuery, now: number): ListPage {

@@ -46,10 +46,10 @@ const ENDPOINTS =
 const NOT_HELD = '(dispatching_until IS NULL OR dispatching_until <= ?)';
 
 export const SQL = {
-  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at.
+  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at, limit key.
   insert: `INSERT INTO jobs (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt, max_attempts,
-             priority, created_at, updated_at, run_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+             priority, created_at, updated_at, run_at, limit_key)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
   // endpoint, key, owner: the job holding the key, live or expired.
   findByKey: `SELECT ${HEADER} FROM jobs
               WHERE endpoint = ? AND idempotency_key = ? AND ifnull(owner, char(0)) = ifnull(?, char(0))`,
@@ -97,17 +97,17 @@ export const SQL = {
    */
   dispatchable: `SELECT id, endpoint FROM (
       SELECT * FROM (SELECT id, endpoint, run_at, priority, 0 AS kind FROM jobs INDEXED BY jobs_by_priority
-        WHERE status = 'queued' AND dispatched_at IS NULL AND run_at <= ? AND ${NOT_HELD} AND ${ENDPOINTS}
-          ORDER BY priority DESC, run_at, id LIMIT ?)
+        WHERE status = 'queued' AND dispatched_at IS NULL AND limit_key IS NULL AND run_at <= ? AND ${NOT_HELD}
+          AND ${ENDPOINTS} ORDER BY priority DESC, run_at, id LIMIT ?)
       UNION ALL
       SELECT * FROM (SELECT id, endpoint, run_at, 0 AS priority, 1 AS kind FROM jobs
-        WHERE status = 'running' AND lease_expires_at <= ?
+        WHERE status = 'running' AND lease_expires_at <= ? AND limit_key IS NULL
           AND (dispatched_at IS NULL OR (? IS NOT NULL AND dispatched_at <= ?))
           AND ${NOT_HELD} AND ${ENDPOINTS} ORDER BY run_at, id LIMIT ?)
       UNION ALL
       SELECT * FROM (SELECT id, endpoint, run_at, 0 AS priority, 2 AS kind FROM jobs
         WHERE status = 'queued' AND dispatched_at IS NOT NULL AND dispatched_at <= ? AND run_at <= ?
-          AND ${NOT_HELD} AND ${ENDPOINTS} ORDER BY dispatched_at, id LIMIT ?)
+          AND limit_key IS NULL AND ${NOT_HELD} AND ${ENDPOINTS} ORDER BY dispatched_at, id LIMIT ?)
     ) ORDER BY kind, priority DESC, run_at, id LIMIT ?`,
   // endpoint, bound: how many of the endpoint's jobs wait in the queue, handed out and not claimed (up to bound).
   ahead: `SELECT count(*) AS n FROM (SELECT 1 FROM jobs
@@ -115,6 +115,15 @@ export const SQL = {
   // now, endpoints ×3: when the earliest queued job that is not due yet becomes due.
   nextDue: `SELECT min(run_at) AS next FROM jobs
             WHERE status = 'queued' AND dispatched_at IS NULL AND run_at > ? AND ${ENDPOINTS}`,
+  // Flow limits (issue 14). endpoint: the endpoint's keyed jobs that are not final (through jobs_limited).
+  limitedJobs: `SELECT id, limit_key, status, priority, run_at, dispatched_at, lease_expires_at, dispatching_until
+                FROM jobs WHERE endpoint = ? AND limit_key IS NOT NULL AND status IN ('queued', 'running')`,
+  // endpoint, before: hand-outs older than every rate interval no longer count.
+  forgetDispatches: 'DELETE FROM dispatches WHERE endpoint = ? AND at <= ?',
+  // endpoint.
+  recentDispatches: 'SELECT limit_key, at FROM dispatches WHERE endpoint = ?',
+  // endpoint, key, at.
+  recordDispatch: 'INSERT INTO dispatches (endpoint, limit_key, at) VALUES (?, ?, ?)',
   // token, held until, id.
   hold: 'UPDATE jobs SET dispatch_token = ?, dispatching_until = ? WHERE id = ?',
   // dispatched at, id, token, now: only if this dispatch still holds it and it is still dispatchable.

@@ -57,6 +57,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
     InvalidInputError.field('priority', message),
   );
   const runAt = startTime(job, now);
+  const limitKey = job.limitKey == null ? null : text(job.limitKey, 'limitKey');
   return database.savepoint(() => {
     if (key !== null) {
       const holder = asJobRow(database.statement(SQL.findByKey).get(endpoint, key, owner));
@@ -71,7 +72,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
     }
     database
       .statement(SQL.insert)
-      .run(id, endpoint, input, owner, key, hash, maxAttempts, priority, now, now, runAt);
+      .run(id, endpoint, input, owner, key, hash, maxAttempts, priority, now, now, runAt, limitKey);
     const row: JobRow = {
       id,
       endpoint,

@@ -8,6 +8,7 @@ import { describeDispatchContract } from './repository/dispatch.js';
 import { describeExpiryContract } from './repository/expiry.js';
 import type { RepositoryContractOptions, RepositoryFactory } from './repository/fixture.js';
 import { describeHeartbeatContract } from './repository/heartbeat.js';
+import { describeLimitsContract } from './repository/limits.js';
 import { describeListContract } from './repository/list.js';
 import { describeNotificationContract } from './repository/notification.js';
 import { describeRemoveContract } from './repository/remove.js';
@@ -31,6 +32,7 @@ export {
   describeDispatchContract,
   describeExpiryContract,
   describeHeartbeatContract,
+  describeLimitsContract,
   describeListContract,
   describeNotificationContract,
   describeRemoveContract,
@@ -53,6 +55,7 @@ export const repositoryContractSuites = [
   describeRemoveContract,
   describeUpdatedAtContract,
   describeDispatchContract,
+  describeLimitsContract,
   describeScheduleContract,
   describeScheduleStateContract,
   describeExpiryContract,

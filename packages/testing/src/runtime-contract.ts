@@ -3,6 +3,7 @@ import { cleanupTests } from './runtime/cleanup.js';
 import { dispatchTests } from './runtime/dispatch.js';
 import { type RuntimeContractOptions, type RuntimeFactory, useRuntimeFixture } from './runtime/fixture.js';
 import { lifecycleTests } from './runtime/lifecycle.js';
+import { limitsTests } from './runtime/limits.js';
 import { recoveryTests } from './runtime/recovery.js';
 import { scheduleTests } from './runtime/schedules.js';
 import { schedulingTests } from './runtime/scheduling.js';
@@ -32,5 +33,6 @@ export function describeJobRuntimeContract(
     describe('service', () => serviceTests(fixture, timeout));
     describe('scheduling', () => schedulingTests(fixture, timeout));
     describe('recurring schedules', () => scheduleTests(fixture, timeout));
+    describe('flow limits', () => limitsTests(fixture, timeout));
   });
 }

@@ -1,0 +1,144 @@
+import { defineEndpoint, type EndpointLimits } from '@jobs/core';
+import { expect, it } from 'vitest';
+import { delay } from '../helpers.js';
+import { type Input, input, output, type RuntimeFixture, type TestEndpoint } from './fixture.js';
+
+/** Jobs running at once, per key and in all, as the workers of every runtime of a test see them. */
+class Occupancy {
+  readonly #running = new Map<string, number>();
+  #total = 0;
+  maxTotal = 0;
+  readonly maxPerKey = new Map<string, number>();
+
+  async run<T>(key: string, body: () => Promise<T>): Promise<T> {
+    const now = (this.#running.get(key) ?? 0) + 1;
+    this.#running.set(key, now);
+    this.#total++;
+    this.maxTotal = Math.max(this.maxTotal, this.#total);
+    this.maxPerKey.set(key, Math.max(this.maxPerKey.get(key) ?? 0, now));
+    try {
+      return await body();
+    } finally {
+      this.#running.set(key, this.#running.get(key)! - 1);
+      this.#total--;
+    }
+  }
+}
+
+const tenantOf = (value: Input) => `tenant-${value.value % 3}`;
+
+/** Flow limits end to end: caps that hold across runtimes sharing a repository, rates, fair turns under a flood. */
+export function limitsTests(fixture: () => RuntimeFixture, timeout: number): void {
+  function limitedEndpoint(t: RuntimeFixture, limits: EndpointLimits<Input>): TestEndpoint {
+    return defineEndpoint({ name: t.endpointName(), input, output, maxAttempts: 3, concurrency: 4, limits });
+  }
+
+  it(
+    'per-key and global concurrency hold across two runtimes sharing the repository; over the limit, jobs wait queued',
+    async () => {
+      const t = fixture();
+      const e = limitedEndpoint(t, { key: tenantOf, concurrencyPerKey: 1, concurrency: 2 });
+      const occupancy = new Occupancy();
+      const worker = t.worker(e, (value) =>
+        occupancy.run(tenantOf(value), async () => {
+          await delay(30);
+          return { doubled: value.value * 2 };
+        }),
+      );
+      const first = t.runtime([worker]);
+      const second = t.runtime([worker]);
+      await Promise.all([first.start(), second.start()]);
+      const submitted = await first.service.submitMany(
+        e.name,
+        Array.from({ length: 12 }, (_, value) => ({ input: { value } })),
+      );
+      const ids = submitted.flatMap((result) => (result.ok ? [result.job.id] : []));
+      expect(ids).toHaveLength(12);
+      for (const id of ids) expect((await t.waitForFinal(id)).status).toBe('succeeded');
+      expect(occupancy.maxTotal).toBeLessThanOrEqual(2);
+      for (const max of occupancy.maxPerKey.values()) expect(max).toBe(1);
+      // Both runtimes' hosts had room for 4 each: the caps, not the hosts, held the jobs back.
+      expect(occupancy.maxTotal).toBe(2);
+    },
+    timeout,
+  );
+
+  it(
+    'a rate limit spaces the hand-outs across runtimes: the jobs wait queued, none fails',
+    async () => {
+      const t = fixture();
+      const intervalMs = 400;
+      const e = limitedEndpoint(t, { rate: { limit: 2, intervalMs } });
+      const started: number[] = [];
+      const worker = t.worker(e, (value) => {
+        started.push(Date.now());
+        return { doubled: value.value * 2 };
+      });
+      const first = t.runtime([worker]);
+      const second = t.runtime([worker]);
+      await Promise.all([first.start(), second.start()]);
+      const submittedAt = Date.now();
+      const submitted = await second.service.submitMany(
+        e.name,
+        Array.from({ length: 6 }, (_, value) => ({ input: { value } })),
+      );
+      const ids = submitted.flatMap((result) => (result.ok ? [result.job.id] : []));
+      for (const id of ids) expect((await t.waitForFinal(id)).status).toBe('succeeded');
+      expect(started).toHaveLength(6);
+      // Six hand-outs at two per interval: the last one at least two intervals after the first (a lower bound
+      // the limit guarantees, not a timing).
+      // (5 ms for the rounding of a database clock to milliseconds).
+      expect(Math.max(...started) - submittedAt).toBeGreaterThanOrEqual(2 * intervalMs - 5);
+    },
+    timeout,
+  );
+
+  it(
+    'fair turns: a key with a few jobs is served beside a key flooding the endpoint with 1,000',
+    async () => {
+      const t = fixture();
+      const perKey = 2;
+      const e = limitedEndpoint(t, {
+        key: (value) => (value.value < 0 ? 'small' : 'flood'),
+        concurrencyPerKey: perKey,
+      });
+      const starts: Array<{ key: string; at: number }> = [];
+      const rt = t.runtime([
+        t.worker(e, async (value) => {
+          starts.push({ key: value.value < 0 ? 'small' : 'flood', at: Date.now() });
+          await delay(2);
+          return { doubled: value.value * 2 };
+        }),
+      ]);
+      await rt.start();
+      const flood = await rt.service.submitMany(
+        e.name,
+        Array.from({ length: 1_000 }, (_, value) => ({ input: { value } })),
+      );
+      expect(flood.every((result) => result.ok)).toBe(true);
+      await t.waitUntil(() => starts.length >= 10, 'the flood to start');
+      const before = starts.length;
+      const submittedAt = Date.now();
+      const small = [];
+      for (let i = 1; i <= 5; i++) small.push((await rt.service.submit(e.name, { value: -i })).job.id);
+      const finished = await Promise.all(small.map((id) => t.waitForFinal(id)));
+      for (const job of finished) expect(job.status).toBe('succeeded');
+      const after = starts.slice(before);
+      const lastSmall = after.map((start) => start.key).lastIndexOf('small');
+      const floodBetween = after.slice(0, lastSmall).filter((start) => start.key === 'flood').length;
+      // The small key takes every other turn: at most the flood's jobs in flight when it arrived (perKey) and
+      // one turn of the flood per small job pass it, not the 990 still waiting.
+      expect(floodBetween).toBeLessThanOrEqual(perKey + 5 * perKey);
+      const waits = finished.map((job) => job.startedAt!.getTime() - submittedAt).sort((a, b) => a - b);
+      const left = (await t.repository.list({ endpoint: e.name, owner: null, status: 'queued', limit: 1 }))
+        .jobs;
+      // Reported for the README: how long the small key's jobs waited, and that the flood was still there.
+      console.info(
+        `fairness: small key's jobs waited ${waits.join(', ')} ms (median ${waits[2]} ms) behind a flood of 1,000; ` +
+          `${after.length} starts meanwhile, ${floodBetween} of the flood; flood still queued: ${left.length > 0}`,
+      );
+      expect(left.length).toBe(1);
+    },
+    timeout,
+  );
+}
