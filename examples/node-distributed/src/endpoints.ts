@@ -42,4 +42,22 @@ export const digest = defineEndpoint({
   concurrency: 2,
 });
 
-export const endpoints = [sleep, digest] as const;
+/**
+ * A tenant's report (here it only waits `ms`). A per-tenant limit: at most 2 reports of one tenant run at once,
+ * in all the worker processes together, and tenants take fair turns, so one tenant's burst of reports does not
+ * hold up another's. Jobs over the limit wait `queued`.
+ */
+export const report = defineEndpoint({
+  name: 'report',
+  description:
+    "Builds a tenant's report. At most 2 per tenant at once across all workers; tenants take turns.",
+  input: z.object({
+    tenant: z.string().min(1).max(100),
+    ms: z.number().int().min(0).max(600_000),
+  }),
+  output: z.object({ tenant: z.string(), pid: z.number().int() }),
+  concurrency: 8,
+  limits: { key: (input) => input.tenant, concurrencyPerKey: 2 },
+});
+
+export const endpoints = [sleep, digest, report] as const;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type Endpoint, implement, type Worker, type WorkerContext, type WorkerOptions } from '@jobs/core';
-import { digest, sleep } from './endpoints.js';
+import { digest, report, sleep } from './endpoints.js';
 import { abortReason, type ExecutionLog } from './execution-log.js';
 
 export interface WorkersOptions {
@@ -44,6 +44,14 @@ export function createWorkers(options: WorkersOptions): Worker<any>[] {
           ctx.signal.throwIfAborted();
         }
         return { algorithm: input.algorithm, rounds: input.rounds, digest: value.toString('hex') };
+      },
+    }),
+    recorded(options.log, report, {
+      concurrency,
+      estimate: (input) => input.ms,
+      async run(input, ctx) {
+        await delay(input.ms, ctx.signal);
+        return { tenant: input.tenant, pid: process.pid };
       },
     }),
   ];

@@ -36,7 +36,8 @@ afterAll(async () => {
   const connection = await amqp.connect(AMQP_URL);
   try {
     const channel = await connection.createChannel();
-    for (const queue of ['sleep', 'digest', 'dead-letter']) await channel.deleteQueue(`${prefix}.${queue}`);
+    for (const queue of ['sleep', 'digest', 'report', 'dead-letter'])
+      await channel.deleteQueue(`${prefix}.${queue}`);
     await channel.deleteExchange(`${prefix}.dead-letter`);
   } finally {
     await connection.close();

@@ -20,7 +20,7 @@ const run = promisify(execFile);
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 export const AMQP_URL = process.env.AMQP_URL ?? DEFAULT_AMQP_URL;
-const ENDPOINTS = ['sleep', 'digest'];
+const ENDPOINTS = ['sleep', 'digest', 'report'];
 
 /** Settings short enough that recovery after a killed worker takes seconds, not minutes. */
 export const FAST_RECOVERY = {
