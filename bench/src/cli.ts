@@ -64,7 +64,7 @@ Common:
   --producers N         submits in flight during a throughput run (default 16)
   --repeats N           rounds; each starts every row afresh and measures it once; median reported (default 3)
   --warmup N            jobs of the discarded warm-up run of each round (default min(jobs, 500))
-  --only a,b            contenders of --compare: jobs-amqp, jobs-http, jobs-pg, jobs-memory, pg-boss,
+  --only a,b            contenders of --compare: jobs-amqp, jobs-amqp-keyed, jobs-http, jobs-pg, jobs-memory, pg-boss,
                         pg-boss-tuned, graphile-worker, graphile-worker-tuned, bullmq, bullmq-tuned
   --node a,b            Node runtimes of our contenders: system, 22, 24 (default system,22)
   --peer-node X         Node runtime of the peers (default 22; pg-boss 12 and graphile-worker 0.18 need it)

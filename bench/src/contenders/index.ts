@@ -67,6 +67,14 @@ function jobsSpecs(): ContenderSpec[] {
       retains: true,
     }),
     jobs({
+      id: 'jobs-amqp-keyed',
+      name: 'jobs with per-key limits (PostgreSQL + RabbitMQ)',
+      variant: 'amqp-keyed',
+      requires: ['postgres', 'rabbitmq'],
+      setup: `${JOBS_AMQP_SETUP}; the endpoint with flow limits on: limits = { key: 16 tenants (seq mod 16), concurrencyPerKey: 4 } (caps above the worker concurrency: the cost of the bookkeeping, not of waiting); submit = service.submit()`,
+      completion: SERVICE_WAIT,
+    }),
+    jobs({
       id: 'jobs-http',
       name: 'jobs over HTTP (PostgreSQL + RabbitMQ)',
       variant: 'http',

@@ -28,14 +28,22 @@ import { fillFinishedJobs } from './retained-fill.js';
  * status only), createPostgresRepository, createAmqpQueue, createSqliteRepository, createMemoryRepository /
  * createMemoryQueue, createJobsApp.
  */
-type Variant = 'amqp' | 'http' | 'pg-memory' | 'sqlite-memory' | 'memory';
+type Variant = 'amqp' | 'amqp-keyed' | 'http' | 'pg-memory' | 'sqlite-memory' | 'memory';
 
-const VARIANTS: readonly Variant[] = ['amqp', 'http', 'pg-memory', 'sqlite-memory', 'memory'];
+const VARIANTS: readonly Variant[] = ['amqp', 'amqp-keyed', 'http', 'pg-memory', 'sqlite-memory', 'memory'];
 
 export const noop = defineEndpoint({
   name: 'noop',
   input: z.object({ seq: z.number().int() }),
   output: z.object({}),
+});
+
+/** The same endpoint with per-key limits on: 16 tenants, at most 4 jobs of one at once. */
+const keyedNoop = defineEndpoint({
+  name: 'noop',
+  input: z.object({ seq: z.number().int() }),
+  output: z.object({}),
+  limits: { key: (input) => `tenant-${input.seq % 16}`, concurrencyPerKey: 4 },
 });
 
 const ENDPOINT = noop.name;
@@ -74,14 +82,16 @@ async function startJobs(variant: Variant, options: StartOptions, cleanup: Clean
         ? await sqliteStore(ledger!, options, cleanup)
         : await postgresStore(variant, options, cleanup);
   const queue =
-    variant === 'amqp' || variant === 'http' ? amqpQueue(variant, options, cleanup) : memoryQueue(cleanup);
+    variant === 'amqp' || variant === 'amqp-keyed' || variant === 'http'
+      ? amqpQueue(variant, options, cleanup)
+      : memoryQueue(cleanup);
 
   const profiler = new Profiler();
   const runtime = createJobsRuntime({
     repository: profiler.instrument(store.repository, 'repository'),
     queue: profiler.instrument(queue, 'queue'),
     workers: [
-      implement(noop, {
+      implement(variant === 'amqp-keyed' ? keyedNoop : noop, {
         concurrency: options.concurrency,
         run(input) {
           options.onStart(input.seq);
