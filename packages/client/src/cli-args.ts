@@ -145,6 +145,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: [],
     examples: ['cancel http://localhost:3000/jobs/compress/<id>'],
   },
+  retry: {
+    usage: 'retry <jobUrl>',
+    summary: 'runs a failed or canceled job again under the same URL; prints the job, queued',
+    details: `POSTs to the job's /retry: the job is queued again with its endpoint's attempts. A queued, running or
+succeeded job is refused (exit 1, problem not_retryable on stderr).`,
+    options: [],
+    examples: ['retry http://localhost:3000/jobs/compress/<id>'],
+  },
   list: {
     usage: 'list <endpointUrl>',
     summary: 'prints one page {"jobs": [...], "nextCursor": ...}; with --all, an array of every job',

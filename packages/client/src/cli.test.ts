@@ -67,6 +67,22 @@ describe('jobs CLI', () => {
     expect(JSON.parse(output.stdout)).toEqual({ pong: 'cli' });
   });
 
+  it('retry queues a failed job again and prints it; a succeeded one exits 1 with the problem', async () => {
+    const submitted = await jobs(['submit', endpointUrl('task'), JSON.stringify({ tag: newTag(), fail: true })]);
+    const job = JSON.parse(submitted.stdout);
+    expect((await jobs(['wait', job.links.self])).code).toBe(3);
+    const retried = await jobs(['retry', job.links.self]);
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ id: job.id, status: 'queued', attempt: 1, maxAttempts: 2 });
+
+    const ping = JSON.parse((await jobs(['submit', endpointUrl('ping'), '{"message":"ok"}'])).stdout);
+    await jobs(['wait', ping.links.self]);
+    const refused = await jobs(['retry', ping.links.self]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('not_retryable');
+  });
+
   it('submit --wait prints the output; input can come from stdin; the idempotency key is sent', async () => {
     const result = await jobs(
       ['submit', endpointUrl('ping'), '-', '--wait', '--idempotency-key', 'cli-key-1'],

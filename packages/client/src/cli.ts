@@ -142,6 +142,11 @@ async function run(args: Invocation, io: Io): Promise<number> {
       print(io, { outcome: await client.cancel(id, { signal }) });
       return EXIT.ok;
     }
+    case 'retry': {
+      const { client, id } = job();
+      print(io, await client.retry(id, { signal }));
+      return EXIT.ok;
+    }
     case 'list': {
       const { baseUrl, endpoint } = parseEndpointUrl(first);
       const client = connect(baseUrl, endpoint);

@@ -111,6 +111,22 @@ export class HttpEndpointClient implements EndpointClient<any, any> {
     return this.cancel(job, options);
   }
 
+  retry(job: JobRef, options: RequestOptions = {}): Promise<Job> {
+    const jobUrl = this.jobUrl(job);
+    const url = `${jobUrl}/retry`;
+    // Not repeated on a transient failure: a second retry of a job the first one queued answers 409.
+    const spec: RequestSpec = {
+      method: 'POST',
+      url,
+      headers: { accept: ACCEPT_JSON },
+      idempotent: false,
+      signal: options.signal,
+    };
+    return request(this.#ep.settings.transport, spec, async (response) =>
+      this.#ep.parseJob(await readJson(response, url), jobUrl, response.url || url),
+    );
+  }
+
   async list(options: ListOptions = {}): Promise<JobPage> {
     const query = new URLSearchParams();
     if (options.status !== undefined) query.set('status', options.status);

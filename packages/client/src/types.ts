@@ -150,6 +150,11 @@ export interface EndpointClient<Input = unknown, Output = unknown> {
   cancel(job: JobRef, options?: RequestOptions): Promise<CancelOutcome>;
   /** Same as `cancel`: DELETE the job. */
   delete(job: JobRef, options?: RequestOptions): Promise<CancelOutcome>;
+  /**
+   * Runs a failed or canceled job again under the same id (`POST {job}/retry`) and answers it queued. A queued,
+   * running or succeeded job is refused with a `JobsHttpError` whose code is `not_retryable` (409).
+   */
+  retry(job: JobRef, options?: RequestOptions): Promise<Job>;
   list(options?: ListOptions): Promise<JobPage>;
   /** Every page, following `nextCursor`. */
   listPages(options?: ListOptions): AsyncGenerator<JobPage, void, undefined>;

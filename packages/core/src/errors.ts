@@ -19,6 +19,7 @@ export type JobsErrorCode =
   | 'idempotency_key_reused'
   | 'output_not_ready'
   | 'output_not_available'
+  | 'not_retryable'
   | 'unavailable'
   | 'timeout'
   | 'canceled'
@@ -143,6 +144,18 @@ export class OutputNotAvailableError extends JobsError {
     super('output_not_available', 404, 'Output not available', {
       detail: `The job is ${status}; it has no output.`,
     });
+  }
+}
+
+/** Only a failed or canceled job can be retried; this one is queued, running or succeeded (it changed nothing). */
+export class JobNotRetryableError extends JobsError {
+  readonly jobStatus: string;
+  constructor(status: string) {
+    super('not_retryable', 409, 'Job not retryable', {
+      detail: `The job is ${status}; only a failed or canceled job can be retried.`,
+      extensions: { jobStatus: status },
+    });
+    this.jobStatus = status;
   }
 }
 

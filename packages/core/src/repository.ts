@@ -108,6 +108,18 @@ export interface CancelOptions {
   error: ProblemDetails;
 }
 
+export interface RetryOptions {
+  /** Executions the job may start from now on: its maxAttempts becomes its attempt + this (a positive integer). */
+  attempts: number;
+}
+
+export interface RetryResult {
+  /** false: the job was not failed or canceled, and it was left as it is. */
+  retried: boolean;
+  /** The job as it is afterwards. */
+  job: JobRecordHeader;
+}
+
 export interface DispatchQuery {
   /** At most this many jobs. */
   limit: number;
@@ -263,6 +275,16 @@ export interface JobRepository {
    * a final job is left as it is. Returns the job as it is afterwards, null when unknown.
    */
   requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null>;
+
+  /**
+   * Compare-and-set `failed` or `canceled` → `queued`, for a job to run again under the same id: runAt = now,
+   * maxAttempts = attempt + `attempts` (attempt keeps counting the executions started), and what the last run
+   * left is cleared: output, error, progress, ETA, startedAt, finishedAt, expiresAt (no expiry while live),
+   * cancelRequested, dispatchedAt, the lease and a pending cleanup flag. Announced like every change.
+   * `{ retried: false, job }` for a job in any other state (unchanged); null when unknown or expired. Of
+   * concurrent retries of one job, one retries it.
+   */
+  retry(id: string, options: RetryOptions): Promise<RetryResult | null>;
 
   /**
    * Deletes a job in a final state. Returns the removed job; null when unknown or not final. A succeeded job

@@ -21,7 +21,7 @@ export interface JobsRuntimeOptions {
   endpoints?: readonly Endpoint[];
   /** Workers run in this process; none for an API-only process. */
   workers?: readonly Worker<any>[];
-  service?: Omit<JobServiceOptions, Wired | 'endpoints' | 'onCreated' | 'onRemoved'>;
+  service?: Omit<JobServiceOptions, Wired | 'endpoints' | 'onCreated' | 'onRemoved' | 'onRetried'>;
   /**
    * Worker host options, or false for a process that must not run the workers it is given: an API process
    * may pass its workers with `host: false` so that it runs their cleanups too.
@@ -95,6 +95,7 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
     ...(options.scheduler ? { clock: options.scheduler.clock } : {}),
     onCreated: (job) => dispatcher?.submitted(job.id),
     onRemoved: () => cleanup?.wake(),
+    onRetried: (job) => dispatcher?.submitted(job.id),
   });
   const host =
     workers.length > 0 && options.host !== false

@@ -5,6 +5,7 @@ import {
   CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidInputError,
+  JobNotRetryableError,
   NotFoundError,
   OutputNotAvailableError,
   OutputNotReadyError,
@@ -48,6 +49,8 @@ export interface JobServiceOptions {
   onCreated?: (job: JobRecordHeader) => void;
   /** Called after a job was removed (the runtime wakes this process's cleanup runner). */
   onRemoved?: (job: JobRecordHeader) => void;
+  /** Called after a job was retried, queued again (the runtime wakes this process's dispatcher with it). */
+  onRetried?: (job: JobRecordHeader) => void;
   /** Recurring schedules to list (`listSchedules`); the runtime's scheduler submits their occurrences. */
   schedules?: readonly Schedule[];
   /** Milliseconds since the epoch, for the schedules' next occurrences; default `Date.now`. */
@@ -75,6 +78,7 @@ export class JobService {
   readonly #creates: Batcher<NewJob, CreateResult>;
   readonly #onCreated: (job: JobRecordHeader) => void;
   readonly #onRemoved: (job: JobRecordHeader) => void;
+  readonly #onRetried: (job: JobRecordHeader) => void;
   readonly #schedules: readonly Schedule[];
   readonly #clock: () => number;
 
@@ -98,6 +102,7 @@ export class JobService {
     this.#creates = new Batcher((jobs) => this.repository.create(jobs), { maxBatch });
     this.#onCreated = options.onCreated ?? (() => {});
     this.#onRemoved = options.onRemoved ?? (() => {});
+    this.#onRetried = options.onRetried ?? (() => {});
     this.#clock = options.clock ?? Date.now;
     this.#schedules = options.schedules ?? [];
     for (const schedule of this.#schedules) {
@@ -211,6 +216,25 @@ export class JobService {
     if (after.status === 'canceled' && job.status === 'queued') return { outcome: 'canceled', job: after };
     // It reached a final state on its own meanwhile: DELETE of a final job removes it.
     return { outcome: 'removed', job: await this.#remove(after) };
+  }
+
+  /**
+   * Runs a failed or canceled job again under the same id (its URL keeps working): it goes back to `queued` with
+   * the endpoint's maxAttempts of new attempts (`attempt` keeps counting every execution), its error, output and
+   * expiry cleared, and a dispatcher hands it to the queue like a new job. `JobNotRetryableError` (409) for a
+   * queued, running or succeeded job, `NotFoundError` for an unknown, expired or another owner's job; neither
+   * changes anything.
+   */
+  async retry(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecordHeader> {
+    const endpoint = this.endpoint(endpointName);
+    const job = await this.getHeader(endpointName, id, options);
+    if (job.status !== 'failed' && job.status !== 'canceled') throw new JobNotRetryableError(job.status);
+    const result = await this.repository.retry(job.id, { attempts: endpoint.maxAttempts });
+    if (!result) throw new NotFoundError();
+    // A concurrent retry won (the job is queued or running again), or it expired and was replaced meanwhile.
+    if (!result.retried) throw new JobNotRetryableError(result.job.status);
+    this.#onRetried(result.job);
+    return result.job;
   }
 
   async #remove(job: JobRecordHeader): Promise<JobRecordHeader> {

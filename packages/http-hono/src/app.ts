@@ -12,6 +12,7 @@ import { getJob } from './routes/job.js';
 import { list } from './routes/list.js';
 import { getOutput } from './routes/output.js';
 import { mountReference } from './routes/reference.js';
+import { retryJob } from './routes/retry.js';
 import { listSchedules } from './routes/schedules.js';
 import { submit } from './routes/submit.js';
 import { DELAY_HEADER, PRIORITY_HEADER, RUN_AT_HEADER } from './schedule.js';
@@ -88,6 +89,11 @@ export function createJobsApp(options: JobsAppOptions): Hono {
     const endpoint = ctx.endpointOf(c);
     if (c.req.method !== 'GET') return notAllowed(c, ['GET']);
     return events(ctx, c, endpoint);
+  });
+  app.all('/:endpoint/:id/retry', async (c) => {
+    const endpoint = ctx.endpointOf(c);
+    if (c.req.method !== 'POST') return notAllowed(c, ['POST']);
+    return retryJob(ctx, c, endpoint);
   });
   app.all('/:endpoint/:id/output', async (c) => {
     const endpoint = ctx.endpointOf(c);

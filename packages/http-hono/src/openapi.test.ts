@@ -66,12 +66,14 @@ describe('GET /openapi.json', () => {
         '/ping/{id}',
         '/ping/{id}/events',
         '/ping/{id}/output',
+        '/ping/{id}/retry',
         '/task',
         '/task/batch',
         '/task/schedules',
         '/task/{id}',
         '/task/{id}/events',
         '/task/{id}/output',
+        '/task/{id}/retry',
       ].sort(),
     );
     // The document and the reference page are not operations of the API; the description names the page.

@@ -18,6 +18,8 @@ import {
   type NewJob,
   numberOption,
   type PendingCleanup,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
   type SubscribeOptions,
   UnavailableError,
@@ -33,6 +35,7 @@ import {
   deleteExpiredJobs,
   heartbeatJob,
   removeJob,
+  retryJob,
   settleJob,
 } from './transitions.js';
 
@@ -104,6 +107,11 @@ class MemoryJobRepository implements JobRepository {
   async requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null> {
     this.#open();
     return cancelJob(this.#store, id, options);
+  }
+
+  async retry(id: string, options: RetryOptions): Promise<RetryResult | null> {
+    this.#open();
+    return retryJob(this.#store, id, options);
   }
 
   async remove(id: string): Promise<JobRecordHeader | null> {

@@ -15,6 +15,8 @@ import {
   type JobRecord,
   type JobRecordHeader,
   type NewJob,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
   UnavailableError,
 } from '@jobs/core';
@@ -232,6 +234,43 @@ export function cancelJob(store: JobStore, id: string, options: CancelOptions): 
     store.notify(job);
   }
   return header(job);
+}
+
+/** A failed or canceled job runs again under its id: queued and due now, with `attempts` more attempts. */
+export function retryJob(store: JobStore, id: string, options: RetryOptions): RetryResult | null {
+  const attempts = checkAttempts(options.attempts);
+  const now = store.now();
+  const job = store.live(id, now);
+  if (!job) return null;
+  if (job.status !== 'failed' && job.status !== 'canceled') return { retried: false, job: header(job) };
+  job.status = 'queued';
+  job.runAt = now;
+  job.maxAttempts = job.attempt + attempts;
+  job.output = null;
+  job.error = null;
+  job.progress = null;
+  job.estimatedCompletionAt = null;
+  job.startedAt = null;
+  job.finishedAt = null;
+  job.expiresAt = null;
+  job.cancelRequested = false;
+  job.dispatchedAt = null;
+  job.leaseToken = null;
+  job.leaseExpiresAt = null;
+  job.cleanup = false;
+  touch(job, now);
+  store.indexes.place(job, now);
+  store.notify(job);
+  return { retried: true, job: header(job) };
+}
+
+/** The attempts a retry grants: a positive integer, small enough that attempt + it stays a storable integer. */
+export function checkAttempts(attempts: number): number {
+  const checked = checkNumber('attempts', attempts, 'positiveInteger', (message) =>
+    InvalidInputError.field('attempts', message),
+  );
+  if (checked > 1_000_000) throw InvalidInputError.field('attempts', 'attempts must be at most 1000000.');
+  return checked;
 }
 
 export function removeJob(store: JobStore, id: string): JobRecordHeader | null {

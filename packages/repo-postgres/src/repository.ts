@@ -20,6 +20,8 @@ import {
   type NewJob,
   numberOption,
   type PendingCleanup,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
   type SubscribeOptions,
   toStorableJson,
@@ -51,6 +53,7 @@ import {
   deleteExpiredJobs,
   heartbeatJobs,
   removeJob,
+  retryJob,
   settleJobs,
 } from './transitions.js';
 
@@ -354,6 +357,10 @@ class PostgresRepository implements PostgresJobRepository {
 
   requestCancel(id: string, options: CancelOptions): Promise<JobRecordHeader | null> {
     return cancelJob(this.db, id, options);
+  }
+
+  retry(id: string, options: RetryOptions): Promise<RetryResult | null> {
+    return retryJob(this.db, id, options);
   }
 
   remove(id: string): Promise<JobRecordHeader | null> {

@@ -95,6 +95,7 @@ export interface Statements {
   heartbeat: string;
   settle: string;
   requestCancel: string;
+  retry: string;
   remove: string;
   dispatchTake: string;
   dispatchMark: string;
@@ -223,6 +224,16 @@ export function buildStatements(s: string): Statements {
           updated_at = ${TOUCH}
       WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND NOT j.cancel_requested))
       RETURNING ${HEADER_COLUMNS}, ${notice('$4')}`,
+    // $1 id, $2 attempts granted, $3 channel. failed or canceled → queued and due now, what the last run left
+    // cleared, in one compare-and-set (of concurrent retries, one matches).
+    retry: `
+      UPDATE ${jobs} AS j
+      SET status = 'queued', run_at = ${NOW}, max_attempts = j.attempt + $2::int, output = NULL, error = NULL,
+          progress = NULL, estimated_completion_at = NULL, started_at = NULL, finished_at = NULL, expires_at = NULL,
+          cancel_requested = false, dispatched_at = NULL, lease_token = NULL, lease_expires_at = NULL,
+          cleanup = false, updated_at = ${TOUCH}
+      WHERE j.id = $1 AND j.status IN ('failed', 'canceled') AND ${LIVE}
+      RETURNING ${HEADER_COLUMNS}, ${notice('$3')}`,
     // $1 id, $2 channel.
     remove: `
       WITH gone AS (

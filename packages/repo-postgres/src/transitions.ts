@@ -9,6 +9,8 @@ import {
   type ItemResult,
   type JobRecord,
   type JobRecordHeader,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
 } from '@jobs/core';
 import { groupBy, type Handle, refused, rounds } from './handle.js';
@@ -259,6 +261,16 @@ export async function cancelJob(
   ]);
   if (result.rows[0]) return toHeader(result.rows[0]);
   return getJob(db, id, 'header');
+}
+
+/** failed or canceled → queued (one compare-and-set); any other job is answered as it is. */
+export async function retryJob(db: Handle, id: string, options: RetryOptions): Promise<RetryResult | null> {
+  const attempts = checkInteger(options.attempts, 'attempts', 1, 1_000_000);
+  if (!isUsableText(id)) return null;
+  const result = await db.query<HeaderRow>('retry', db.sql.retry, [id, attempts, db.channel]);
+  if (result.rows[0]) return { retried: true, job: toHeader(result.rows[0]) };
+  const job = await getJob(db, id, 'header');
+  return job === null ? null : { retried: false, job };
 }
 
 export async function removeJob(db: Handle, id: string): Promise<JobRecordHeader | null> {

@@ -21,6 +21,8 @@ import {
   type NewJob,
   numberOption,
   type PendingCleanup,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
   type SubscribeOptions,
   type Unsubscribe,
@@ -39,10 +41,11 @@ import {
   heartbeatJob,
   type Log,
   removeJob,
+  retryJob,
   settleJob,
   type Transaction,
 } from './transitions.js';
-import { duration, item, limitOf, text, Values } from './values.js';
+import { attemptsOf, duration, item, limitOf, text, Values } from './values.js';
 
 export interface SqliteRepositoryOptions {
   /** The database file (created with its folder's permissions if missing), or `:memory:` for a private one. */
@@ -280,6 +283,13 @@ class SqliteRepository implements SqliteJobRepository {
     const error = this.#values.json(options.error, 'error');
     if (typeof id !== 'string') return null;
     return this.#write(database, 'requestCancel', (tx) => cancelJob(tx, id, retentionMs, error));
+  }
+
+  async retry(id: string, options: RetryOptions): Promise<RetryResult | null> {
+    const database = await this.#db();
+    const attempts = attemptsOf(options.attempts);
+    if (typeof id !== 'string') return null;
+    return this.#write(database, 'retry', (tx) => retryJob(tx, id, attempts));
   }
 
   async remove(id: string): Promise<JobRecordHeader | null> {

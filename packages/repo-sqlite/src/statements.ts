@@ -79,6 +79,12 @@ export const SQL = {
                  WHERE id = ?`,
   // updated, id.
   cancelRunning: 'UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?',
+  // run at, max attempts, updated, id: failed or canceled → queued, what the last run left cleared.
+  retry: `UPDATE jobs SET status = 'queued', run_at = ?, max_attempts = ?, output = NULL, error = NULL, progress = NULL,
+            estimated_completion_at = NULL, started_at = NULL, finished_at = NULL, expires_at = NULL,
+            cancel_requested = 0, dispatched_at = NULL, lease_token = NULL, lease_expires_at = NULL, cleanup = 0,
+            dispatch_token = NULL, dispatching_until = NULL, updated_at = ?
+          WHERE id = ?`,
   // header JSON, due at, id: keeps a removed succeeded job's cleanup (its input and output copied in SQL).
   keepCleanup: `INSERT INTO cleanups (id, endpoint, job, input, output, attempt, due_at)
                 SELECT id, endpoint, ?, input, output, 0, ? FROM jobs WHERE id = ?

@@ -12,6 +12,7 @@ import {
   type JobRecord,
   type JobRecordHeader,
   type NewJob,
+  type RetryResult,
   type SettleRequest,
 } from '@jobs/core';
 import type { Database } from './database.js';
@@ -249,6 +250,34 @@ export function cancelJob(
     log(row);
   }
   return toHeader(row);
+}
+
+/** failed or canceled → queued and due now, with `attempts` more attempts; any other job as it is. */
+export function retryJob(tx: Transaction, id: string, attempts: number): RetryResult | null {
+  const { database, log, now } = tx;
+  const row = rowOf(database, id);
+  if (!row || (row.expires_at !== null && row.expires_at <= now)) return null;
+  if (row.status !== 'failed' && row.status !== 'canceled') return { retried: false, job: toHeader(row) };
+  Object.assign(row, {
+    status: 'queued',
+    run_at: now,
+    max_attempts: Number(row.attempt) + attempts,
+    error: null,
+    progress: null,
+    estimated_completion_at: null,
+    started_at: null,
+    finished_at: null,
+    expires_at: null,
+    cancel_requested: 0,
+    dispatched_at: null,
+    lease_token: null,
+    lease_expires_at: null,
+    cleanup: 0,
+    updated_at: Math.max(now, Number(row.updated_at) + 1),
+  });
+  database.statement(SQL.retry).run(now, row.max_attempts, row.updated_at, id);
+  log(row);
+  return { retried: true, job: toHeader(row) };
 }
 
 /** Deletes a live final job, keeping its pending cleanup. */

@@ -21,6 +21,15 @@ export const duration = (value: unknown, field: string): number =>
 export const limitOf = (value: unknown): number =>
   checkNumber('limit', value, 'nonNegativeInteger', (message) => InvalidInputError.field('limit', message));
 
+/** The attempts a retry grants: an integer from 1 to 1,000,000 (as in @jobs/memory). */
+export function attemptsOf(value: unknown): number {
+  const attempts = checkNumber('attempts', value, 'positiveInteger', (message) =>
+    InvalidInputError.field('attempts', message),
+  );
+  if (attempts > 1_000_000) throw InvalidInputError.field('attempts', 'attempts must be at most 1000000.');
+  return attempts;
+}
+
 /** Values as JSON text: what every repository refuses (U+0000, lone surrogates, too big) is refused here too. */
 export class Values {
   readonly #maxBytes: number;

@@ -82,6 +82,7 @@ export function trackJobs(
     heartbeat: (requests) => repository.heartbeat(requests),
     settle: (requests) => repository.settle(requests),
     requestCancel: (id, options) => repository.requestCancel(id, options),
+    retry: (id, options) => repository.retry(id, options),
     remove: (id) => repository.remove(id),
     dispatch: (query, publish) => repository.dispatch(query, publish),
     deleteExpired: (limit) => repository.deleteExpired(limit),

@@ -12,6 +12,7 @@ import { describeLimitsContract } from './repository/limits.js';
 import { describeListContract } from './repository/list.js';
 import { describeNotificationContract } from './repository/notification.js';
 import { describeRemoveContract } from './repository/remove.js';
+import { describeRetryContract } from './repository/retry.js';
 import { describeScheduleContract } from './repository/schedule.js';
 import { describeScheduleStateContract } from './repository/schedule-state.js';
 import { describeSettleContract } from './repository/settle.js';
@@ -36,6 +37,7 @@ export {
   describeListContract,
   describeNotificationContract,
   describeRemoveContract,
+  describeRetryContract,
   describeScheduleContract,
   describeScheduleStateContract,
   describeSettleContract,
@@ -52,6 +54,7 @@ export const repositoryContractSuites = [
   describeHeartbeatContract,
   describeSettleContract,
   describeCancelContract,
+  describeRetryContract,
   describeRemoveContract,
   describeUpdatedAtContract,
   describeDispatchContract,

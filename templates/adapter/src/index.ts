@@ -31,6 +31,8 @@ import {
   type PendingCleanup,
   type QueueConsumer,
   type QueueMessage,
+  type RetryOptions,
+  type RetryResult,
   type SettleRequest,
   type SubscribeOptions,
   type Unsubscribe,
@@ -108,6 +110,10 @@ export class ExampleJobRepository implements JobRepository {
 
   async requestCancel(_id: string, _options: CancelOptions): Promise<JobRecordHeader | null> {
     throw notImplemented('requestCancel');
+  }
+
+  async retry(_id: string, _options: RetryOptions): Promise<RetryResult | null> {
+    throw notImplemented('retry');
   }
 
   async remove(_id: string): Promise<JobRecordHeader | null> {

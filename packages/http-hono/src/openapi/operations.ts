@@ -1,4 +1,4 @@
-// The operations of one endpoint (submit, list, get, delete, events, output) and of the document itself.
+// The operations of one endpoint (submit, list, get, delete, retry, events, output) and of the document itself.
 import type { Endpoint } from '@jobs/core';
 import { batchOperation } from './batch.js';
 import { problemRefs, problemResponseWithoutBody } from './problems.js';
@@ -55,6 +55,7 @@ export function endpointPaths(op: OperationContext): Record<string, unknown> {
       head: headOperation(op, job, `head${op.base}Job`, `Check a ${op.endpoint.name} job`),
       delete: deleteJobOperation(op),
     },
+    [`${item}/retry`]: { parameters: jobId, post: retryJobOperation(op) },
     [`${item}/events`]: { parameters: jobId, get: eventsOperation(op) },
     [`${item}/output`]: {
       parameters: jobId,
@@ -247,6 +248,24 @@ function deleteJobOperation(op: OperationContext) {
       ),
       '204': { description: 'The finished job was removed.' },
       ...problemRefs('404', '500', '503'),
+    },
+  };
+}
+
+function retryJobOperation(op: OperationContext) {
+  return {
+    ...operation(
+      op,
+      `retry${op.base}Job`,
+      `Retry a failed or canceled ${op.endpoint.name} job`,
+      "Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 and is left as it is.",
+    ),
+    responses: {
+      '202': jobResponse(
+        'The job is queued again.',
+        headerRefs('Location', 'ContentLocation', 'OperationLocation', 'ETag', 'RetryAfter'),
+      ),
+      ...problemRefs('404', '409', '500', '503'),
     },
   };
 }

@@ -6,6 +6,7 @@ import { type HeaderComponent, headerRefs, ref } from './refs.js';
 const PROBLEM_RESPONSES = {
   '400': 'InvalidJson',
   '404': 'NotFound',
+  '409': 'NotRetryable',
   '413': 'PayloadTooLarge',
   '415': 'UnsupportedMediaType',
   '422': 'InvalidInput',
@@ -35,6 +36,9 @@ export function problemResponses(maxBodyBytes: number) {
     InvalidJson: problemResponse('`invalid-json`: the body is not valid JSON (or not UTF-8, or empty).'),
     NotFound: problemResponse(
       "`not-found`: unknown endpoint, malformed or unknown id, expired or another owner's job.",
+    ),
+    NotRetryable: problemResponse(
+      '`not-retryable`: only a failed or canceled job can be retried; `jobStatus` says what this one is.',
     ),
     PayloadTooLarge: problemResponse(`\`payload-too-large\`: the body exceeds ${maxBodyBytes} bytes.`),
     UnsupportedMediaType: problemResponse(

@@ -63,6 +63,7 @@ export function partitionable(repository: JobRepository): Partition {
     },
     settle: (requests) => guard(() => repository.settle(requests)),
     requestCancel: (id, options) => guard(() => repository.requestCancel(id, options)),
+    retry: (id, options) => guard(() => repository.retry(id, options)),
     remove: (id) => guard(() => repository.remove(id)),
     dispatch: (query, publish) => guard(() => repository.dispatch(query, publish)),
     deleteExpired: (limit) => guard(() => repository.deleteExpired(limit)),

@@ -1,4 +1,4 @@
-import type { JobQueue, JobRepository } from '@jobs/core';
+import { type JobQueue, type JobRepository, JobFailedError } from '@jobs/core';
 import { expect, it, vi } from 'vitest';
 import { deferred, delay } from '../helpers.js';
 import { type RuntimeFixture, recordingLogger } from './fixture.js';
@@ -205,6 +205,44 @@ export function serviceTests(fixture: () => RuntimeFixture, timeout: number): vo
       expect(logger.entries.some((entry) => entry.level === 'warn' && /consumer/.test(entry.message))).toBe(
         true,
       );
+    },
+    timeout,
+  );
+
+  it(
+    'retry() runs a failed job again under its id through the dispatcher; other states answer 409 and change nothing',
+    async () => {
+      const t = fixture();
+      const e = t.endpoint({ maxAttempts: 1 });
+      let fail = true;
+      const runs: number[] = [];
+      const rt = t.runtime([
+        t.worker(e, (value, ctx) => {
+          runs.push(ctx.attempt);
+          if (fail) throw new JobFailedError('fails until fixed', { retryable: false });
+          return { doubled: value.value * 2 };
+        }),
+      ]);
+      await rt.start();
+      const { job } = await rt.service.submit(e.name, { value: 4 }, { owner: 'alice' });
+      expect(await t.waitForFinal(job.id)).toMatchObject({ status: 'failed', attempt: 1, maxAttempts: 1 });
+      await expect(rt.service.retry(e.name, job.id, { owner: 'bob' })).rejects.toMatchObject({
+        code: 'not_found',
+      });
+      fail = false;
+      const retried = await rt.service.retry(e.name, job.id, { owner: 'alice' });
+      expect(retried).toMatchObject({ id: job.id, status: 'queued', attempt: 1, maxAttempts: 2, error: null });
+      const done = await rt.service.wait(e.name, job.id, { owner: 'alice', timeoutMs: t.waitTimeoutMs });
+      expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
+      expect(runs).toEqual([1, 2]);
+      expect(await rt.service.output(e.name, job.id, { owner: 'alice' })).toEqual({ doubled: 8 });
+      const before = await t.repository.get(job.id);
+      await expect(rt.service.retry(e.name, job.id, { owner: 'alice' })).rejects.toMatchObject({
+        name: 'JobNotRetryableError',
+        code: 'not_retryable',
+        status: 409,
+      });
+      expect(await t.repository.get(job.id)).toEqual(before);
     },
     timeout,
   );
