@@ -105,6 +105,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/thumbnail/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id. */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed or canceled thumbnail job
+         * @description Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 and is left as it is.
+         */
+        post: operations["retryThumbnailJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/thumbnail/{id}/events": {
         parameters: {
             query?: never;
@@ -345,6 +368,15 @@ export interface components {
         };
         /** @description `not-found`: unknown endpoint, malformed or unknown id, expired or another owner's job. */
         NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `not-retryable`: only a failed or canceled job can be retried; `jobStatus` says what this one is. */
+        NotRetryable: {
             headers: {
                 [name: string]: unknown;
             };
@@ -907,6 +939,38 @@ export interface operations {
                 };
                 content?: never;
             };
+        };
+    };
+    retryThumbnailJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id. */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job is queued again. */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Content-Location": components["headers"]["ContentLocation"];
+                    "Operation-Location": components["headers"]["OperationLocation"];
+                    ETag: components["headers"]["ETag"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["NotRetryable"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     streamThumbnailEvents: {

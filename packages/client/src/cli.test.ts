@@ -68,13 +68,22 @@ describe('jobs CLI', () => {
   });
 
   it('retry queues a failed job again and prints it; a succeeded one exits 1 with the problem', async () => {
-    const submitted = await jobs(['submit', endpointUrl('task'), JSON.stringify({ tag: newTag(), fail: true })]);
+    const submitted = await jobs([
+      'submit',
+      endpointUrl('task'),
+      JSON.stringify({ tag: newTag(), fail: true }),
+    ]);
     const job = JSON.parse(submitted.stdout);
     expect((await jobs(['wait', job.links.self])).code).toBe(3);
     const retried = await jobs(['retry', job.links.self]);
     expect(retried.stderr).toBe('');
     expect(retried.code).toBe(0);
-    expect(JSON.parse(retried.stdout)).toMatchObject({ id: job.id, status: 'queued', attempt: 1, maxAttempts: 2 });
+    expect(JSON.parse(retried.stdout)).toMatchObject({
+      id: job.id,
+      status: 'queued',
+      attempt: 1,
+      maxAttempts: 2,
+    });
 
     const ping = JSON.parse((await jobs(['submit', endpointUrl('ping'), '{"message":"ok"}'])).stdout);
     await jobs(['wait', ping.links.self]);

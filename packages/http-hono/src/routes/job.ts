@@ -64,7 +64,7 @@ async function conditional(
   const deadline = Date.now() + wait * 1000;
   return ctx.waiting(c, async (signal) => {
     let current: JobState = job;
-    // A final job does not change any more (it can only disappear: 404).
+    // A final job changes only by a retry (or disappears): the answer does not wait for that.
     while (ifNoneMatchMatches(condition, jobETag(current)) && !isFinalStatus(current.status)) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal.aborted) break;

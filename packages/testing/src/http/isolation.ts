@@ -19,7 +19,7 @@ interface Job {
 
 /**
  * Owner isolation on every route, for a repository behind the HTTP front end: status, `Prefer: wait`,
- * `If-None-Match`, output, events with and without `Last-Event-ID`, DELETE, lists with cursors and idempotency
+ * `If-None-Match`, output, events with and without `Last-Event-ID`, DELETE, retry, lists with cursors and idempotency
  * replays answer another owner (and the no-owner space) as if the job did not exist, and change nothing.
  */
 export function describeHttpOwnerIsolation(name: string, factory: HttpSuiteFactory): void {
@@ -102,6 +102,10 @@ export function describeHttpOwnerIsolation(name: string, factory: HttpSuiteFacto
           expectNotFound(
             await session.request({ method: 'DELETE', path: job, owner: other }),
             `DELETE ${job} ${as}`,
+          );
+          expectNotFound(
+            await session.request({ method: 'POST', path: `${job}/retry`, owner: other }),
+            `POST ${job}/retry ${as}`,
           );
         }
       }

@@ -6,7 +6,10 @@ import { LONG, type RepositoryFixture, SHORT, type SubSuite, subSuite } from './
 /** A failed job whose run reported progress first (what a retry must clear). */
 async function failedWithProgress(f: RepositoryFixture) {
   const { job, token } = await f.claimNew();
-  await f.heartbeat(job.id, token, { progress: { fraction: 0.5, message: 'half' }, estimatedRemainingMs: 5_000 });
+  await f.heartbeat(job.id, token, {
+    progress: { fraction: 0.5, message: 'half' },
+    estimatedRemainingMs: 5_000,
+  });
   await f.settle(job.id, token, { status: 'failed', error: problem('job_failed'), retentionMs: LONG });
   return f.mustGet(job.id);
 }
@@ -65,7 +68,12 @@ export const describeRetryContract: SubSuite = subSuite('retry', ({ test, clockT
     await f.settle(running.id, token, { status: 'canceled', error: problem('canceled'), retentionMs: LONG });
     expect(await f.header(running.id)).toMatchObject({ status: 'canceled', cancelRequested: true });
     const result = await f.repo.retry(running.id, { attempts: 1 });
-    expect(result?.job).toMatchObject({ status: 'queued', attempt: 1, maxAttempts: 2, cancelRequested: false });
+    expect(result?.job).toMatchObject({
+      status: 'queued',
+      attempt: 1,
+      maxAttempts: 2,
+      cancelRequested: false,
+    });
     const again = await f.claim(running.id);
     expect(again).toMatchObject({ status: 'running', attempt: 2, cancelRequested: false });
     expect(await f.heartbeat(running.id, again!.leaseToken!)).toEqual({ held: true, cancelRequested: false });
@@ -154,7 +162,15 @@ export const describeRetryContract: SubSuite = subSuite('retry', ({ test, clockT
     const page = await f.repo.list({ endpoint: f.endpoint, owner: 'retrier', limit: 10, status: 'queued' });
     expect(page.jobs.map((listed) => listed.id)).toEqual([job.id]);
     const [replay] = await f.repo.create([
-      { id: newJobId(), endpoint: f.endpoint, input: { value: 1 }, owner: 'retrier', idempotencyKey: 'again', inputHash: null, maxAttempts: 3 },
+      {
+        id: newJobId(),
+        endpoint: f.endpoint,
+        input: { value: 1 },
+        owner: 'retrier',
+        idempotencyKey: 'again',
+        inputHash: null,
+        maxAttempts: 3,
+      },
     ]);
     expect(replay).toMatchObject({ ok: true, value: { created: false, job: { id: job.id } } });
   });

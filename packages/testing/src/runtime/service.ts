@@ -1,4 +1,4 @@
-import { type JobQueue, type JobRepository, JobFailedError } from '@jobs/core';
+import { JobFailedError, type JobQueue, type JobRepository } from '@jobs/core';
 import { expect, it, vi } from 'vitest';
 import { deferred, delay } from '../helpers.js';
 import { type RuntimeFixture, recordingLogger } from './fixture.js';
@@ -231,7 +231,13 @@ export function serviceTests(fixture: () => RuntimeFixture, timeout: number): vo
       });
       fail = false;
       const retried = await rt.service.retry(e.name, job.id, { owner: 'alice' });
-      expect(retried).toMatchObject({ id: job.id, status: 'queued', attempt: 1, maxAttempts: 2, error: null });
+      expect(retried).toMatchObject({
+        id: job.id,
+        status: 'queued',
+        attempt: 1,
+        maxAttempts: 2,
+        error: null,
+      });
       const done = await rt.service.wait(e.name, job.id, { owner: 'alice', timeoutMs: t.waitTimeoutMs });
       expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
       expect(runs).toEqual([1, 2]);
