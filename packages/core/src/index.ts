@@ -84,6 +84,7 @@ export type {
   DispatchPublisher,
   DispatchQuery,
   DispatchResult,
+  EndpointStats,
   HeartbeatRequest,
   HeartbeatResult,
   ItemResult,
@@ -94,8 +95,12 @@ export type {
   PendingCleanup,
   RetryOptions,
   RetryResult,
+  RunTimeStats,
+  SearchQuery,
   SettleOutcome,
   SettleRequest,
+  StatsBucket,
+  StatsQuery,
   SubscribeOptions,
   Unsubscribe,
 } from './repository.js';
@@ -124,6 +129,7 @@ export {
   type JobServiceOptions,
   type ListOptions,
 } from './service.js';
+export { runTimeStats, zeroCounts } from './stats.js';
 export {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_LIMIT_KEY_LENGTH,

@@ -187,6 +187,62 @@ export interface ListPage {
   nextCursor: string | null;
 }
 
+/** `search`: jobs across endpoints and owners, for an operator's view (a dashboard). */
+export interface SearchQuery {
+  /** Only these endpoints' jobs; undefined: every endpoint. */
+  endpoints?: readonly string[] | undefined;
+  /** undefined: every owner's jobs; null: the jobs without an owner; a string: that owner's. */
+  owner?: string | null | undefined;
+  status?: JobStatus | undefined;
+  /** Only jobs created at or after this time. */
+  createdFrom?: Date | undefined;
+  /** Only jobs created before this time. */
+  createdBefore?: Date | undefined;
+  limit: number;
+  /** Opaque cursor from a previous page's nextCursor (of the same query). */
+  cursor?: string | undefined;
+}
+
+/** `stats`: what an operator's view shows of each endpoint over a recent window. */
+export interface StatsQuery {
+  /** Only these endpoints; undefined: every endpoint that has jobs. */
+  endpoints?: readonly string[] | undefined;
+  /** undefined: every owner's jobs; null: the jobs without an owner; a string: that owner's. */
+  owner?: string | null | undefined;
+  /** Start of the window: final jobs count when they finished at or after it. */
+  since: Date;
+  /** Width of the window's buckets in milliseconds (a positive integer). */
+  bucketMs: number;
+}
+
+/** Final jobs that finished within one bucket of the window, by status. */
+export interface StatsBucket {
+  /** since + i × bucketMs: the bucket holds finishedAt in [start, start + bucketMs). */
+  start: Date;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+}
+
+/** Run times (finishedAt − startedAt, ms) of the succeeded and failed jobs of the window; nearest-rank percentiles. */
+export interface RunTimeStats {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface EndpointStats {
+  endpoint: string;
+  /** queued and running: the live jobs now; succeeded, failed, canceled: those that finished in the window. */
+  counts: Record<JobStatus, number>;
+  /** The buckets that have jobs, oldest first. */
+  buckets: StatsBucket[];
+  /** null when no job succeeded or failed in the window. */
+  runTime: RunTimeStats | null;
+}
+
 export interface CleanupQuery {
   /** Only cleanups of these endpoints (those whose worker this process has). */
   endpoints: readonly string[];
@@ -312,6 +368,19 @@ export interface JobRepository {
 
   /** One owner's jobs of one endpoint, newest first (createdAt desc, id desc), keyset-paginated. */
   list(query: ListQuery): Promise<ListPage>;
+
+  /**
+   * Live jobs of any endpoints and owners matching every filter given, newest first (createdAt desc, id desc),
+   * keyset-paginated like `list`: a page never reads more than it must (no sort of every job, no count).
+   */
+  search(query: SearchQuery): Promise<ListPage>;
+
+  /**
+   * Per endpoint with jobs (by name): the live queued and running jobs now; the live final jobs that finished at
+   * or after `since`, counted by status and by bucket of `bucketMs`; and the run times of those that succeeded
+   * or failed. Jobs already removed or expired are not counted (the window shows what is stored).
+   */
+  stats(query: StatsQuery): Promise<EndpointStats[]>;
 
   /**
    * Takes up to `limit` pending cleanups of the given endpoints that are due (oldest first) and not held by

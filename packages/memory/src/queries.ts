@@ -2,6 +2,7 @@
 // are published), listing, the pending cleanups and the recurring schedules' state.
 import {
   type CleanupQuery,
+  checkNumber,
   checkScheduleName,
   checkStorableDate,
   type DispatchItem,
@@ -9,17 +10,25 @@ import {
   type DispatchQuery,
   type DispatchResult,
   decodeCursor,
+  type EndpointStats,
   encodeCursor,
   type FlowCandidate,
   InvalidInputError,
   isJobStatus,
   type JobRecordHeader,
+  type JobStatus,
   type ListPage,
   type ListQuery,
   type PendingCleanup,
   planDispatch,
   rateWindowMs,
+  runTimeStats,
+  type SearchQuery,
+  type StatsBucket,
+  type StatsQuery,
+  zeroCounts,
 } from '@jobs/core';
+import { compareEntries } from './sorted-list.js';
 import { type JobStore, listKey } from './store.js';
 import { duration, header, limitOf, record, type Stored, text } from './stored.js';
 
@@ -259,4 +268,97 @@ export function advanceSchedule(store: JobStore, name: string, occurrence: Date)
 
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Jobs of any owners and endpoints, newest first: a walk down the index of every job, filtered. */
+export function search(store: JobStore, query: SearchQuery): ListPage {
+  const limit = limitOf(query.limit);
+  const filter = checkFilter(query);
+  if (query.status !== undefined && !isJobStatus(query.status)) {
+    throw InvalidInputError.field('status', `Unknown status ${String(query.status)}.`);
+  }
+  const from =
+    query.createdFrom === undefined ? null : checkStorableDate(query.createdFrom, 'createdFrom').getTime();
+  const bound =
+    query.createdBefore === undefined
+      ? undefined
+      : { time: checkStorableDate(query.createdBefore, 'createdBefore').getTime(), id: '' };
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const after = cursor && { time: cursor.createdAt.getTime(), id: cursor.id };
+  const before =
+    bound === undefined || (after !== undefined && compareEntries(after, bound) < 0) ? after : bound;
+  const now = store.now();
+  const jobs: JobRecordHeader[] = [];
+  let more = false;
+  for (const entry of store.all.descending(before)) {
+    if (from !== null && entry.time < from) break;
+    const job = store.live(entry.id, now);
+    if (!job || !filter(job) || (query.status !== undefined && job.status !== query.status)) continue;
+    if (jobs.length === limit) {
+      more = true;
+      break;
+    }
+    jobs.push(header(job));
+  }
+  const last = jobs.at(-1);
+  return {
+    jobs,
+    nextCursor: more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/**
+ * Per endpoint: queued and running jobs now, the final jobs finished since the window's start by status and by
+ * bucket, and the run times of those that succeeded or failed. One pass over the jobs stored (the memory
+ * repository holds at most `maxJobs`).
+ */
+export function stats(store: JobStore, query: StatsQuery): EndpointStats[] {
+  const filter = checkFilter(query);
+  const since = checkStorableDate(query.since, 'since').getTime();
+  const bucketMs = checkNumber('bucketMs', query.bucketMs, 'positiveInteger', (message) =>
+    InvalidInputError.field('bucketMs', message),
+  );
+  const now = store.now();
+  const byEndpoint = new Map<
+    string,
+    { counts: Record<JobStatus, number>; buckets: Map<number, StatsBucket>; runs: number[] }
+  >();
+  for (const job of store.jobs.values()) {
+    if ((job.expiresAt !== null && job.expiresAt <= now) || !filter(job)) continue;
+    const final = job.status !== 'queued' && job.status !== 'running';
+    if (final && (job.finishedAt === null || job.finishedAt < since)) continue;
+    let entry = byEndpoint.get(job.endpoint);
+    if (!entry) {
+      entry = { counts: zeroCounts(), buckets: new Map(), runs: [] };
+      byEndpoint.set(job.endpoint, entry);
+    }
+    entry.counts[job.status] += 1;
+    if (!final) continue;
+    const index = Math.floor((job.finishedAt! - since) / bucketMs);
+    let bucket = entry.buckets.get(index);
+    if (!bucket) {
+      bucket = { start: new Date(since + index * bucketMs), succeeded: 0, failed: 0, canceled: 0 };
+      entry.buckets.set(index, bucket);
+    }
+    bucket[job.status as 'succeeded' | 'failed' | 'canceled'] += 1;
+    if (job.status !== 'canceled' && job.startedAt !== null) entry.runs.push(job.finishedAt! - job.startedAt);
+  }
+  return [...byEndpoint.entries()]
+    .sort(([a], [b]) => compareIds(a, b))
+    .map(([endpoint, entry]) => ({
+      endpoint,
+      counts: entry.counts,
+      buckets: [...entry.buckets.entries()].sort(([a], [b]) => a - b).map(([, bucket]) => bucket),
+      runTime: runTimeStats(entry.runs),
+    }));
+}
+
+/** The endpoint and owner filters of a search or stats query, checked: a predicate on a stored job. */
+function checkFilter(query: SearchQuery | StatsQuery): (job: Stored) => boolean {
+  const endpoints =
+    query.endpoints === undefined ? null : new Set(query.endpoints.map((name) => text(name, 'endpoints')));
+  const owner =
+    query.owner === undefined ? undefined : query.owner === null ? null : text(query.owner, 'owner');
+  return (job) =>
+    (endpoints === null || endpoints.has(job.endpoint)) && (owner === undefined || job.owner === owner);
 }

@@ -6,6 +6,7 @@ import {
   type DispatchPublisher,
   type DispatchQuery,
   type DispatchResult,
+  type EndpointStats,
   type HeartbeatRequest,
   type HeartbeatResult,
   type ItemResult,
@@ -20,12 +21,23 @@ import {
   type PendingCleanup,
   type RetryOptions,
   type RetryResult,
+  type SearchQuery,
   type SettleRequest,
+  type StatsQuery,
   type SubscribeOptions,
   UnavailableError,
   type Unsubscribe,
 } from '@jobs/core';
-import { advanceSchedule, claimCleanups, dispatch, finishCleanup, list, readSchedules } from './queries.js';
+import {
+  advanceSchedule,
+  claimCleanups,
+  dispatch,
+  finishCleanup,
+  list,
+  readSchedules,
+  search,
+  stats,
+} from './queries.js';
 import { JobStore } from './store.js';
 import { header, item, record } from './stored.js';
 import {
@@ -132,6 +144,16 @@ class MemoryJobRepository implements JobRepository {
   async list(query: ListQuery): Promise<ListPage> {
     this.#open();
     return list(this.#store, query);
+  }
+
+  async search(query: SearchQuery): Promise<ListPage> {
+    this.#open();
+    return search(this.#store, query);
+  }
+
+  async stats(query: StatsQuery): Promise<EndpointStats[]> {
+    this.#open();
+    return stats(this.#store, query);
   }
 
   async claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]> {

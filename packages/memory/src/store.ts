@@ -13,6 +13,8 @@ export class JobStore {
   readonly idempotency = new Map<string, string>();
   /** (endpoint, owner) → that owner's jobs, ascending by (createdAt, id). */
   readonly lists = new Map<string, SortedEntries>();
+  /** Every job, ascending by (createdAt, id): what `search` walks. */
+  readonly all = new SortedEntries();
   readonly indexes = new JobIndexes();
   /** Jobs a dispatch holds while it publishes them (besides the due ones it took out of the index). */
   readonly dispatching = new Set<string>();
@@ -62,6 +64,7 @@ export class JobStore {
       entries.delete(entryOf(job));
       if (entries.size === 0) this.lists.delete(key);
     }
+    this.all.delete(entryOf(job));
     if (job.cleanup && job.status === 'succeeded') {
       this.cleanups.set(job.id, { job, attempt: 0, dueAt: now, leaseToken: null, leaseExpiresAt: 0 });
     }
@@ -85,6 +88,7 @@ export class JobStore {
       this.lists.set(key, entries);
     }
     entries.insert(entryOf(job));
+    this.all.insert(entryOf(job));
   }
 
   /** Tells every subscriber, later: a listener never runs inside a repository call. */

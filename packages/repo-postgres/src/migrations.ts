@@ -125,6 +125,10 @@ export const MIGRATIONS: readonly Migration[] = [
         at timestamptz NOT NULL
       )`,
       `CREATE INDEX dispatches_endpoint_idx ON ${s}.dispatches (endpoint, at)`,
+      // --- dashboard (issue 15): search() walks every job newest first from a cursor (jobs_list_idx serves one
+      // endpoint and owner); stats() reads the jobs finished in its window (the last hour) by finished_at.
+      `CREATE INDEX jobs_created_idx ON ${s}.jobs (created_at DESC, id DESC)`,
+      `CREATE INDEX jobs_finished_idx ON ${s}.jobs (finished_at) WHERE finished_at IS NOT NULL`,
     ],
   },
 ];

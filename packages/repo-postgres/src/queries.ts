@@ -7,22 +7,27 @@ import {
   type DispatchQuery,
   type DispatchResult,
   decodeCursor,
+  type EndpointStats,
   encodeCursor,
   type FlowCandidate,
   InvalidInputError,
   isJobStatus,
   type JobRecord,
   type JobRecordHeader,
+  type JobStatus,
   type ListPage,
   type ListQuery,
   type PendingCleanup,
   planDispatch,
   rateWindowMs,
+  type SearchQuery,
+  type StatsQuery,
+  zeroCounts,
 } from '@jobs/core';
 import type { Handle } from './handle.js';
 import { MIGRATION_LOCK_NAMESPACE } from './migrations.js';
 import { type HeaderRow, type JobRow, toHeader, toPendingCleanup, toRecord } from './rows.js';
-import { listStatement } from './statements.js';
+import { listStatement, type SearchFilters, searchStatement, statsStatement } from './statements.js';
 import {
   checkDuration,
   checkInteger,
@@ -264,6 +269,120 @@ export async function list(db: Handle, query: ListQuery): Promise<ListPage> {
   const nextCursor =
     result.rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
   return { jobs, nextCursor };
+}
+
+/** The endpoint and owner filters of a search or stats query, checked, with the statement shape they make. */
+function checkFilters(query: SearchQuery | StatsQuery) {
+  const endpoints =
+    query.endpoints === undefined ? null : query.endpoints.map((e) => checkText(e, 'endpoints', 200));
+  const owner = query.owner === undefined ? undefined : checkOptionalText(query.owner, 'owner');
+  const shape: SearchFilters = {
+    endpoints: endpoints === null ? null : endpoints.length === 1 ? 1 : endpoints.length,
+    owner: owner === undefined ? 'any' : owner === null ? 'none' : 'equal',
+  };
+  return { endpoints, owner, shape, values: { endpoint: endpoints?.[0], endpoints, owner } };
+}
+
+export async function search(db: Handle, query: SearchQuery): Promise<ListPage> {
+  const filters = checkFilters(query);
+  const limit = checkInteger(query.limit, 'limit', 1, 10_000);
+  if (query.status !== undefined && !isJobStatus(query.status)) {
+    throw InvalidInputError.field('status', `Unknown status ${JSON.stringify(query.status)}.`);
+  }
+  const from = query.createdFrom === undefined ? null : dateParam(query.createdFrom, 'createdFrom');
+  const before = query.createdBefore === undefined ? null : dateParam(query.createdBefore, 'createdBefore');
+  const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  // An empty list of endpoints matches nothing (and `= ANY('{}')` would say so after a scan).
+  if (filters.endpoints?.length === 0) return { jobs: [], nextCursor: null };
+  const statement = searchStatement(db.quotedSchema, {
+    ...filters.shape,
+    status: query.status !== undefined,
+    from: from !== null,
+    before: before !== null,
+    cursor: cursor !== null,
+  });
+  const parameters: Record<string, unknown> = {
+    ...filters.values,
+    limit: limit + 1,
+    status: query.status,
+    from,
+    before,
+    cursorTime: cursor?.createdAt.toISOString(),
+    cursorId: cursor?.id,
+  };
+  const result = await db.query<HeaderRow>(
+    'search',
+    statement.text,
+    statement.parameters.map((name) => parameters[name]),
+  );
+  const jobs = result.rows.slice(0, limit).map(toHeader);
+  const last = jobs[jobs.length - 1];
+  const nextCursor =
+    result.rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
+  return { jobs, nextCursor };
+}
+
+interface StatsRow {
+  kind: 'live' | 'bucket' | 'runs';
+  endpoint: string;
+  status: JobStatus | null;
+  bucket: number | null;
+  n: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export async function stats(db: Handle, query: StatsQuery): Promise<EndpointStats[]> {
+  const filters = checkFilters(query);
+  const since = dateParam(query.since, 'since');
+  const sinceMs = query.since.getTime();
+  const bucketMs = checkInteger(query.bucketMs, 'bucketMs', 1);
+  if (filters.endpoints?.length === 0) return [];
+  const statement = statsStatement(db.quotedSchema, filters.shape);
+  const parameters: Record<string, unknown> = { ...filters.values, since, bucketMs };
+  const result = await db.query<StatsRow>(
+    'stats',
+    statement.text,
+    statement.parameters.map((name) => parameters[name]),
+  );
+  const byEndpoint = new Map<string, EndpointStats>();
+  const of = (endpoint: string) => {
+    let entry = byEndpoint.get(endpoint);
+    if (!entry) {
+      entry = { endpoint, counts: zeroCounts(), buckets: [], runTime: null };
+      byEndpoint.set(endpoint, entry);
+    }
+    return entry;
+  };
+  const buckets = new Map<string, Map<number, EndpointStats['buckets'][number]>>();
+  for (const row of result.rows) {
+    const entry = of(row.endpoint);
+    if (row.kind === 'live' && row.status) entry.counts[row.status] += row.n;
+    else if (row.kind === 'bucket' && row.status && row.bucket !== null) {
+      entry.counts[row.status] += row.n;
+      let own = buckets.get(row.endpoint);
+      if (!own) {
+        own = new Map();
+        buckets.set(row.endpoint, own);
+      }
+      let bucket = own.get(row.bucket);
+      if (!bucket) {
+        bucket = { start: new Date(sinceMs + row.bucket * bucketMs), succeeded: 0, failed: 0, canceled: 0 };
+        own.set(row.bucket, bucket);
+      }
+      bucket[row.status as 'succeeded' | 'failed' | 'canceled'] += row.n;
+    } else if (row.kind === 'runs') {
+      entry.runTime = { count: row.n, p50: row.p50!, p90: row.p90!, p99: row.p99!, max: row.max! };
+    }
+  }
+  for (const [endpoint, own] of buckets) {
+    of(endpoint).buckets = [...own.entries()].sort(([a], [b]) => a - b).map(([, bucket]) => bucket);
+  }
+  return [...byEndpoint.values()].sort((a, b) =>
+    a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0,
+  );
 }
 
 export async function claimCleanups(db: Handle, query: CleanupQuery): Promise<PendingCleanup[]> {

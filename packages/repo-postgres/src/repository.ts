@@ -7,6 +7,7 @@ import {
   type DispatchPublisher,
   type DispatchQuery,
   type DispatchResult,
+  type EndpointStats,
   type HeartbeatRequest,
   type HeartbeatResult,
   type ItemResult,
@@ -22,7 +23,9 @@ import {
   type PendingCleanup,
   type RetryOptions,
   type RetryResult,
+  type SearchQuery,
   type SettleRequest,
+  type StatsQuery,
   type SubscribeOptions,
   toStorableJson,
   UnavailableError,
@@ -44,6 +47,8 @@ import {
   getJob,
   list,
   readSchedules,
+  search,
+  stats,
 } from './queries.js';
 import { TYPES } from './rows.js';
 import { buildStatements } from './statements.js';
@@ -377,6 +382,14 @@ class PostgresRepository implements PostgresJobRepository {
 
   list(query: ListQuery): Promise<ListPage> {
     return list(this.db, query);
+  }
+
+  search(query: SearchQuery): Promise<ListPage> {
+    return search(this.db, query);
+  }
+
+  stats(query: StatsQuery): Promise<EndpointStats[]> {
+    return stats(this.db, query);
   }
 
   claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]> {

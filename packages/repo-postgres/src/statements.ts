@@ -384,3 +384,99 @@ export function listStatement(
     parameters,
   };
 }
+
+/** Which filters a `search` or `stats` query has (each shape is its own statement, so each gets its own plan). */
+export interface SearchFilters {
+  /** null: every endpoint; 1: one (`= $`, so a plan can use the list index); more: `= ANY($)`. */
+  endpoints: number | null;
+  /** 'any': no owner filter; 'none': jobs without an owner; 'equal': one owner's. */
+  owner: 'any' | 'none' | 'equal';
+}
+
+/** A statement built per query: its text and the names of its parameters, in order. */
+export interface BuiltStatement {
+  text: string;
+  parameters: string[];
+}
+
+function builder(initial: string[] = []) {
+  const parameters = [...initial];
+  const next = (name: string) => {
+    parameters.push(name);
+    return `$${parameters.length}`;
+  };
+  return { parameters, next };
+}
+
+/** The endpoint and owner conditions of a search or stats query, on a row aliased `j`. */
+function filterConditions(filters: SearchFilters, next: (name: string) => string): string[] {
+  const where: string[] = [];
+  if (filters.endpoints === 1) where.push(`j.endpoint = ${next('endpoint')}`);
+  else if (filters.endpoints !== null) where.push(`j.endpoint = ANY(${next('endpoints')}::text[])`);
+  if (filters.owner === 'none') where.push('j.owner IS NULL');
+  else if (filters.owner === 'equal') where.push(`j.owner = ${next('owner')}`);
+  return where;
+}
+
+/**
+ * `search`: live jobs of any endpoints and owners, newest first, keyset-paginated. Walks jobs_created_idx (or,
+ * for one endpoint and owner, jobs_list_idx) from the cursor down and stops after `limit` matches.
+ */
+export function searchStatement(
+  s: string,
+  filters: SearchFilters & { status: boolean; from: boolean; before: boolean; cursor: boolean },
+): BuiltStatement {
+  const { parameters, next } = builder(['limit']);
+  const where = [LIVE, ...filterConditions(filters, next)];
+  if (filters.status) where.push(`j.status = ${next('status')}`);
+  if (filters.from) where.push(`j.created_at >= ${next('from')}::timestamptz`);
+  if (filters.before) where.push(`j.created_at < ${next('before')}::timestamptz`);
+  if (filters.cursor) {
+    const time = next('cursorTime');
+    where.push(`(j.created_at, j.id) < (${time}::timestamptz, ${next('cursorId')})`);
+  }
+  return {
+    text: `SELECT ${HEADER_COLUMNS} FROM ${s}.jobs j WHERE ${where.join(' AND ')}
+           ORDER BY j.created_at DESC, j.id DESC LIMIT $1`,
+    parameters,
+  };
+}
+
+/**
+ * `stats`, in one statement of three parts, each through a small index: the live queued jobs (through the
+ * partial indexes of undispatched and dispatched ones) and running jobs per endpoint; the final jobs finished
+ * since the window's start (jobs_finished_idx) per endpoint, status and bucket; and their run-time percentiles.
+ * Rows: kind 'live' (status, n), 'bucket' (status, bucket, n), 'runs' (n, p50, p90, p99, max).
+ */
+export function statsStatement(s: string, filters: SearchFilters): BuiltStatement {
+  const { parameters, next } = builder(['since', 'bucketMs']);
+  const conditions = filterConditions(filters, next);
+  const and = conditions.map((condition) => ` AND ${condition}`).join('');
+  const finishedMs = epochMs('j.finished_at');
+  const window = `j.finished_at >= $1::timestamptz AND j.status IN ${FINAL} AND ${LIVE}${and}`;
+  const runMs = `${epochMs('j.finished_at')} - ${epochMs('j.started_at')}`;
+  const text = `
+    SELECT 'live' AS kind, q.endpoint, q.status, NULL::int8 AS bucket, count(*)::int8 AS n,
+           NULL::int8 AS p50, NULL::int8 AS p90, NULL::int8 AS p99, NULL::int8 AS max
+    FROM (
+      SELECT j.endpoint, 'queued' AS status FROM ${s}.jobs j
+        WHERE j.status = 'queued' AND j.dispatched_at IS NULL${and}
+      UNION ALL SELECT j.endpoint, 'queued' FROM ${s}.jobs j
+        WHERE j.status = 'queued' AND j.dispatched_at IS NOT NULL${and}
+      UNION ALL SELECT j.endpoint, 'running' FROM ${s}.jobs j WHERE j.status = 'running'${and}
+    ) q GROUP BY q.endpoint, q.status
+    UNION ALL
+    SELECT 'bucket', j.endpoint, j.status,
+           ((${finishedMs} - ${epochMs('$1::timestamptz')}) / $2::int8) AS bucket, count(*)::int8,
+           NULL, NULL, NULL, NULL
+    FROM ${s}.jobs j WHERE ${window}
+    GROUP BY j.endpoint, j.status, 4
+    UNION ALL
+    SELECT 'runs', r.endpoint, NULL, NULL, count(*)::int8,
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY r.ms), percentile_disc(0.9) WITHIN GROUP (ORDER BY r.ms),
+           percentile_disc(0.99) WITHIN GROUP (ORDER BY r.ms), max(r.ms)
+    FROM (SELECT j.endpoint, ${runMs} AS ms FROM ${s}.jobs j
+          WHERE ${window} AND j.status IN ('succeeded', 'failed') AND j.started_at IS NOT NULL) r
+    GROUP BY r.endpoint`;
+  return { text, parameters };
+}

@@ -111,6 +111,10 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS dispatches (endpoint TEXT NOT NULL, limit_key TEXT NOT NULL, at INTEGER NOT NULL)
         STRICT`,
       'CREATE INDEX IF NOT EXISTS dispatches_endpoint ON dispatches (endpoint, at)',
+      // --- dashboard (issue 15): search() walks every job newest first from a cursor (jobs_list serves one endpoint
+      // and owner); stats() reads the jobs finished in its window (the last hour) by finished_at.
+      'CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC, id DESC)',
+      'CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL',
     ],
   },
 ];

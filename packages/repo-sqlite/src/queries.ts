@@ -10,21 +10,28 @@ import {
   type DispatchQuery,
   type DispatchResult,
   decodeCursor,
+  type EndpointStats,
   encodeCursor,
   type FlowCandidate,
   InvalidInputError,
   isJobStatus,
+  type JobStatus,
   type ListPage,
   type ListQuery,
   newLeaseToken,
   type PendingCleanup,
   planDispatch,
   rateWindowMs,
+  runTimeStats,
+  type SearchQuery,
+  type StatsBucket,
+  type StatsQuery,
+  zeroCounts,
 } from '@jobs/core';
 import type { Database } from './database.js';
 import { asJobRow, toHeader, toPendingCleanup } from './rows.js';
-import { listStatement, SQL } from './statements.js';
-import { duration, limitOf, text } from './values.js';
+import { listStatement, type SearchFilters, SQL, searchStatement, statsStatements } from './statements.js';
+import { duration, limitOf, optionalText, text } from './values.js';
 
 /**
  * `dispatch` without a transaction open across `await`: SQLite has one writer at a time, so a transaction held
@@ -262,6 +269,109 @@ export function list(database: Database, query: ListQuery, now: number): ListPag
     jobs,
     nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
   };
+}
+
+/** The endpoint and owner filters of a search or stats query, checked: the statement shape and its parameters. */
+function checkFilters(query: SearchQuery | StatsQuery) {
+  const endpoints = query.endpoints === undefined ? null : query.endpoints.map((e) => text(e, 'endpoints'));
+  const owner = query.owner === undefined ? undefined : optionalText(query.owner, 'owner');
+  const shape: SearchFilters = {
+    endpoints: endpoints === null ? null : endpoints.length === 1 ? 1 : endpoints.length,
+    owner: owner !== undefined,
+  };
+  const params: Array<string | null> = [];
+  if (endpoints !== null) params.push(endpoints.length === 1 ? endpoints[0]! : JSON.stringify(endpoints));
+  if (owner !== undefined) params.push(owner);
+  return { empty: endpoints?.length === 0, shape, params };
+}
+
+export function search(database: Database, query: SearchQuery, now: number): ListPage {
+  const limit = limitOf(query.limit);
+  const filters = checkFilters(query);
+  if (query.status !== undefined && !isJobStatus(query.status)) {
+    throw InvalidInputError.field('status', `Unknown status ${String(query.status)}.`);
+  }
+  const from =
+    query.createdFrom === undefined ? null : checkStorableDate(query.createdFrom, 'createdFrom').getTime();
+  const before =
+    query.createdBefore === undefined
+      ? null
+      : checkStorableDate(query.createdBefore, 'createdBefore').getTime();
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  if (filters.empty) return { jobs: [], nextCursor: null };
+  const sql = searchStatement({
+    ...filters.shape,
+    status: query.status !== undefined,
+    from: from !== null,
+    before: before !== null,
+    cursor: cursor !== undefined,
+  });
+  const params: Array<string | number | null> = [now, ...filters.params];
+  if (query.status !== undefined) params.push(query.status);
+  if (from !== null) params.push(from);
+  if (before !== null) params.push(before);
+  if (cursor) {
+    const time = cursor.createdAt.getTime();
+    params.push(time, time, cursor.id);
+  }
+  params.push(limit + 1);
+  const rows = database.read('search', () => database.statement(sql).all(...params));
+  const jobs = rows.slice(0, limit).map((row) => toHeader(asJobRow(row)!));
+  const last = jobs.at(-1);
+  return {
+    jobs,
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+export function stats(database: Database, query: StatsQuery, now: number): EndpointStats[] {
+  const filters = checkFilters(query);
+  const since = checkStorableDate(query.since, 'since').getTime();
+  const bucketMs = checkNumber('bucketMs', query.bucketMs, 'positiveInteger', (message) =>
+    InvalidInputError.field('bucketMs', message),
+  );
+  if (filters.empty) return [];
+  const sql = statsStatements(filters.shape);
+  const { live, finished } = database.read('stats', () => ({
+    live: database.statement(sql.live).all(...filters.params, ...filters.params, ...filters.params),
+    finished: database.statement(sql.window).all(since, now, ...filters.params),
+  }));
+  const byEndpoint = new Map<
+    string,
+    { counts: Record<JobStatus, number>; buckets: Map<number, StatsBucket>; runs: number[] }
+  >();
+  const of = (endpoint: string) => {
+    let entry = byEndpoint.get(endpoint);
+    if (!entry) {
+      entry = { counts: zeroCounts(), buckets: new Map(), runs: [] };
+      byEndpoint.set(endpoint, entry);
+    }
+    return entry;
+  };
+  for (const row of live) of(String(row.endpoint)).counts[row.status as JobStatus] += Number(row.n);
+  for (const row of finished) {
+    const entry = of(String(row.endpoint));
+    const status = row.status as 'succeeded' | 'failed' | 'canceled';
+    const finishedAt = Number(row.finished_at);
+    entry.counts[status] += 1;
+    const index = Math.floor((finishedAt - since) / bucketMs);
+    let bucket = entry.buckets.get(index);
+    if (!bucket) {
+      bucket = { start: new Date(since + index * bucketMs), succeeded: 0, failed: 0, canceled: 0 };
+      entry.buckets.set(index, bucket);
+    }
+    bucket[status] += 1;
+    if (status !== 'canceled' && row.started_at !== null)
+      entry.runs.push(finishedAt - Number(row.started_at));
+  }
+  return [...byEndpoint.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([endpoint, entry]) => ({
+      endpoint,
+      counts: entry.counts,
+      buckets: [...entry.buckets.entries()].sort(([a], [b]) => a - b).map(([, bucket]) => bucket),
+      runTime: runTimeStats(entry.runs),
+    }));
 }
 
 export function claimCleanups(

@@ -8,6 +8,7 @@ import {
   type DispatchPublisher,
   type DispatchQuery,
   type DispatchResult,
+  type EndpointStats,
   type HeartbeatRequest,
   type HeartbeatResult,
   type ItemResult,
@@ -23,14 +24,25 @@ import {
   type PendingCleanup,
   type RetryOptions,
   type RetryResult,
+  type SearchQuery,
   type SettleRequest,
+  type StatsQuery,
   type SubscribeOptions,
   type Unsubscribe,
 } from '@jobs/core';
 import { closedError, Database } from './database.js';
 import { DRIVERS, defaultDriver, type SqliteDriver } from './driver.js';
 import { deliver, joinChannel, LogReader, ORIGIN } from './notifier.js';
-import { advanceSchedule, claimCleanups, dispatch, finishCleanup, list, readSchedules } from './queries.js';
+import {
+  advanceSchedule,
+  claimCleanups,
+  dispatch,
+  finishCleanup,
+  list,
+  readSchedules,
+  search,
+  stats,
+} from './queries.js';
 import { asJobRow, toChange, toHeader, toRecord } from './rows.js';
 import { SQL } from './statements.js';
 import {
@@ -313,6 +325,16 @@ class SqliteRepository implements SqliteJobRepository {
   async list(query: ListQuery): Promise<ListPage> {
     const database = await this.#db();
     return list(database, query, this.#now());
+  }
+
+  async search(query: SearchQuery): Promise<ListPage> {
+    const database = await this.#db();
+    return search(database, query, this.#now());
+  }
+
+  async stats(query: StatsQuery): Promise<EndpointStats[]> {
+    const database = await this.#db();
+    return stats(database, query, this.#now());
   }
 
   async claimCleanups(query: CleanupQuery): Promise<PendingCleanup[]> {

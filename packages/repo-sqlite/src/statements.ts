@@ -177,3 +177,55 @@ export function listStatement(filters: { status: boolean; cursor: boolean }): st
   if (filters.cursor) where.push('(created_at < ? OR (created_at = ? AND id < ?))');
   return `SELECT ${HEADER} FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`;
 }
+
+/** The endpoint and owner filters of `search` and `stats` (each shape is its own prepared statement). */
+export interface SearchFilters {
+  /** null: every endpoint; 1: one (`endpoint = ?`); more: a JSON array. */
+  endpoints: number | null;
+  /** false: every owner; true: `owner IS ?` (null: the jobs without an owner). */
+  owner: boolean;
+}
+
+function filterConditions(filters: SearchFilters): string[] {
+  const where: string[] = [];
+  if (filters.endpoints === 1) where.push('endpoint = ?');
+  else if (filters.endpoints !== null) where.push('endpoint IN (SELECT value FROM json_each(?))');
+  if (filters.owner) where.push('owner IS ?');
+  return where;
+}
+
+/**
+ * `search`: live jobs of any endpoints and owners, newest first, keyset-paginated, through jobs_created (or
+ * jobs_list). Parameters: now, the filters (endpoint or endpoints JSON, owner), status, from, before, cursor
+ * time ×2 and id, limit, each when its filter is there.
+ */
+export function searchStatement(
+  filters: SearchFilters & { status: boolean; from: boolean; before: boolean; cursor: boolean },
+): string {
+  const where = [LIVE, ...filterConditions(filters)];
+  if (filters.status) where.push('status = ?');
+  if (filters.from) where.push('created_at >= ?');
+  if (filters.before) where.push('created_at < ?');
+  if (filters.cursor) where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+  return `SELECT ${HEADER} FROM jobs WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`;
+}
+
+/**
+ * `stats`: the live queued (through the partial indexes of undispatched and dispatched jobs) and running jobs per
+ * endpoint (parameters: the filters, three times), and the final jobs finished since the window's start, through
+ * jobs_finished (parameters: since, now, the filters).
+ */
+export function statsStatements(filters: SearchFilters): { live: string; window: string } {
+  const and = filterConditions(filters)
+    .map((condition) => ` AND ${condition}`)
+    .join('');
+  return {
+    live: `SELECT endpoint, status, count(*) AS n FROM (
+        SELECT endpoint, status FROM jobs WHERE status = 'queued' AND dispatched_at IS NULL${and}
+        UNION ALL SELECT endpoint, status FROM jobs WHERE status = 'queued' AND dispatched_at IS NOT NULL${and}
+        UNION ALL SELECT endpoint, status FROM jobs WHERE status = 'running'${and}
+      ) GROUP BY endpoint, status`,
+    window: `SELECT endpoint, status, started_at, finished_at FROM jobs
+      WHERE finished_at >= ? AND status IN ('succeeded', 'failed', 'canceled') AND ${LIVE}${and}`,
+  };
+}

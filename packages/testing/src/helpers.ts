@@ -87,6 +87,8 @@ export function trackJobs(
     dispatch: (query, publish) => repository.dispatch(query, publish),
     deleteExpired: (limit) => repository.deleteExpired(limit),
     list: (query) => repository.list(query),
+    search: (query) => repository.search(query),
+    stats: (query) => repository.stats(query),
     claimCleanups: (query) => repository.claimCleanups(query),
     finishCleanup: (id, leaseToken, retryAfterMs) => repository.finishCleanup(id, leaseToken, retryAfterMs),
     readSchedules: (names) => repository.readSchedules(names),

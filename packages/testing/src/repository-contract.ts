@@ -15,6 +15,7 @@ import { describeRemoveContract } from './repository/remove.js';
 import { describeRetryContract } from './repository/retry.js';
 import { describeScheduleContract } from './repository/schedule.js';
 import { describeScheduleStateContract } from './repository/schedule-state.js';
+import { describeSearchContract, describeStatsContract } from './repository/search.js';
 import { describeSettleContract } from './repository/settle.js';
 import { describeUpdatedAtContract } from './repository/updated-at.js';
 import { describeValueContract } from './repository/values.js';
@@ -40,7 +41,9 @@ export {
   describeRetryContract,
   describeScheduleContract,
   describeScheduleStateContract,
+  describeSearchContract,
   describeSettleContract,
+  describeStatsContract,
   describeUpdatedAtContract,
   describeValueContract,
 };
@@ -63,6 +66,8 @@ export const repositoryContractSuites = [
   describeScheduleStateContract,
   describeExpiryContract,
   describeListContract,
+  describeSearchContract,
+  describeStatsContract,
   describeCleanupContract,
   describeNotificationContract,
 ] as const;

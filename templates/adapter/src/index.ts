@@ -16,6 +16,7 @@ import {
   type DispatchPublisher,
   type DispatchQuery,
   type DispatchResult,
+  type EndpointStats,
   type HeartbeatRequest,
   type HeartbeatResult,
   type ItemResult,
@@ -33,7 +34,9 @@ import {
   type QueueMessage,
   type RetryOptions,
   type RetryResult,
+  type SearchQuery,
   type SettleRequest,
+  type StatsQuery,
   type SubscribeOptions,
   type Unsubscribe,
 } from '@jobs/core';
@@ -126,6 +129,14 @@ export class ExampleJobRepository implements JobRepository {
 
   async deleteExpired(_limit: number): Promise<JobRecordHeader[]> {
     throw notImplemented('deleteExpired');
+  }
+
+  async search(_query: SearchQuery): Promise<ListPage> {
+    throw notImplemented('search');
+  }
+
+  async stats(_query: StatsQuery): Promise<EndpointStats[]> {
+    throw notImplemented('stats');
   }
 
   async list(_query: ListQuery): Promise<ListPage> {

@@ -68,6 +68,8 @@ export function partitionable(repository: JobRepository): Partition {
     dispatch: (query, publish) => guard(() => repository.dispatch(query, publish)),
     deleteExpired: (limit) => guard(() => repository.deleteExpired(limit)),
     list: (query) => guard(() => repository.list(query)),
+    search: (query) => guard(() => repository.search(query)),
+    stats: (query) => guard(() => repository.stats(query)),
     claimCleanups: (query) => guard(() => repository.claimCleanups(query)),
     finishCleanup: (id, token, retryAfterMs) =>
       guard(() => repository.finishCleanup(id, token, retryAfterMs)),
