@@ -10,6 +10,7 @@ const packages = [
   'repo-sqlite',
   'queue-amqp',
   'client',
+  'dashboard',
 ];
 
 /** Tests import the workspace packages from source, so they never run against a stale build. */

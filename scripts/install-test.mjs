@@ -3,8 +3,9 @@
 // `pnpm publish` would), then creates throw-away consumer projects outside the workspace and installs into
 // each, with npm, only the tarballs a user of that deployment picks plus their peers from the registry:
 //
-//   memory-http     core + memory + http-hono + client, hono, @hono/node-server, zod: a service over real HTTP
-//                   driven with fetch, the typed client and the `jobs-client` bin (also through npx);
+//   memory-http     core + memory + http-hono + client + dashboard, hono, @hono/node-server, zod: a service over
+//                   real HTTP driven with fetch, the typed client and the `jobs-client` bin (also through npx),
+//                   with the dashboard mounted behind its authorization hook;
 //   postgres-amqp   core + repo-postgres + queue-amqp, pg, amqplib, zod: an API side and a worker host meeting
 //                   through the local PostgreSQL (a schema of its own, dropped) and RabbitMQ (a queue prefix of
 //                   its own, deleted);
@@ -224,7 +225,7 @@ try {
   const consumers = [
     {
       name: 'memory-http',
-      jobs: ['@jobs/core', '@jobs/memory', '@jobs/http-hono', '@jobs/client'],
+      jobs: ['@jobs/core', '@jobs/memory', '@jobs/http-hono', '@jobs/client', '@jobs/dashboard'],
       peers: ['zod', 'hono'],
       extra: { '@hono/node-server': '^1.19.0' },
     },

@@ -10,7 +10,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const projects = ['core', 'memory', 'testing', 'http-hono', 'client', 'node-memory', 'generated-client'];
+const projects = [
+  'core',
+  'memory',
+  'testing',
+  'http-hono',
+  'client',
+  'dashboard',
+  'node-memory',
+  'generated-client',
+];
 /** Test files of other projects that need Node 22 or later: `[project, file filter]`. */
 const newerNodeOnly = [['repo-sqlite', 'src/node-sqlite.test.ts']];
 const runtimes = ['node22', 'node24'];

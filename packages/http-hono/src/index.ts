@@ -1,5 +1,6 @@
 export { createJobsApp, type JobsAppOptions, type JobsCorsOptions, type OwnerResolver } from './app.js';
 export { isJsonMediaType, readJsonBody } from './body.js';
+export { type EventStreamOptions, eventId, streamJobEvents } from './events.js';
 export {
   type IfNoneMatch,
   ifNoneMatchMatches,

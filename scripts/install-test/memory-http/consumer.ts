@@ -10,6 +10,7 @@ import {
   type JobRepository,
   NotFoundError,
 } from '@jobs/core';
+import { createDashboard } from '@jobs/dashboard';
 import { createJobsApp } from '@jobs/http-hono';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { Hono } from 'hono';
@@ -34,6 +35,9 @@ implement(resize, async () => ({ location: 42 }));
 const repository: JobRepository = createMemoryRepository();
 const runtime = createJobsRuntime({ repository, queue: createMemoryQueue(), workers: [resizeWorker] });
 export const app = new Hono().route('/jobs', createJobsApp({ service: runtime.service }));
+app.route('/dashboard', createDashboard({ service: runtime.service, authorize: () => ({ owner: 'acme' }) }));
+// @ts-expect-error the dashboard needs an authorization hook
+createDashboard({ service: runtime.service });
 
 export async function submitAndWait(): Promise<{ job: JobRecordHeader; output: unknown }> {
   const { job } = await runtime.service.submit('resize', { url: '/a.png', width: 3 }, { priority: 5 });

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import * as client from '@jobs/client';
 import * as core from '@jobs/core';
 import { createJobsRuntime, defineEndpoint, implement } from '@jobs/core';
+import * as dashboard from '@jobs/dashboard';
 import * as http from '@jobs/http-hono';
 import { createJobsApp } from '@jobs/http-hono';
 import * as memory from '@jobs/memory';
@@ -12,7 +13,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import scenarioModule from './scenario.cjs';
 
-for (const name of ['@jobs/core', '@jobs/memory', '@jobs/http-hono', '@jobs/client']) {
+for (const name of ['@jobs/core', '@jobs/memory', '@jobs/http-hono', '@jobs/client', '@jobs/dashboard']) {
   assert.match(import.meta.resolve(name), /\/dist\/index\.js$/, `${name} should load its ESM build`);
 }
 assert.equal(typeof createJobsRuntime, 'function');
@@ -28,6 +29,7 @@ const steps = await scenarioModule.scenario({
   memory,
   http,
   client,
+  dashboard,
   hono: { Hono },
   nodeServer: { serve },
   z,

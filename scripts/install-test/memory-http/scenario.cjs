@@ -8,7 +8,17 @@ const { promisify } = require('node:util');
 
 const run = promisify(execFile);
 
-exports.scenario = async function scenario({ flavour, core, memory, http, client, hono, nodeServer, z }) {
+exports.scenario = async function scenario({
+  flavour,
+  core,
+  memory,
+  http,
+  client,
+  dashboard,
+  hono,
+  nodeServer,
+  z,
+}) {
   const echo = core.defineEndpoint({
     name: 'echo',
     input: z.object({ text: z.string().min(1) }),
@@ -28,6 +38,14 @@ exports.scenario = async function scenario({ flavour, core, memory, http, client
   const shutdown = new AbortController();
   const app = new hono.Hono();
   app.route('/jobs', http.createJobsApp({ service: runtime.service, signal: shutdown.signal }));
+  app.route(
+    '/dashboard',
+    dashboard.createDashboard({
+      service: runtime.service,
+      signal: shutdown.signal,
+      authorize: (c) => (c.req.header('authorization') === 'Bearer install-test' ? {} : null),
+    }),
+  );
   const server = nodeServer.serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((resolve, reject) => {
     if (server.listening) return resolve();
@@ -121,6 +139,26 @@ exports.scenario = async function scenario({ flavour, core, memory, http, client
     assert.equal(lines.at(-1).job.status, 'succeeded');
     assert.ok(lines.every((line) => line.job.id === queued.id));
     steps.push('`npx @jobs/client wait --json`');
+
+    // The dashboard: refused without the hook's token; with it, its page, its script and its API (a retry).
+    assert.equal((await fetch(`${origin}/dashboard`)).status, 403);
+    const auth = { authorization: 'Bearer install-test' };
+    const page = await fetch(`${origin}/dashboard`, { headers: auth });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /assets\/dashboard\.js/);
+    const script = await fetch(`${origin}/dashboard/assets/dashboard.js`, { headers: auth });
+    assert.ok((await script.text()).length > 1_000);
+    const overview = await (await fetch(`${origin}/dashboard/api/overview`, { headers: auth })).json();
+    assert.ok(overview.endpoints.some((entry) => entry.endpoint === 'echo' && entry.counts.succeeded >= 1));
+    const canceled = await runtime.service.submit('echo', { text: 'later' }, { delayMs: 60_000 });
+    await runtime.service.delete('echo', canceled.job.id);
+    const retried = await fetch(`${origin}/dashboard/api/jobs/${canceled.job.id}/retry`, {
+      method: 'POST',
+      headers: { ...auth, 'x-jobs-dashboard': '1' },
+    });
+    assert.equal(retried.status, 202);
+    assert.equal((await retried.json()).job.status, 'queued');
+    steps.push('@jobs/dashboard page, script, overview, retry');
   } finally {
     shutdown.abort();
     const closed = new Promise((resolve) => server.close(resolve));
