@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createJobsRuntime } from '@jobs/core';
+import { createDashboard } from '@jobs/dashboard';
 import {
   createJobsApp,
   nodeRequestErrorHandler,
@@ -19,6 +20,7 @@ import {
 import { Hono } from 'hono';
 import { openBackends } from './backends.js';
 import { type ApiConfig, ConfigError, readApiConfig } from './config.js';
+import { tokenAuthorization } from './dashboard-auth.js';
 import { endpoints } from './endpoints.js';
 import { announceReady, handleStopSignals } from './lifecycle.js';
 import { createLogger } from './logger.js';
@@ -82,6 +84,20 @@ async function main(config: ApiConfig): Promise<void> {
     }),
   );
 
+  // The dashboard, for operators with the token: every owner's jobs, live, with cancel, delete and retry.
+  if (config.dashboardToken !== null) {
+    app.route(
+      '/dashboard',
+      createDashboard({
+        service: runtime.service,
+        authorize: tokenAuthorization(config.dashboardToken),
+        title: `jobs: ${config.name}`,
+        signal: shutdown.signal,
+        logger,
+      }),
+    );
+  }
+
   // node:http with header (10 s), body (30 s) and idle (5 s) timeouts, 1,000 connections at most, and problems
   // instead of node:http's bare text for what it refuses before the app (NODE_SERVER_LIMITS of @jobs/http-hono).
   const server = createServer(
@@ -115,7 +131,12 @@ async function main(config: ApiConfig): Promise<void> {
     },
   });
 
-  logger.info('ready', { role: 'api', url: `http://${config.host}:${port}/jobs`, schema: config.schema });
+  logger.info('ready', {
+    role: 'api',
+    url: `http://${config.host}:${port}/jobs`,
+    dashboard: config.dashboardToken === null ? null : `http://${config.host}:${port}/dashboard`,
+    schema: config.schema,
+  });
   announceReady({ role: 'api', port });
 }
 

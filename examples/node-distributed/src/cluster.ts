@@ -7,7 +7,10 @@
  *   API_PORTS=4001,4002,4003 WORKERS=5 pnpm cluster # other shapes
  *
  * Every other variable (DATABASE_URL, AMQP_URL, JOBS_SCHEMA, CONCURRENCY, ...) is passed to the processes.
+ * The API processes serve the dashboard at /dashboard behind DASHBOARD_TOKEN (printed; a fresh one per run unless
+ * given).
  */
+import { randomBytes } from 'node:crypto';
 import { type Cluster, describeExit, startCluster } from './launcher.js';
 
 function parsePorts(text: string): number[] {
@@ -61,12 +64,15 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 
+  // The API processes serve the dashboard to whoever has this token (a fresh one per run unless given).
+  const dashboardToken = process.env.DASHBOARD_TOKEN?.trim() || randomBytes(18).toString('base64url');
   say(`starting ${apiPorts.length} API and ${workers} worker processes`);
-  cluster = await startCluster({ apiPorts, workers });
+  cluster = await startCluster({ apiPorts, workers, env: { DASHBOARD_TOKEN: dashboardToken } });
   for (const api of cluster.apis) say(`${api.name}: http://127.0.0.1:${api.port}/jobs (pid ${api.pid})`);
   for (const worker of cluster.workers) say(`${worker.name}: pid ${worker.pid}`);
   const first = cluster.apis[0];
   if (first) {
+    say(`dashboard: http://127.0.0.1:${first.port}/dashboard (any user name, password ${dashboardToken})`);
     say(
       `ready; try: curl -i -X POST -H 'Content-Type: application/json' -d '{"ms":2000}' http://127.0.0.1:${first.port}/jobs/sleep`,
     );

@@ -35,6 +35,8 @@ export interface ApiConfig extends CommonConfig {
   waitPollMs: number;
   /** Cap of `Prefer: wait=N`, in seconds. */
   maxWaitSeconds: number;
+  /** The operator token of the dashboard (`/dashboard`, Basic auth password or Bearer token); null: no dashboard. */
+  dashboardToken: string | null;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -131,7 +133,15 @@ export function readApiConfig(env: Env, pid = process.pid): ApiConfig {
     port: integer(env, 'PORT', 3000, 0, 65_535),
     waitPollMs: integer(env, 'WAIT_POLL_MS', 1_000, 10, 3_600_000),
     maxWaitSeconds: integer(env, 'MAX_WAIT_SECONDS', 60, 0, 3_600),
+    dashboardToken: dashboardToken(env),
   };
+}
+
+function dashboardToken(env: Env): string | null {
+  const token = env.DASHBOARD_TOKEN?.trim();
+  if (!token) return null;
+  if (token.length < 16) throw new ConfigError('DASHBOARD_TOKEN must be at least 16 characters.');
+  return token;
 }
 
 export function readWorkerConfig(env: Env, pid = process.pid): WorkerConfig {

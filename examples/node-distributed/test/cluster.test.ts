@@ -5,9 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import pg from 'pg';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AMQP_URL, DATABASE_URL, request, submit, waitFor } from './harness.js';
 
@@ -15,6 +17,8 @@ const suffix = randomBytes(4).toString('hex');
 const schema = `t_dist_cli_${suffix}`;
 const prefix = `t-dist-cli-${suffix}`;
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const dashboardToken = randomBytes(18).toString('base64url');
+const CHROMIUM = process.env.JOBS_CHROMIUM ?? '/usr/bin/chromium';
 
 let child: ChildProcess | null = null;
 
@@ -57,6 +61,7 @@ describe('pnpm cluster', () => {
         JOBS_SCHEMA: schema,
         JOBS_PREFIX: prefix,
         PG_POOL_MAX: '4',
+        DASHBOARD_TOKEN: dashboardToken,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, like a shell job: SIGINT to the group is a terminal's Ctrl-C
@@ -109,6 +114,68 @@ describe('pnpm cluster', () => {
     for (let i = 0; i < 12_000; i++) expected = createHash('sha256').update(expected).digest();
     const digest = await request(`${apiA}/digest/${created.body.id}/output`);
     expect(digest.body).toEqual({ algorithm: 'sha256', rounds: 12_000, digest: expected.toString('hex') });
+
+    // The dashboard of either API process: refused without the token (the browser is asked for it), served
+    // with it, and its numbers and list come from the shared database (the digest job ran in a worker).
+    const dashboard = apiA.replace(/\/jobs$/, '/dashboard');
+    expect(
+      lines.some(
+        (line) => line === `[cluster] dashboard: ${dashboard} (any user name, password ${dashboardToken})`,
+      ),
+    ).toBe(true);
+    const refused = await fetch(dashboard);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Basic realm="jobs dashboard"/);
+    const basic = { authorization: `Basic ${Buffer.from(`ops:${dashboardToken}`).toString('base64')}` };
+    const page = await fetch(dashboard, { headers: basic });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<script src="/dashboard/assets/dashboard.js" defer></script>');
+    const script = await fetch(`${dashboard}/assets/dashboard.js`, { headers: basic });
+    expect(script.status).toBe(200);
+    expect((await script.text()).length).toBeGreaterThan(1_000);
+    const other = apiB.replace(/\/jobs$/, '/dashboard');
+    const overview = await request(`${other}/api/overview`, { headers: basic });
+    const digestStats = overview.body.endpoints.find((e: { endpoint: string }) => e.endpoint === 'digest');
+    expect(digestStats.counts.succeeded).toBeGreaterThanOrEqual(1);
+    expect(digestStats.runTime.count).toBeGreaterThanOrEqual(1);
+    const listed = await request(`${other}/api/jobs?endpoint=digest`, { headers: basic });
+    expect(listed.body.jobs.map((j: { id: string }) => j.id)).toContain(created.body.id);
+    const detail = await request(`${dashboard}/api/jobs/${created.body.id}`, {
+      headers: { authorization: `Bearer ${dashboardToken}` },
+    });
+    expect(detail.body).toMatchObject({ status: 'succeeded', input: { text: 'hello', rounds: 12_000 } });
+
+    // And in a browser, logging in as the 401 asks (Basic auth, the token as the password): the digest card
+    // counts the job, the list links to its page, which shows its output.
+    if (!existsSync(CHROMIUM))
+      throw new Error(`No Chromium at ${CHROMIUM} (set JOBS_CHROMIUM or install Debian's).`);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-gpu',
+      ],
+    });
+    try {
+      const context = await browser.newContext({
+        httpCredentials: { username: 'ops', password: dashboardToken },
+      });
+      const page = await context.newPage();
+      await page.goto(dashboard);
+      const card = page.locator('article.endpoint[data-endpoint="digest"]');
+      await card.locator('.chart').waitFor();
+      expect(Number(await card.locator('.chip.succeeded .count').textContent())).toBeGreaterThanOrEqual(1);
+      await page.locator(`tr[data-id="${created.body.id}"] a.job-link`).click();
+      await page.locator('#job-status.succeeded').waitFor();
+      expect(await page.locator('#job-output').textContent()).toContain(expected.toString('hex'));
+    } finally {
+      await browser.close();
+    }
 
     const openapi = await request(`${apiB}/openapi.json`);
     expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/sleep', '/digest']));

@@ -24,6 +24,7 @@ describe('configuration from the environment', () => {
       port: 3000,
       waitPollMs: 1_000,
       maxWaitSeconds: 60,
+      dashboardToken: null,
     });
     expect(readWorkerConfig({}, 7)).toMatchObject({
       name: 'worker-7',
@@ -44,6 +45,7 @@ describe('configuration from the environment', () => {
       JOBS_PREFIX: 'tenant-a',
       PORT: '0',
       HOST: '0.0.0.0',
+      DASHBOARD_TOKEN: ' a-long-enough-operator-token ',
       CONCURRENCY: '12',
       LEASE_MS: '3000',
       HEARTBEAT_MS: '1000',
@@ -53,6 +55,7 @@ describe('configuration from the environment', () => {
       LOG_LEVEL: 'warn',
     };
     expect(readApiConfig(env)).toMatchObject({
+      dashboardToken: 'a-long-enough-operator-token',
       port: 0,
       host: '0.0.0.0',
       schema: 'tenant_a',
@@ -73,6 +76,7 @@ describe('configuration from the environment', () => {
 
   it.each([
     [{ PORT: '70000' }, /PORT must be from 0 to 65535/],
+    [{ DASHBOARD_TOKEN: 'short' }, /DASHBOARD_TOKEN must be at least 16 characters/],
     [{ PORT: '30a' }, /PORT must be a whole number/],
     [{ JOBS_SCHEMA: 'Bad-Name' }, /JOBS_SCHEMA/],
     [{ JOBS_SCHEMA: 'pg_catalog' }, /JOBS_SCHEMA/],
