@@ -259,6 +259,8 @@ export function retryJob(store: JobStore, id: string, options: RetryOptions): Re
   job.leaseExpiresAt = null;
   job.cleanup = false;
   touch(job, now);
+  // A keyed job left the set of its endpoint's keyed jobs once it was final (the limited dispatch prunes it).
+  if (job.limitKey !== null) store.limitedOf(job.endpoint).add(job);
   store.indexes.place(job, now);
   store.notify(job);
   return { retried: true, job: header(job) };

@@ -1,4 +1,4 @@
-import { defineEndpoint, type EndpointLimits } from '@jobs/core';
+import { defineEndpoint, type EndpointLimits, JobFailedError } from '@jobs/core';
 import { expect, it } from 'vitest';
 import { delay } from '../helpers.js';
 import { type Input, input, output, type RuntimeFixture, type TestEndpoint } from './fixture.js';
@@ -59,6 +59,37 @@ export function limitsTests(fixture: () => RuntimeFixture, timeout: number): voi
       for (const max of occupancy.maxPerKey.values()) expect(max).toBe(1);
       // Both runtimes' hosts had room for 4 each: the caps, not the hosts, held the jobs back.
       expect(occupancy.maxTotal).toBe(2);
+    },
+    timeout,
+  );
+
+  it(
+    'a failed job of an endpoint with limits, retried after other jobs of its key went through, runs again',
+    async () => {
+      const t = fixture();
+      const e = defineEndpoint({
+        name: t.endpointName(),
+        input,
+        output,
+        maxAttempts: 1,
+        limits: { key: tenantOf, concurrencyPerKey: 1 },
+      });
+      let fail = true;
+      const rt = t.runtime([
+        t.worker(e, (value) => {
+          if (fail && value.value === 0) throw new JobFailedError('fails until fixed', { retryable: false });
+          return { doubled: value.value * 2 };
+        }),
+      ]);
+      await rt.start();
+      const { job } = await rt.service.submit(e.name, { value: 0 });
+      expect((await t.waitForFinal(job.id)).status).toBe('failed');
+      // Another job of the same key is dispatched after the failure.
+      const other = await rt.service.submit(e.name, { value: 3 });
+      expect((await t.waitForFinal(other.job.id)).status).toBe('succeeded');
+      fail = false;
+      expect(await rt.service.retry(e.name, job.id)).toMatchObject({ status: 'queued' });
+      expect(await t.waitForFinal(job.id)).toMatchObject({ status: 'succeeded', attempt: 2 });
     },
     timeout,
   );
