@@ -1,6 +1,7 @@
+import { newLeaseToken } from '@jobs/core';
 import { expect, it } from 'vitest';
 import { deferred, delay } from '../helpers.js';
-import { CLEANUP, type RuntimeFixture, SWEEPER } from './fixture.js';
+import { CLEANUP, type RuntimeFixture, recordingLogger, SWEEPER } from './fixture.js';
 import { partitionable } from './partition.js';
 
 /** Worker cleanups of succeeded jobs: run once on delete or expiry, retried, taken over when their process dies. */
@@ -136,6 +137,60 @@ export function cleanupTests(fixture: () => RuntimeFixture, timeout: number): vo
       await t.waitUntil(() => attempts.length === 3, 'the cleanup to succeed on its third attempt');
       await delay(300);
       expect(attempts).toHaveLength(3);
+    },
+    timeout,
+  );
+
+  it(
+    'a cleanup that always fails is given up after its attempts: logged as an error with the job, not tried again',
+    async () => {
+      const t = fixture();
+      const e = t.endpoint();
+      const logger = recordingLogger();
+      let attempts = 0;
+      const rt = t.runtime(
+        [
+          t.worker(e, (value) => ({ doubled: value.value * 2 }), {
+            cleanup: () => {
+              attempts += 1;
+              throw new Error(`storage unavailable (attempt ${attempts})`);
+            },
+          }),
+        ],
+        { logger, cleanup: { ...CLEANUP, maxAttempts: 3 } },
+      );
+      await rt.start();
+      const { job } = await rt.service.submit(e.name, { value: 5 });
+      expect(await t.waitForFinal(job.id)).toMatchObject({ status: 'succeeded' });
+      await rt.service.delete(e.name, job.id);
+      const cleanupLog = () => logger.entries.filter((entry) => /worker cleanup failed/.test(entry.message));
+      const givenUp = await t.waitUntil(
+        () => cleanupLog().find((entry) => entry.level === 'error'),
+        'the cleanup to be given up',
+      );
+      expect(givenUp.message).toMatch(/giving up/);
+      expect(givenUp.fields).toMatchObject({ jobId: job.id, endpoint: e.name, attempt: 3 });
+      expect(givenUp.fields.error).toMatch(/attempt 3/);
+      expect(attempts).toBe(3);
+      // The first two failures were warnings that it would be tried again.
+      expect(cleanupLog().map((entry) => [entry.level, entry.fields.attempt])).toEqual([
+        ['warn', 1],
+        ['warn', 2],
+        ['error', 3],
+      ]);
+
+      // Several polls and retry delays later, nothing ran it again and nothing is left to claim.
+      await delay(10 * Math.max(CLEANUP.pollIntervalMs, CLEANUP.retryDelayMs));
+      expect(attempts).toBe(3);
+      expect(cleanupLog()).toHaveLength(3);
+      await rt.cleanup!.stop();
+      const left = await t.repository.claimCleanups({
+        endpoints: [e.name],
+        limit: 10,
+        leaseMs: 60_000,
+        leaseToken: newLeaseToken(),
+      });
+      expect(left).toEqual([]);
     },
     timeout,
   );
