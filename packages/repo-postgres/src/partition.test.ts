@@ -140,9 +140,7 @@ describe('a worker host cut off from PostgreSQL by a black hole', () => {
       const runtimeA = createJobsRuntime({ ...common, repository: repoA, workers: [workerA] });
       const runtimeB = createJobsRuntime({ ...common, repository: repoB, workers: [workerB] });
       runtimes.push(runtimeA, runtimeB);
-      // Submitted before A subscribes to changes: A's host then never hears the job's creation. (The lease keeper
-      // of @jobs/core takes a `queued` notification that arrives after its claim, as notifications from another
-      // connection may, for a lost lease; that is a separate issue, kept out of this test.)
+      // Submitted before either host starts; A starts first, so the first run is A's.
       const { job } = await runtimeB.service.submit(endpoint.name, { n: 1 });
       await runtimeA.start();
       await waitFor(() => startedOnA > 0, 'A to run the job');
