@@ -1,4 +1,4 @@
-import { RetryLaterError } from '@jobs/core';
+import { type JobRepository, RetryLaterError } from '@jobs/core';
 import { expect, it } from 'vitest';
 import { delay } from '../helpers.js';
 import type { RuntimeFixture } from './fixture.js';
@@ -32,6 +32,40 @@ export function schedulingTests(fixture: () => RuntimeFixture, timeout: number):
       expect(first.startedAt!.getTime() - runAt.getTime()).toBeLessThan(1_000);
       expect(second.startedAt!.getTime() - delayed.runAt.getTime()).toBeLessThan(1_000);
       expect(started).toHaveLength(2);
+    },
+    timeout,
+  );
+
+  it(
+    'a delayed job accepted by a process that does not dispatch, and then stops, is dispatched on time by another',
+    async () => {
+      const t = fixture();
+      const e = t.endpoint();
+      const workers = t.runtime(
+        [t.worker(e, (value) => ({ doubled: value.value * 2 }))],
+        // Its dispatcher alone can hand the job out: no sweeper re-dispatches it.
+        { sweeper: false },
+      );
+      await workers.start();
+      const api = t.runtime([], {
+        endpoints: [e],
+        dispatcher: false,
+        host: false,
+        sweeper: false,
+        cleanup: false,
+      });
+      expect(api.dispatcher).toBeNull();
+      await api.start();
+      const { job } = await api.service.submit(e.name, { value: 4 }, { delayMs: 1_000 });
+      // The accepting process is gone long before the job is due.
+      await api.stop();
+      expect((await t.backend.repository.get(job.id))?.status).toBe('queued');
+
+      const done = await t.waitForFinal(job.id);
+      expect(done).toMatchObject({ status: 'succeeded', attempt: 1, output: { doubled: 8 } });
+      expect(done.startedAt!.getTime()).toBeGreaterThanOrEqual(job.runAt.getTime());
+      expect(done.startedAt!.getTime() - job.runAt.getTime()).toBeLessThan(1_000);
+      expect(t.claimsOf(job.id)).toHaveLength(1);
     },
     timeout,
   );
@@ -117,9 +151,18 @@ export function schedulingTests(fixture: () => RuntimeFixture, timeout: number):
     async () => {
       const t = fixture();
       const e = t.endpoint();
-      const rt = t.runtime([t.worker(e, (value) => ({ doubled: value.value * 2 }))]);
+      const creates: number[] = [];
+      const repository: JobRepository = {
+        ...t.repository,
+        create(jobs) {
+          creates.push(jobs.length);
+          return t.repository.create(jobs);
+        },
+      };
+      const rt = t.runtime([t.worker(e, (value) => ({ doubled: value.value * 2 }))], { repository });
       await rt.start();
       const first = await rt.service.submit(e.name, { value: 1 }, { idempotencyKey: 'k-1' });
+      expect(creates).toEqual([1]);
       const results = await rt.service.submitMany(e.name, [
         { input: { value: 2 }, priority: 5 },
         { input: { value: 'not a number' } },
@@ -128,6 +171,8 @@ export function schedulingTests(fixture: () => RuntimeFixture, timeout: number):
         { input: { value: 5 }, delayMs: 200 },
       ]);
       expect(results.map((result) => result.ok)).toEqual([true, false, true, false, true]);
+      // The three valid items (the replay among them) went to the repository in one call; the invalid ones never.
+      expect(creates).toEqual([1, 3]);
       const [ok, , replay, , delayed] = results;
       if (!ok?.ok || !replay?.ok || !delayed?.ok) throw new Error('unexpected refusal');
       expect(ok.job.priority).toBe(5);
@@ -141,19 +186,22 @@ export function schedulingTests(fixture: () => RuntimeFixture, timeout: number):
   );
 
   it(
-    "an endpoint's retry policy decides each delay (or no retry); the default backoff has jitter and a cap",
+    "an endpoint's retry policy decides the delay before each retry, and when to stop before maxAttempts",
     async () => {
       const t = fixture();
-      const asked: Array<{ attempt: number; code: string }> = [];
+      const asked: Array<{ attempt: number; maxAttempts: number }> = [];
+      const delays = [300, 100];
       const e = t.endpoint({
         maxAttempts: 5,
-        retry: ({ attempt, error }) => {
-          asked.push({ attempt, code: error.code });
-          return attempt < 3 ? 50 : null;
+        retry: ({ attempt, maxAttempts }) => {
+          asked.push({ attempt, maxAttempts });
+          return delays[attempt - 1] ?? null;
         },
       });
+      const starts: number[] = [];
       const rt = t.runtime([
         t.worker(e, () => {
+          starts.push(Date.now());
           throw new Error('upstream down');
         }),
       ]);
@@ -162,7 +210,11 @@ export function schedulingTests(fixture: () => RuntimeFixture, timeout: number):
       const failed = await t.waitForFinal(job.id);
       // The policy said "no more" after the third attempt, before maxAttempts.
       expect(failed).toMatchObject({ status: 'failed', attempt: 3 });
-      expect(asked.map((call) => call.attempt)).toEqual([1, 2, 3]);
+      expect(asked).toEqual([1, 2, 3].map((attempt) => ({ attempt, maxAttempts: 5 })));
+      expect(starts).toHaveLength(3);
+      // Each retry waited the delay the policy gave (the store's clock decides when it is due: a few ms of slack).
+      expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(delays[0]! - 10);
+      expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(delays[1]! - 10);
     },
     timeout,
   );
