@@ -68,7 +68,7 @@ async function startQuickStart(
 }
 
 describe('examples/node-memory', () => {
-  it('serves the API, runs a real job POST → 303 → output → DELETE, and stops cleanly on SIGINT', async () => {
+  it('serves the API, runs a real job POST → 303 → output → DELETE, lists its every-minute schedule, and stops cleanly on SIGINT', async () => {
     const { child, origin, output, exited } = await startQuickStart(newDataFolder());
     expect(output()).toContain(`/jobs/docs`);
     expect(output()).toContain('curl -i ');
@@ -120,8 +120,26 @@ describe('examples/node-memory', () => {
     expect(await docs.text()).toContain('jobs quick start');
     const openapi = await (await fetch(`${origin}/jobs/openapi.json`)).json();
     expect(Object.keys(openapi.paths)).toEqual(
-      expect.arrayContaining(['/ping', '/compress', '/compress/{id}/events']),
+      expect.arrayContaining(['/ping', '/compress', '/compress/{id}/events', '/ping/schedules']),
     );
+
+    // The quick start's recurring schedule: a ping at the start of every minute.
+    const schedules = await fetch(`${origin}/jobs/ping/schedules`);
+    expect(schedules.status).toBe(200);
+    const { schedules: listed } = await schedules.json();
+    expect(listed).toEqual([
+      expect.objectContaining({
+        name: 'ping-every-minute',
+        endpoint: 'ping',
+        cron: '* * * * *',
+        timeZone: null,
+        everyMs: null,
+        missed: 'skip',
+      }),
+    ]);
+    const next = new Date(listed[0].nextOccurrenceAt);
+    expect(next.getUTCSeconds() * 1000 + next.getUTCMilliseconds()).toBe(0);
+    expect((await fetch(`${origin}/jobs/compress/schedules`).then((r) => r.json())).schedules).toEqual([]);
 
     child.kill('SIGINT');
     const { code, signal } = await exited;
