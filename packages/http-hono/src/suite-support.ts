@@ -57,7 +57,7 @@ export interface SuiteTargetOptions {
 
 /** An {@link HttpSuiteFactory}: the runtime on the backend, the app at /jobs, owners from the suites' header. */
 export function suiteTarget(options: SuiteTargetOptions): HttpSuiteFactory {
-  return async ({ workers }) => {
+  return async ({ workers, schedules }) => {
     const backend = await options.backend();
     const logger = captureLogger();
     const runtime = createJobsRuntime({
@@ -65,6 +65,7 @@ export function suiteTarget(options: SuiteTargetOptions): HttpSuiteFactory {
       queue: backend.queue ?? createMemoryQueue(),
       logger,
       workers,
+      schedules,
       host: { shutdownTimeoutMs: 1_000 },
     });
     await runtime.start();

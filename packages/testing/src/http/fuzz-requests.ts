@@ -24,7 +24,7 @@ export interface FuzzRecipe {
   endpoint: string;
   /** null: the collection (`/{endpoint}`). */
   id: Seen | null;
-  /** `/events`, `/output`, '', or junk. */
+  /** After the job (`/events`, `/output`) or the collection (`/batch`, `/schedules`), '', or junk. */
   suffix: string;
   query: { status?: string; limit?: string; cursor?: Seen; extra?: string };
   headers: Record<string, string>;
@@ -174,8 +174,23 @@ const hostileRecipe: fc.Arbitrary<FuzzRecipe> = fc.record(
     ),
     suffix: fc.oneof(
       { weight: 5, arbitrary: fc.constant('') },
-      { weight: 2, arbitrary: fc.constantFrom('/events', '/output') },
-      { weight: 1, arbitrary: fc.constantFrom('/', '/events/x', '/output/', '/x', '/events%2F') },
+      { weight: 2, arbitrary: fc.constantFrom('/events', '/output', '/batch', '/schedules') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          '/',
+          '/events/x',
+          '/output/',
+          '/x',
+          '/events%2F',
+          '/batch/',
+          '/batch/x',
+          '/BATCH',
+          '/schedules/',
+          '/schedules/x',
+          '/schedules%2F',
+        ),
+      },
     ),
     query,
     headers,
@@ -203,6 +218,58 @@ const validInput = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((v) => ['unknown', text(v)]),
   printable.filter((tag) => tag.length > 0).map((tag) => ['task', text({ tag, steps: 0 })]),
 );
+
+/** The input of a job of `endpoint`, valid or not. */
+const batchInput = (endpoint: string): fc.Arbitrary<unknown> =>
+  endpoint === 'echo'
+    ? fc.oneof(
+        {
+          weight: 4,
+          arbitrary: fc.record({ text: printable, n: fc.option(fc.nat(1_000), { nil: undefined }) }),
+        },
+        { weight: 1, arbitrary: fc.oneof(fc.record({ text: fc.nat() }), fc.constant({}), fc.jsonValue()) },
+      )
+    : fc.jsonValue({ maxDepth: 3 });
+/** One item of a batch: mostly valid, else refused on its own (a bad field, an unknown one, not an object). */
+const batchItem = (endpoint: string): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record(
+        {
+          input: batchInput(endpoint),
+          // The keys of the single submits' Idempotency-Key headers: an item may replay one of those.
+          idempotencyKey: fc.constantFrom('k1', 'k2', 'k3'),
+          priority: fc.integer({ min: -1_000, max: 1_000 }),
+          delaySeconds: fc.constantFrom(0, 0.001, 1, 3_600),
+          runAt: fc.constantFrom('2000-01-01T00:00:00Z', '2999-12-31T23:59:59.999+01:00'),
+        },
+        { requiredKeys: ['input'] },
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        fc.constantFrom(null, 42, 'x', [], {}),
+        fc.record({ input: fc.constant({ text: 'a' }), priority: fc.constantFrom(1_001, -1_001, 0.5, '1') }),
+        fc.record({ input: fc.constant({ text: 'a' }), delaySeconds: fc.constantFrom(-1, 1e11, 'soon') }),
+        fc.record({
+          input: fc.constant({ text: 'a' }),
+          runAt: fc.constantFrom('yesterday', 0, '2026-13-01T00:00:00Z'),
+        }),
+        fc.record({
+          input: fc.constant({ text: 'a' }),
+          runAt: fc.constant('2030-01-01T00:00:00Z'),
+          delaySeconds: fc.constant(1),
+        }),
+        fc.record({
+          input: fc.constant({ text: 'a' }),
+          idempotencyKey: fc.constantFrom('', 'a b', 'é', 'k'.repeat(300), 1),
+        }),
+        fc.record({ input: fc.constant({ text: 'a' }), owner: printable }),
+      ),
+    },
+  );
 
 /** A request a client of the API sends: submits (maybe with a key that repeats), reads, waits, lists, deletes. */
 const validRecipe: fc.Arbitrary<FuzzRecipe> = fc.oneof(
@@ -273,9 +340,48 @@ const validRecipe: fc.Arbitrary<FuzzRecipe> = fc.oneof(
   },
 );
 
+/** `POST /{endpoint}/batch` as a client sends it: valid items beside refused ones, keys that repeat. */
+const batchRecipe: fc.Arbitrary<FuzzRecipe> = fc
+  .constantFrom('echo', 'json', 'unknown')
+  .chain((endpoint) =>
+    fc.record({
+      endpoint: fc.constant(endpoint),
+      items: fc.array(batchItem(endpoint), { maxLength: 6 }),
+      owner: fc.constantFrom<'me' | 'other'>('me', 'me', 'me', 'other'),
+    }),
+  )
+  .map(({ endpoint, items, owner }) => ({
+    method: 'POST',
+    endpoint,
+    id: null,
+    suffix: '/batch',
+    query: {},
+    headers: { 'content-type': 'application/json' },
+    body: text({ jobs: items }),
+    owner,
+  }));
+
+/** `GET` or `HEAD /{endpoint}/schedules`. */
+const schedulesRecipe: fc.Arbitrary<FuzzRecipe> = fc
+  .record({
+    method: fc.constantFrom('GET', 'GET', 'HEAD'),
+    endpoint: fc.constantFrom(...HTTP_SUITE_ENDPOINTS),
+    owner: fc.constantFrom<'me' | 'other'>('me', 'other'),
+  })
+  .map(({ method, endpoint, owner }) => ({
+    method,
+    endpoint,
+    id: null,
+    suffix: '/schedules',
+    query: {},
+    headers: {},
+    owner,
+  }));
+
 /** One fuzzed request: as a client sends them, or hostile. */
 export const fuzzRecipe: fc.Arbitrary<FuzzRecipe> = fc.oneof(
   { weight: 3, arbitrary: validRecipe },
+  { weight: 1, arbitrary: fc.oneof(batchRecipe, schedulesRecipe) },
   { weight: 2, arbitrary: hostileRecipe },
 );
 

@@ -1,4 +1,4 @@
-// Property-based fuzzing of every route over a real socket: sequences of hostile requests as two owners, each
+// Property-based fuzzing of every route (batch submit and schedule lists too) over a real socket: sequences of hostile requests as two owners, each
 // answer checked (never a 5xx, errors as problems, nothing leaked) and each owner's jobs compared before and
 // after (a rejected request changes nothing, an accepted one is visible).
 import fc from 'fast-check';
@@ -37,7 +37,7 @@ function resolve(recipe: FuzzRecipe, state: RunState) {
   let endpoint = recipe.endpoint;
   let path: string;
   if (recipe.id === null) {
-    path = `/${endpoint}`;
+    path = `/${endpoint}${recipe.suffix}`;
   } else {
     const job = 'seen' in recipe.id ? pick(state.jobs, recipe.id) : undefined;
     if (job !== undefined) [endpoint = recipe.endpoint] = job.split('/');
@@ -57,14 +57,49 @@ function resolve(recipe: FuzzRecipe, state: RunState) {
   return { path: `${path}${query}`, headers, endpoint };
 }
 
+interface BatchResult {
+  status: number;
+  job?: { id: string; endpoint: string };
+  problem?: { status: number; title: string };
+}
+
 /** What the answer of an accepted request says the owner's jobs became; null: unchanged. */
 function expectedChange(recipe: FuzzRecipe, answer: Answer, endpoint: string, jobKey: string | undefined) {
   if (recipe.method === 'POST' && [200, 202, 303].includes(answer.status) && recipe.id === null) {
-    const job = JSON.parse(answer.text) as { id: string };
-    return { add: `${endpoint}/${job.id}` };
+    const body = JSON.parse(answer.text) as { id: string } | { results: BatchResult[] };
+    // A batch: the jobs of its accepted items (a replay names a job the owner already has).
+    if ('results' in body)
+      return { add: body.results.flatMap((result) => (result.job ? [`${endpoint}/${result.job.id}`] : [])) };
+    return { add: [`${endpoint}/${body.id}`] };
   }
   if (recipe.method === 'DELETE' && answer.status === 204 && jobKey !== undefined) return { remove: jobKey };
   return null;
+}
+
+/**
+ * The answers of a batch and of a schedule list, item by item: a batch never refuses an item with a server
+ * error, and a refused item is a problem; a list of schedules names only its endpoint's.
+ */
+function checkListedItems(recipe: FuzzRecipe, answer: Answer, endpoint: string, path: string): void {
+  if (answer.status !== 200 || recipe.method === 'HEAD') return;
+  if (recipe.method === 'POST' && /^\/[^/?]+\/batch\/?(?:\?|$)/.test(path)) {
+    const { results } = JSON.parse(answer.text) as { results: BatchResult[] };
+    expect(Array.isArray(results), `POST ${path}: results`).toBe(true);
+    for (const result of results) {
+      expect(result.status, `POST ${path}: ${JSON.stringify(result)}`).toBeLessThan(500);
+      if (result.job) expect(result.job.endpoint).toBe(endpoint);
+      else
+        expect(result.problem, `POST ${path}: ${JSON.stringify(result)}`).toMatchObject({
+          status: result.status,
+          title: expect.any(String),
+        });
+    }
+  }
+  if (recipe.method === 'GET' && /^\/[^/?]+\/schedules\/?(?:\?|$)/.test(path)) {
+    const { schedules } = JSON.parse(answer.text) as { schedules: Array<{ endpoint: string }> };
+    expect(Array.isArray(schedules), `GET ${path}: schedules`).toBe(true);
+    for (const schedule of schedules) expect(schedule.endpoint).toBe(endpoint);
+  }
 }
 
 /**
@@ -89,14 +124,15 @@ async function step(
   for (const match of answer.headers.link?.matchAll(/cursor=([^&>]+)/g) ?? []) {
     state.cursors.push(decodeURIComponent(match[1]!));
   }
+  checkListedItems(recipe, answer, endpoint, path);
   const jobKey = recipe.id !== null ? path.split(/[/?]/).slice(1, 3).join('/') : undefined;
   const change = recipe.owner === 'me' ? expectedChange(recipe, answer, endpoint, jobKey) : null;
   let expected = mine;
-  if (change?.add) {
-    state.jobs.push(change.add);
-    if (!mine.includes(change.add)) expected = [...mine, change.add].sort();
-    const visible = await session.request({ method: 'GET', path: `/${change.add}`, owner });
-    expect([200, 303], `${change.add} after ${recipe.method} ${path}`).toContain(visible.status);
+  for (const added of change?.add ?? []) {
+    state.jobs.push(added);
+    if (!expected.includes(added)) expected = [...expected, added].sort();
+    const visible = await session.request({ method: 'GET', path: `/${added}`, owner });
+    expect([200, 303], `${added} after ${recipe.method} ${path}`).toContain(visible.status);
   }
   if (change?.remove) expected = mine.filter((job) => job !== change.remove);
   const after = await session.snapshot(state.owners.me);

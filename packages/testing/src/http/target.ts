@@ -1,6 +1,6 @@
 // What the HTTP suites (fuzz, owner isolation, hostile inputs) run against: a real server on a real socket,
 // built by the caller around the repository under test, with the suites' endpoints and workers.
-import { defineEndpoint, implement, type Worker } from '@jobs/core';
+import { defineEndpoint, defineSchedule, implement, type Schedule, type Worker } from '@jobs/core';
 import { z } from 'zod';
 import { defineTaskEndpoint, Gates, implementTask } from '../fixtures.js';
 
@@ -34,6 +34,17 @@ export const unknownEndpoint = defineEndpoint({
 /** The gated `task` endpoint of the fixtures: its jobs stay queued or running until the test releases them. */
 export const taskEndpoint = defineTaskEndpoint({ concurrency: 8 });
 
+/**
+ * A recurring schedule of `echo`, listed at `GET /echo/schedules`. It is due only at midnight UTC on 29 February,
+ * so it submits no job while a suite runs.
+ */
+export const echoSchedule = defineSchedule({
+  name: 'http-suite-echo-leap-day',
+  endpoint: echoEndpoint,
+  cron: '0 0 29 2 *',
+  input: { text: 'scheduled' },
+});
+
 /** The endpoint names the server must expose. */
 export const HTTP_SUITE_ENDPOINTS = ['echo', 'json', 'unknown', 'task'] as const;
 
@@ -41,6 +52,8 @@ export const HTTP_SUITE_ENDPOINTS = ['echo', 'json', 'unknown', 'task'] as const
 export interface HttpSuiteSetup {
   /** Register these workers (and so their endpoints) with the runtime. */
   workers: Worker[];
+  /** Pass these as the runtime's `schedules` (listed at `GET /{endpoint}/schedules`). */
+  schedules: Schedule[];
   /** The gates of the `task` jobs (the suite releases them). */
   gates: Gates;
 }
@@ -57,7 +70,7 @@ export interface HttpSuiteTarget {
 
 /**
  * Builds the server the HTTP suites send requests to, once per suite: a runtime on the repository under test
- * with `setup.workers`, `createJobsApp` with `owner: (c) => c.req.header(OWNER_HEADER) ?? null`, served by
+ * with `setup.workers` and `setup.schedules`, `createJobsApp` with `owner: (c) => c.req.header(OWNER_HEADER) ?? null`, served by
  * node:http (with `protectNodeServer` from @jobs/http-hono, or whatever the deployment puts in front).
  */
 export type HttpSuiteFactory = (setup: HttpSuiteSetup) => Promise<HttpSuiteTarget>;
@@ -66,6 +79,7 @@ export function httpSuiteSetup(): HttpSuiteSetup {
   const gates = new Gates();
   return {
     gates,
+    schedules: [echoSchedule],
     workers: [
       implement(echoEndpoint, (input) => input),
       implement(jsonEndpoint, (input) => input),
