@@ -39,7 +39,6 @@ describe('the public API of @jobs/core', () => {
       'runCleanup',
       'waitForWake',
       'toIssues',
-      'CANCELED_PROBLEM',
     ]) {
       expect(core).not.toHaveProperty(name);
     }

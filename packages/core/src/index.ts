@@ -22,6 +22,7 @@ export {
   type RetryPolicy,
 } from './endpoint.js';
 export {
+  CANCELED_PROBLEM,
   IdempotencyKeyReusedError,
   InvalidEndpointError,
   InvalidInputError,
