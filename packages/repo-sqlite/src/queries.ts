@@ -109,7 +109,18 @@ export async function dispatch(
   });
   const nextDueInMs = next === null ? null : Math.max(0, next - now);
   if (items.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
+  return publishHeld(database, items, token, clock, publish, nextDueInMs);
+}
 
+/** Publishes the items this dispatch holds and records those the queue took; a failed publish releases them all. */
+async function publishHeld(
+  database: Database,
+  items: readonly DispatchItem[],
+  token: string,
+  clock: () => number,
+  publish: DispatchPublisher,
+  nextDueInMs: number | null,
+): Promise<DispatchResult> {
   let published: readonly boolean[];
   try {
     published = await publish(items);
@@ -234,18 +245,7 @@ async function dispatchLimited(
     };
   });
   if (items.length === 0) return { dispatched: 0, found: 0, nextDueInMs };
-  let published: readonly boolean[];
-  try {
-    published = await publish(items);
-  } catch (error) {
-    releaseAll(database, items, token);
-    throw error;
-  }
-  return {
-    dispatched: markPublished(database, items, published, token, clock),
-    found: items.length,
-    nextDueInMs,
-  };
+  return publishHeld(database, items, token, clock, publish, nextDueInMs);
 }
 
 export function list(database: Database, query: ListQuery, now: number): ListPage {
