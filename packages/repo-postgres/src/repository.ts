@@ -86,6 +86,13 @@ export interface PostgresRepositoryOptions {
    * PgBouncer in transaction mode older than 1.21, which cannot keep them.
    */
   preparedStatements?: boolean;
+  /**
+   * Plan each statement with its own values (`plan_cache_mode = force_custom_plan`, a startup option of the
+   * connections of the pool the repository creates). Default: on with prepared statements. A generic plan made
+   * while the jobs table is young and small scans the whole table on every claim and settle until autovacuum
+   * analyzes it. Set false behind a PgBouncer that refuses the `options` startup parameter.
+   */
+  forceCustomPlans?: boolean;
   /** NOTIFY channel. Default `<schema>_changes`. Every process sharing the schema must use the same one. */
   notifyChannel?: string;
   /**
@@ -181,6 +188,9 @@ class PostgresRepository implements PostgresJobRepository {
         keepAlive: true,
         ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
         ...options.poolConfig,
+        ...((options.forceCustomPlans ?? this.prepared)
+          ? { options: joinOptions(options.poolConfig?.options, '-c plan_cache_mode=force_custom_plan') }
+          : {}),
       });
       this.ownsPool = true;
     }
@@ -417,4 +427,8 @@ class PostgresRepository implements PostgresJobRepository {
     if (typeof listener !== 'function') throw new TypeError('subscribe: listener must be a function');
     return this.listener.subscribe(listener, options);
   }
+}
+
+function joinOptions(given: string | undefined, added: string): string {
+  return given ? `${given} ${added}` : added;
 }
