@@ -109,9 +109,7 @@ export class ChangeNotifier {
     this.#failures++;
     if (this.#failures === 1) {
       this.#logger.warn(
-        {
-          error: describeError(error),
-        },
+        { error: describeError(error) },
         'change notifications unavailable; waiters poll until they are back',
       );
     }

@@ -162,9 +162,7 @@ export function nodeRequestErrorHandler(options: NodeRequestErrorOptions = {}): 
     if (error instanceof Error && error.name === 'RequestError')
       return problemResponse(toProblem(BAD_REQUEST));
     logger.error(
-      {
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      },
+      { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
       'unhandled error',
     );
     return problemResponse(toProblem(INTERNAL));

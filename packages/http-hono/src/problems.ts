@@ -144,11 +144,7 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
     );
   }
   logger.error(
-    {
-      method: request.method,
-      path: new URL(request.url).pathname,
-      error: describe(error),
-    },
+    { method: request.method, path: new URL(request.url).pathname, error: describe(error) },
     'unhandled error',
   );
   return problemResponse(INTERNAL_PROBLEM);

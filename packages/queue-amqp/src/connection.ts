@@ -105,10 +105,7 @@ export class ManagedConnection {
     if (this.#closed || this.#loop) return;
     this.#loop = this.#run().catch((error) => {
       this.#options.logger.error(
-        {
-          role: this.role,
-          error: describeError(error),
-        },
+        { role: this.role, error: describeError(error) },
         'amqp connection loop failed',
       );
     });
@@ -221,11 +218,7 @@ export class ManagedConnection {
         failures.push(this.#addresses.length > 1 ? `${address.shown}: ${described}` : described);
         this.#lastError = failures.join('; ');
         this.#options.logger.warn(
-          {
-            role: this.role,
-            address: address.shown,
-            error: described,
-          },
+          { role: this.role, address: address.shown, error: described },
           'amqp connection failed',
         );
         this.#events.emit({
@@ -254,11 +247,7 @@ export class ManagedConnection {
       connection.on('blocked', (reason: unknown) => {
         this.#blocked = String(reason ?? 'blocked');
         this.#options.logger.warn(
-          {
-            role: this.role,
-            address,
-            reason: this.#blocked,
-          },
+          { role: this.role, address, reason: this.#blocked },
           'amqp connection blocked by the broker',
         );
         this.#events.emit({ type: 'blocked', role: this.role, reason: this.#blocked });
@@ -334,10 +323,7 @@ export class ManagedConnection {
       call();
     } catch (error) {
       this.#options.logger.error(
-        {
-          role: this.role,
-          error: describeError(error),
-        },
+        { role: this.role, error: describeError(error) },
         'amqp connection user failed',
       );
     }

@@ -126,10 +126,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
           await beforeDeadline(channel.cancel(consumerTag), Date.now() + 5_000, 'cancelling the consumer');
         } catch (error) {
           this.#options.logger.warn(
-            {
-              endpoint: this.endpoint,
-              error: describeError(error),
-            },
+            { endpoint: this.endpoint, error: describeError(error) },
             'amqp consumer could not be cancelled',
           );
         }
@@ -196,10 +193,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
     } catch (error) {
       this.#lastAttachError = describeError(error);
       this.#options.logger.warn(
-        {
-          endpoint: this.endpoint,
-          error: this.#lastAttachError,
-        },
+        { endpoint: this.endpoint, error: this.#lastAttachError },
         'amqp consumer could not be attached',
       );
       if (channel && this.#channel !== channel) void closeQuietly(channel);
@@ -268,9 +262,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
     if (this.#channel !== channel) return;
     this.#consumerTag = null;
     this.#options.logger.warn(
-      {
-        endpoint: this.endpoint,
-      },
+      { endpoint: this.endpoint },
       'amqp consumer cancelled by the broker; subscribing again',
     );
     this.#context.events.emit({ type: 'consumer-cancelled', endpoint: this.endpoint });
@@ -312,10 +304,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
     } catch (error) {
       this.#lastAttachError = describeError(error);
       this.#options.logger.warn(
-        {
-          endpoint: this.endpoint,
-          error: this.#lastAttachError,
-        },
+        { endpoint: this.endpoint, error: this.#lastAttachError },
         'amqp consumer could not subscribe again',
       );
       this.#scheduleReattach(connection);

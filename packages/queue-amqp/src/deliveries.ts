@@ -164,12 +164,7 @@ export class Deliveries {
     deliveries: number,
   ): void {
     this.#options.logger.warn(
-      {
-        endpoint: this.#endpoint,
-        jobId,
-        reason,
-        deliveries,
-      },
+      { endpoint: this.#endpoint, jobId, reason, deliveries },
       'amqp message dead-lettered',
     );
     this.#events.emit({ type: 'dead-lettered', endpoint: this.#endpoint, jobId, reason, deliveries });
@@ -193,11 +188,7 @@ export class Deliveries {
     delivery.earlyAcked = this.#settle(delivery, 'ack');
     if (delivery.earlyAcked) {
       this.#options.logger.info(
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          ackAfterMs: this.#options.ackAfterMs,
-        },
+        { endpoint: this.#endpoint, jobId: delivery.jobId, ackAfterMs: this.#options.ackAfterMs },
         'amqp message of a long-running handler acknowledged early',
       );
     }
@@ -236,11 +227,7 @@ export class Deliveries {
       }
     } catch (unexpected) {
       this.#options.logger.error(
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          error: describeError(unexpected),
-        },
+        { endpoint: this.#endpoint, jobId: delivery.jobId, error: describeError(unexpected) },
         'amqp consumer failed to settle a delivery',
       );
     } finally {
@@ -287,11 +274,7 @@ export class Deliveries {
       this.#settle(delivery, 'ack');
     } catch (error) {
       this.#options.logger.warn(
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          error: describeError(error),
-        },
+        { endpoint: this.#endpoint, jobId: delivery.jobId, error: describeError(error) },
         'amqp could not hand a waiting message back by publishing; requeueing it',
       );
       this.#settle(delivery, 'requeue');
@@ -318,11 +301,7 @@ export class Deliveries {
     const channel = delivery.channel;
     if (channel !== this.#channel()) {
       this.#options.logger.debug(
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          settlement,
-        },
+        { endpoint: this.#endpoint, jobId: delivery.jobId, settlement },
         'amqp delivery settled after its channel closed; the broker delivers it again',
       );
       return false;
@@ -334,12 +313,7 @@ export class Deliveries {
       return true;
     } catch (error) {
       this.#options.logger.debug(
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          settlement,
-          error: describeError(error),
-        },
+        { endpoint: this.#endpoint, jobId: delivery.jobId, settlement, error: describeError(error) },
         'amqp settlement dropped: the channel is closing',
       );
       return false;

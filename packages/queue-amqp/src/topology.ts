@@ -94,11 +94,7 @@ export class Topology {
       // Declared before with other arguments (another version, other options, or by an operator): use it.
       await withChannel(connection, (channel) => channel.checkQueue(name));
       this.#options.logger.warn(
-        {
-          queue: name,
-          arguments: options.arguments,
-          error: describeError(error),
-        },
+        { queue: name, arguments: options.arguments, error: describeError(error) },
         'queue exists with other arguments than this client declares; using it as it is',
       );
     }
@@ -111,10 +107,7 @@ export class Topology {
       if (replyCode(error) !== PRECONDITION_FAILED) throw error;
       await withChannel(connection, (channel) => channel.checkExchange(name));
       this.#options.logger.warn(
-        {
-          exchange: name,
-          error: describeError(error),
-        },
+        { exchange: name, error: describeError(error) },
         'exchange exists with other properties than this client declares; using it',
       );
     }

@@ -189,9 +189,7 @@ export class ChangeListener {
     if (wasListening) {
       this.state = 'idle';
       this.options.logger.warn(
-        {
-          error: error ? String(error.message) : 'connection ended',
-        },
+        { error: error ? String(error.message) : 'connection ended' },
         'jobs repository: LISTEN connection lost; reconnecting',
       );
       this.announceLive(false);

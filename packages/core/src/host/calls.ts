@@ -65,10 +65,7 @@ export class RepositoryCalls {
         if (!(error instanceof UnavailableError)) return this.#settleRefused(job, leaseToken, outcome, error);
         if (Date.now() + delay > giveUpAt) {
           this.#logger.error(
-            {
-              ...jobLogFields(job),
-              error: describeError(error),
-            },
+            { ...jobLogFields(job), error: describeError(error) },
             'could not record the result; the job will run again after its lease',
           );
           return false;
@@ -100,10 +97,7 @@ export class RepositoryCalls {
       });
     } catch (fallbackError) {
       this.#logger.warn(
-        {
-          ...jobLogFields(job),
-          error: describeError(fallbackError),
-        },
+        { ...jobLogFields(job), error: describeError(fallbackError) },
         'could not record the invalid_output failure; the job will run again after its lease',
       );
       return false;

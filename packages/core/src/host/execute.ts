@@ -172,10 +172,7 @@ function retryDelay(
   if (delay === null) return null;
   if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
     logger.error(
-      {
-        ...jobLogFields(job),
-        answer: String(delay),
-      },
+      { ...jobLogFields(job), answer: String(delay) },
       'the retry policy answered no delay; the job fails',
     );
     return null;

@@ -164,9 +164,7 @@ export class WorkerHost {
     const left = await within(handlers, Math.max(timeoutMs, 1_000), null);
     if (left === null) {
       this.#logger.warn(
-        {
-          left: this.#handlers.size,
-        },
+        { left: this.#handlers.size },
         'worker code still running after stop; its results will be refused',
       );
     }
