@@ -27,7 +27,7 @@ import { createLogger } from './logger.js';
 import { readStats } from './stats.js';
 
 async function main(config: ApiConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat, config.name);
   const backends = await openBackends(config, logger);
   const runtime = createJobsRuntime({
     repository: backends.repository,
@@ -131,12 +131,15 @@ async function main(config: ApiConfig): Promise<void> {
     },
   });
 
-  logger.info('ready', {
-    role: 'api',
-    url: `http://${config.host}:${port}/jobs`,
-    dashboard: config.dashboardToken === null ? null : `http://${config.host}:${port}/dashboard`,
-    schema: config.schema,
-  });
+  logger.info(
+    {
+      role: 'api',
+      url: `http://${config.host}:${port}/jobs`,
+      dashboard: config.dashboardToken === null ? null : `http://${config.host}:${port}/dashboard`,
+      schema: config.schema,
+    },
+    'ready',
+  );
   announceReady({ role: 'api', port });
 }
 

@@ -14,7 +14,7 @@ import { createLogger } from './logger.js';
 import { createWorkers } from './workers.js';
 
 async function main(config: WorkerConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat, config.name);
   const log = openExecutionLog(config.executionLog);
   const backends = await openBackends(config, logger);
   const workers = createWorkers({ log, concurrency: config.concurrency });
@@ -54,14 +54,17 @@ async function main(config: WorkerConfig): Promise<void> {
 
   started = runtime.start();
   await started;
-  logger.info('ready', {
-    role: 'worker',
-    endpoints: workers.map(
-      (worker) => `${worker.endpoint.name}×${worker.concurrency ?? worker.endpoint.concurrency}`,
-    ),
-    leaseMs: config.leaseMs,
-    schema: config.schema,
-  });
+  logger.info(
+    {
+      role: 'worker',
+      endpoints: workers.map(
+        (worker) => `${worker.endpoint.name}×${worker.concurrency ?? worker.endpoint.concurrency}`,
+      ),
+      leaseMs: config.leaseMs,
+      schema: config.schema,
+    },
+    'ready',
+  );
   announceReady({ role: 'worker' });
 }
 
