@@ -259,7 +259,7 @@ class PostgresRepository implements PostgresJobRepository {
     operation: string,
     text: string,
     values: unknown[],
-    client: pg.Pool | pg.PoolClient = this.pool,
+    client: pg.Pool | pg.ClientBase = this.pool,
   ): Promise<pg.QueryResult<R>> {
     this.assertOpen();
     await this.ensureReady();
