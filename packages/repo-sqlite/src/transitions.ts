@@ -78,7 +78,21 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
     }
     database
       .statement(SQL.insert)
-      .run(id, endpoint, input, owner, key, hash, maxAttempts, priority, now, now, runAt, limitKey, uniqueKey);
+      .run(
+        id,
+        endpoint,
+        input,
+        owner,
+        key,
+        hash,
+        maxAttempts,
+        priority,
+        now,
+        now,
+        runAt,
+        limitKey,
+        uniqueKey,
+      );
     const row: JobRow = {
       id,
       endpoint,
