@@ -231,7 +231,8 @@ export const describeUniqueContract: SubSuite = subSuite('unique jobs', ({ test 
   });
 
   test('a unique job with flow limits is handed out by the limited dispatch like any keyed job', async (f) => {
-    const first = await f.create({ uniqueKey: 'u', limitKey: 'tenant' });
+    // A higher priority makes the order of the two jobs certain (they may be created in one millisecond).
+    const first = await f.create({ uniqueKey: 'u', limitKey: 'tenant', priority: 1 });
     expect(await createOne(f, { uniqueKey: 'u', limitKey: 'tenant' })).toMatchObject({
       created: false,
       job: { id: first.id },
