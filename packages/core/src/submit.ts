@@ -82,7 +82,12 @@ export const MAX_UNIQUE_KEY_LENGTH = 255;
 function limitKeyOf(endpoint: Endpoint, input: unknown, owner: string | null): string {
   const keyOf = endpoint.limits?.key;
   if (!keyOf) return '';
-  return checkKey(keyOf(input, { owner }), 'limits.key', `The ${endpoint.name} endpoint's limit key`);
+  return checkKey(
+    keyOf(input, { owner }),
+    MAX_LIMIT_KEY_LENGTH,
+    'limits.key',
+    `The ${endpoint.name} endpoint's limit key`,
+  );
 }
 
 /** The job's unique key: the submit's own, else the endpoint's key function's answer; checked. */
@@ -93,26 +98,23 @@ function uniqueKeyOf(
   owner: string | null,
 ): Pick<NewJob, 'uniqueKey'> {
   if (given !== undefined && given !== null)
-    return { uniqueKey: checkKey(given, 'uniqueKey', 'The unique key') };
+    return { uniqueKey: checkKey(given, MAX_UNIQUE_KEY_LENGTH, 'uniqueKey', 'The unique key') };
   const keyOf = endpoint.unique?.key;
   if (!keyOf) return {};
   return {
-    uniqueKey: checkKey(keyOf(input, { owner }), 'unique.key', `The ${endpoint.name} endpoint's unique key`),
+    uniqueKey: checkKey(
+      keyOf(input, { owner }),
+      MAX_UNIQUE_KEY_LENGTH,
+      'unique.key',
+      `The ${endpoint.name} endpoint's unique key`,
+    ),
   };
 }
 
-/** A key (for limits or uniqueness): a storable string of 1 to 255 characters, else a 422 naming `field`. */
-function checkKey(key: unknown, field: string, what: string): string {
-  if (
-    typeof key !== 'string' ||
-    key.length === 0 ||
-    key.length > MAX_UNIQUE_KEY_LENGTH ||
-    !isStorableString(key)
-  ) {
-    throw InvalidInputError.field(
-      field,
-      `${what} must be a string of 1 to ${MAX_UNIQUE_KEY_LENGTH} characters.`,
-    );
+/** A key (for limits or uniqueness): a storable string of 1 to `max` characters, else a 422 naming `field`. */
+function checkKey(key: unknown, max: number, field: string, what: string): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > max || !isStorableString(key)) {
+    throw InvalidInputError.field(field, `${what} must be a string of 1 to ${max} characters.`);
   }
   return key;
 }
