@@ -17,7 +17,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a thumbnail job
-         * @description Makes a thumbnail of an image. Validates the input against the thumbnail schema, stores the job and answers 202 with the job. `Prefer: wait=N` waits up to N seconds (at most 60) for a final state and answers 303 to the output when the job succeeded in time. `Idempotency-Key` makes retries safe: the same key with the same input returns the original job (202, `Idempotent-Replayed: true`) until it expires; with another input it answers 422. `Job-Run-At` or `Job-Delay` holds the job back until then, and `Job-Priority` orders it among due jobs: scheduling stays out of the input. An invalid one answers 422 naming the header, and nothing is stored. Bodies over 1048576 bytes answer 413. `POST /thumbnail/batch` submits many jobs in one request.
+         * @description Makes a thumbnail of an image. Validates the input against the thumbnail schema, stores the job and answers 202 with the job. `Prefer: wait=N` waits up to N seconds (at most 60) for a final state and answers 303 to the output when the job succeeded in time. `Idempotency-Key` makes retries safe: the same key with the same input returns the original job (202, `Idempotent-Replayed: true`) until it expires; with another input it answers 422. `Job-Unique-Key` (or the endpoint's unique key) allows one queued or running job per key: while one holds it, that job is answered (`Job-Unique-Match: existing`) and nothing is stored. `Job-Run-At` or `Job-Delay` holds the job back until then, and `Job-Priority` orders it among due jobs: scheduling stays out of the input. An invalid one answers 422 naming the header, and nothing is stored. Bodies over 1048576 bytes answer 413. `POST /thumbnail/batch` submits many jobs in one request.
          */
         post: operations["submitThumbnail"];
         delete?: never;
@@ -41,7 +41,7 @@ export interface paths {
         put?: never;
         /**
          * Submit many thumbnail jobs
-         * @description Submits up to 1000 jobs in one request and one store round trip (bodies over 1048576 bytes answer 413). Not atomic: each item is validated and stored, or refused, on its own, and `results` answers every item in order: `status` 202 with the job (200 when an `idempotencyKey` replays a job that already failed or was canceled; `replayed` says whether it was a replay), or a 4xx `status` with the problem that `POST` of that item alone would have answered. Give every item an `idempotencyKey` to make a retried batch safe: the jobs already stored are then replayed, not stored again. A body that is not `{ "jobs": [...] }` answers 422 and stores nothing; so do the headers of a single submit (`Idempotency-Key`, `Job-Run-At`, `Job-Delay`, `Job-Priority`), which an item sets in its own fields. The batch never waits: `Prefer` is ignored.
+         * @description Submits up to 1000 jobs in one request and one store round trip (bodies over 1048576 bytes answer 413). Not atomic: each item is validated and stored, or refused, on its own, and `results` answers every item in order: `status` 202 with the job (200 when an `idempotencyKey` replays a job that already failed or was canceled; `replayed` says whether it was a replay), or a 4xx `status` with the problem that `POST` of that item alone would have answered. Give every item an `idempotencyKey` to make a retried batch safe: the jobs already stored are then replayed, not stored again. A body that is not `{ "jobs": [...] }` answers 422 and stores nothing; so do the headers of a single submit (`Idempotency-Key`, `Job-Unique-Key`, `Job-Run-At`, `Job-Delay`, `Job-Priority`), which an item sets in its own fields. The batch never waits: `Prefer` is ignored.
          */
         post: operations["submitThumbnailBatch"];
         delete?: never;
@@ -119,7 +119,7 @@ export interface paths {
         put?: never;
         /**
          * Retry a failed or canceled thumbnail job
-         * @description Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 and is left as it is.
+         * @description Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 (`not-retryable`) and is left as it is; so does a job whose unique key another queued or running job holds now (409 `unique-conflict`, with `conflictingJobId`).
          */
         post: operations["retryThumbnailJob"];
         delete?: never;
@@ -316,6 +316,8 @@ export interface components {
             job: components["schemas"]["Job"];
             /** @description true when the idempotencyKey gave back an existing job (nothing new was stored). */
             replayed: boolean;
+            /** @description true when the job holding the unique key was given back (`Job-Unique-Match` of a single submit; nothing new was stored). */
+            uniqueMatch?: boolean;
         };
         /** @description An item refused; nothing was stored for it. */
         BatchProblemResult: {
@@ -345,6 +347,8 @@ export interface components {
             input: components["schemas"]["ThumbnailInput"];
             /** @description As `Idempotency-Key` of a single submit (the key itself, visible ASCII, without quotes): the same key and input give back the original job. */
             idempotencyKey?: string;
+            /** @description As `Job-Unique-Key` of a single submit: while a queued or running job holds the key, that job is returned (`uniqueMatch`) and nothing is stored. */
+            uniqueKey?: string;
             /**
              * Format: date-time
              * @description As `Job-Run-At`: not started before this time (RFC 3339, `Z` or an offset). Excludes `delaySeconds`.
@@ -446,6 +450,8 @@ export interface components {
         JobDelay: string;
         /** @description The job's priority, an integer from -1000 to 1000: among due jobs of the endpoint, a higher one is started first. Default: the endpoint's (0 unless it sets another). */
         JobPriority: number;
+        /** @description The job's unique key (1 to 255 printable ASCII characters; replaces the endpoint's own): while a queued or running job of this endpoint and owner holds it, the submit stores nothing and answers that job with `Job-Unique-Match: existing`. A final or deleted job holds its key no more. */
+        JobUniqueKey: string;
         StatusFilter: components["schemas"]["JobStatus"];
         /** @description Page size. */
         Limit: number;
@@ -472,6 +478,8 @@ export interface components {
         PreferenceApplied: string;
         /** @description `true` when an Idempotency-Key replay returned an existing job. */
         IdempotentReplayed: "true";
+        /** @description `existing` when the job holding the unique key (`Job-Unique-Key` or the endpoint's) was returned: nothing new was stored. */
+        UniqueMatch: "existing";
         /** @description `Prefer`: the answer depends on the wait preference. */
         Vary: string;
         /** @description RFC 8288 link to the next page (`rel="next"`). */
@@ -529,6 +537,8 @@ export interface operations {
                 "Job-Delay"?: components["parameters"]["JobDelay"];
                 /** @description The job's priority, an integer from -1000 to 1000: among due jobs of the endpoint, a higher one is started first. Default: the endpoint's (0 unless it sets another). */
                 "Job-Priority"?: components["parameters"]["JobPriority"];
+                /** @description The job's unique key (1 to 255 printable ASCII characters; replaces the endpoint's own): while a queued or running job of this endpoint and owner holds it, the submit stores nothing and answers that job with `Job-Unique-Match: existing`. A final or deleted job holds its key no more. */
+                "Job-Unique-Key"?: components["parameters"]["JobUniqueKey"];
             };
             path?: never;
             cookie?: never;
@@ -548,6 +558,7 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "Preference-Applied": components["headers"]["PreferenceApplied"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Job-Unique-Match": components["headers"]["UniqueMatch"];
                     Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
@@ -565,6 +576,7 @@ export interface operations {
                     "Retry-After": components["headers"]["RetryAfter"];
                     "Preference-Applied": components["headers"]["PreferenceApplied"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Job-Unique-Match": components["headers"]["UniqueMatch"];
                     Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };
@@ -581,6 +593,7 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "Preference-Applied": components["headers"]["PreferenceApplied"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    "Job-Unique-Match": components["headers"]["UniqueMatch"];
                     Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
                 };

@@ -17,13 +17,14 @@ export async function postBatch(
 ): Promise<SubmitManyResult[]> {
   if (items.length === 0) return [];
   const jobs = items.map((item) => {
-    const { runAt, delaySeconds, priority } = checkSchedule(item);
+    const { runAt, delaySeconds, priority, uniqueKey } = checkSchedule(item);
     const key = idempotencyKeyOf(item.idempotencyKey);
     // The server takes the key itself; checked here as a header value would be (printable ASCII).
     if (key !== undefined) structuredFieldString(key);
     return {
       input: item.input ?? null,
       ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...(uniqueKey === undefined ? {} : { uniqueKey }),
       ...(runAt === undefined ? {} : { runAt }),
       ...(delaySeconds === undefined ? {} : { delaySeconds: Number(delaySeconds) }),
       ...(priority === undefined ? {} : { priority }),
@@ -52,7 +53,12 @@ export async function postBatch(
       if (result.job !== undefined) {
         const id = isRecord(result.job) && typeof result.job.id === 'string' ? result.job.id : '';
         const job = ep.parseJob(result.job, id ? ep.jobUrl(id) : url, base);
-        return { ok: true, job, replayed: result.replayed === true };
+        return {
+          ok: true,
+          job,
+          replayed: result.replayed === true,
+          uniqueMatch: result.uniqueMatch === true,
+        };
       }
       const problem =
         parseProblem(result.problem) ?? problemFromStatus(result.status, '', JSON.stringify(result));

@@ -47,6 +47,11 @@ const OPTIONS = {
     value: '<key>',
     help: 'sent as Idempotency-Key: a repeated submit gives back the same job',
   },
+  'unique-key': {
+    type: 'string',
+    value: '<key>',
+    help: 'sent as Job-Unique-Key: while a queued or running job holds the key, the submit gives back that job',
+  },
   'run-at': {
     type: 'string',
     value: '<date-time>',
@@ -108,7 +113,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: 'submit <endpointUrl> <json|-> [--wait]',
     summary: 'POST a job (input JSON as an argument, or - for stdin); prints the job',
     details: `Prints the job as the server answered. With --wait, waits until it is final and prints its output.\n${WAIT_DETAILS}`,
-    options: ['wait', 'idempotency-key', 'run-at', 'delay', 'priority', ...WAITING],
+    options: ['wait', 'idempotency-key', 'unique-key', 'run-at', 'delay', 'priority', ...WAITING],
     examples: [
       `submit http://localhost:3000/jobs/ping '{"message":"hi"}'`,
       `submit http://localhost:3000/jobs/ping '{"message":"later"}' --delay 90 --priority 10`,
@@ -254,6 +259,7 @@ export interface Invocation {
   /** submit: wait for the job (always set for wait). */
   wait: WaitArguments | null;
   idempotencyKey: string | undefined;
+  uniqueKey: string | undefined;
   /** submit: when the job may start, and its priority. */
   schedule: Schedule;
   list: { status?: JobStatus; limit?: number; cursor?: string; all: boolean };
@@ -316,6 +322,7 @@ export function parseInvocation(argv: string[]): Invocation {
         }
       : null,
     idempotencyKey: values['idempotency-key'],
+    uniqueKey: values['unique-key'],
     schedule,
     list: {
       ...(status === undefined ? {} : { status: status as JobStatus }),
@@ -340,6 +347,7 @@ function emptyInvocation(command: string, topic: string | null): Invocation {
     retries: undefined,
     wait: null,
     idempotencyKey: undefined,
+    uniqueKey: undefined,
     schedule: {},
     list,
   };

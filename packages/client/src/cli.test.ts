@@ -118,6 +118,22 @@ describe('jobs CLI', () => {
     expect(Date.parse(job.runAt) - Date.parse(job.createdAt)).toBe(2_500);
     const sent = server.requests.findLast((request) => request.path === '/jobs/ping')!.headers;
     expect(sent).toMatchObject({ 'job-delay': '2.5', 'job-priority': '-5' });
+    // --unique-key: the delayed job holds the key, a second submit with it gives that job back.
+    const unique = [
+      'submit',
+      endpointUrl('ping'),
+      '{"message":"u"}',
+      '--delay',
+      '60',
+      '--unique-key',
+      'cli-u',
+    ];
+    const held = JSON.parse((await jobs(unique)).stdout);
+    expect(JSON.parse((await jobs(unique)).stdout).id).toBe(held.id);
+    expect(server.requests.findLast((request) => request.path === '/jobs/ping')!.headers).toMatchObject({
+      'job-unique-key': 'cli-u',
+    });
+    await jobs(['cancel', held.links.self]);
     expect(JSON.parse((await jobs(['cancel', job.links.self])).stdout)).toEqual({ outcome: 'canceled' });
 
     const at = await jobs([

@@ -104,6 +104,7 @@ async function run(args: Invocation, io: Io): Promise<number> {
       const client = connect(baseUrl, endpoint);
       const key = {
         ...(args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey }),
+        ...(args.uniqueKey === undefined ? {} : { uniqueKey: args.uniqueKey }),
         ...args.schedule,
       };
       if (!args.wait) {

@@ -76,6 +76,7 @@ export class HttpEndpointClient implements EndpointClient<any, any> {
       runAt: options.runAt,
       delayMs: options.delayMs,
       priority: options.priority,
+      uniqueKey: options.uniqueKey,
       wait: holdPost ? Math.min(this.#ep.settings.maxWaitSeconds, Math.floor(timeoutMs / 1000)) : 0,
       signal,
     });

@@ -14,6 +14,28 @@ function requestsTo(path: string) {
   return server().requests.filter((request) => request.path === path);
 }
 
+describe('submit with uniqueKey', () => {
+  it('sends Job-Unique-Key: a second submit gets the live job; a batch item says uniqueMatch', async () => {
+    const pings = client().endpoint(ping);
+    const first = await pings.submit({ message: 'u1' }, { delayMs: 60_000, uniqueKey: 'client-unique' });
+    expect(requestsTo('/jobs/ping').at(-1)!.headers['job-unique-key']).toBe('client-unique');
+    const again = await pings.submit({ message: 'u2' }, { uniqueKey: 'client-unique' });
+    expect(again.id).toBe(first.id);
+    const results = await pings.submitMany([
+      { input: { message: 'u3' }, uniqueKey: 'client-unique' },
+      { input: { message: 'u4' }, uniqueKey: 'client-unique-2', delayMs: 60_000 },
+    ]);
+    expect(results).toMatchObject([
+      { ok: true, replayed: false, uniqueMatch: true, job: { id: first.id } },
+      { ok: true, replayed: false, uniqueMatch: false },
+    ]);
+    await expect(pings.submit({ message: 'x' }, { uniqueKey: '' })).rejects.toThrow(TypeError);
+    await expect(pings.submit({ message: 'x' }, { uniqueKey: 'caf\u00e9' })).rejects.toThrow(/uniqueKey/);
+    await pings.cancel(first);
+    if (results[1]?.ok) await pings.cancel(results[1].job);
+  });
+});
+
 describe('submit with runAt, delayMs and priority', () => {
   it('sends Job-Delay in seconds and Job-Priority; the job shows its runAt and priority', async () => {
     const pings = client().endpoint(ping);

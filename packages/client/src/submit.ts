@@ -81,8 +81,9 @@ export function checkSchedule(options: ScheduleOptions): {
   runAt?: string;
   delaySeconds?: string;
   priority?: number;
+  uniqueKey?: string;
 } {
-  const { runAt, delayMs, priority } = options;
+  const { runAt, delayMs, priority, uniqueKey } = options;
   if (runAt !== undefined && delayMs !== undefined) {
     throw new TypeError('runAt and delayMs exclude each other: give one of them.');
   }
@@ -103,6 +104,15 @@ export function checkSchedule(options: ScheduleOptions): {
       throw new TypeError(`priority must be an integer, got ${String(priority)}.`);
     checked.priority = priority;
   }
+  if (uniqueKey !== undefined) {
+    // What the header can carry (the server trims it): 1 to 255 printable ASCII characters.
+    if (typeof uniqueKey !== 'string' || !/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/.test(uniqueKey)) {
+      throw new TypeError(
+        'uniqueKey must be 1 to 255 printable ASCII characters, without spaces at either end.',
+      );
+    }
+    checked.uniqueKey = uniqueKey;
+  }
   return checked;
 }
 
@@ -116,6 +126,7 @@ export function delaySeconds(delayMs: number): string {
 
 function scheduleHeaders(schedule: ReturnType<typeof checkSchedule>): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (schedule.uniqueKey !== undefined) headers['job-unique-key'] = schedule.uniqueKey;
   if (schedule.runAt !== undefined) headers['job-run-at'] = schedule.runAt;
   if (schedule.delaySeconds !== undefined) headers['job-delay'] = schedule.delaySeconds;
   if (schedule.priority !== undefined) headers['job-priority'] = String(schedule.priority);

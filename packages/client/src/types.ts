@@ -26,7 +26,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** When a submitted job may start, and its priority: sent as the `Job-Run-At`, `Job-Delay` and `Job-Priority` headers. */
+/**
+ * When a submitted job may start, its priority and its unique key: sent as the `Job-Run-At`, `Job-Delay`,
+ * `Job-Priority` and `Job-Unique-Key` headers (the fields of a batch item).
+ */
 export interface ScheduleOptions {
   /** Not started before this time (`Job-Run-At`). */
   runAt?: Date;
@@ -34,6 +37,11 @@ export interface ScheduleOptions {
   delayMs?: number;
   /** An integer from -1000 to 1000: among due jobs of the endpoint, a higher one starts first (`Job-Priority`). Default: the endpoint's. */
   priority?: number;
+  /**
+   * The job's unique key (`Job-Unique-Key`; 1 to 255 printable ASCII characters, replacing the endpoint's own): while
+   * a queued or running job of this endpoint and owner holds it, the server stores nothing and answers that job.
+   */
+  uniqueKey?: string;
 }
 
 export interface SubmitOptions extends RequestOptions, ScheduleOptions {
@@ -81,6 +89,8 @@ export type SubmitManyResult =
       job: Job;
       /** true when the item's idempotency key gave back an existing job (nothing new was stored). */
       replayed: boolean;
+      /** true when the job holding the item's unique key was given back (nothing new was stored). */
+      uniqueMatch: boolean;
     }
   | {
       ok: false;

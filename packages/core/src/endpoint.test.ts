@@ -45,6 +45,18 @@ describe('defineEndpoint', () => {
     expect(() => defineEndpoint({ name: 'ping', ...schemas, ...options })).toThrow(InvalidEndpointError);
   });
 
+  it('takes a unique key function, and refuses a unique option that is not { key: function }', () => {
+    expect(defineEndpoint({ name: 'ping', ...schemas }).unique).toBeNull();
+    const key = (input: { n: number }) => `n-${input.n}`;
+    const endpoint = defineEndpoint({ name: 'ping', ...schemas, unique: { key } });
+    expect(endpoint.unique?.key({ n: 2 }, { owner: null })).toBe('n-2');
+    for (const unique of [{}, { key: 'n' }, null, 'n']) {
+      expect(() => defineEndpoint({ name: 'ping', ...schemas, unique: unique as never })).toThrow(
+        /unique must be/,
+      );
+    }
+  });
+
   it('rejects values that are not zod schemas', () => {
     expect(() => defineEndpoint({ name: 'ping', input: {} as never, output: schemas.output })).toThrow(
       /zod schemas/,

@@ -77,6 +77,19 @@ export interface EndpointLimits<Input = unknown> {
   ratePerKey?: RateLimit;
 }
 
+/**
+ * Unique jobs: at most one queued or running job per unique key, per endpoint and owner. A submit whose key a live
+ * job holds stores nothing and answers that job (`created: false, reason: 'unique'`); once that job is final
+ * (succeeded, failed, canceled) or deleted, the key is free and the next submit creates a job.
+ */
+export interface EndpointUnique<Input = unknown> {
+  /**
+   * The job's unique key, computed at submit from the parsed input and the owner (a submit's `uniqueKey` option
+   * replaces it). A non-empty string of at most 255 characters.
+   */
+  key: (input: Input, context: { owner: string | null }) => string;
+}
+
 /** An endpoint's limits, checked: the caps a dispatch keeps to, and the key function (null: one key for all). */
 export interface ResolvedLimits extends DispatchLimits {
   readonly key: ((input: unknown, context: { owner: string | null }) => string) | null;
@@ -92,6 +105,8 @@ export interface EndpointDefinition<
   output: Output;
   /** Concurrency across processes, per-key concurrency with fair turns, rate limits. Default: none. */
   limits?: EndpointLimits<z.output<Input>>;
+  /** At most one queued or running job per unique key (per owner). Default: none. */
+  unique?: EndpointUnique<z.output<Input>>;
 }
 
 export interface Endpoint<
@@ -113,6 +128,8 @@ export interface Endpoint<
   readonly dispatchAhead: number | null;
   /** Its flow limits; null when it has none (its jobs are handed out as soon as they are due). */
   readonly limits: ResolvedLimits | null;
+  /** Its unique-key function; null when it has none (only a submit's `uniqueKey` makes a job unique). */
+  readonly unique: EndpointUnique | null;
 }
 
 export type EndpointInput<E extends Endpoint> = z.input<E['input']>;
@@ -169,6 +186,13 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
       ? null
       : option('dispatchAhead', definition.dispatchAhead, 'positiveInteger', 0);
   const limits = checkLimits(definition.limits as EndpointLimits | undefined, option, name);
+  const unique = definition.unique as EndpointUnique | undefined;
+  if (
+    unique !== undefined &&
+    (typeof unique !== 'object' || unique === null || typeof unique.key !== 'function')
+  ) {
+    throw new InvalidEndpointError(`Endpoint ${name}: unique must be { key: (input, { owner }) => string }.`);
+  }
   return Object.freeze({
     name,
     input: definition.input,
@@ -183,6 +207,7 @@ export function defineEndpoint<Name extends string, Input extends z.ZodType, Out
     priority,
     dispatchAhead,
     limits,
+    unique: unique ? Object.freeze({ key: unique.key }) : null,
   });
 }
 

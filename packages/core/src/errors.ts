@@ -20,6 +20,7 @@ export type JobsErrorCode =
   | 'output_not_ready'
   | 'output_not_available'
   | 'not_retryable'
+  | 'unique_conflict'
   | 'unavailable'
   | 'timeout'
   | 'canceled'
@@ -156,6 +157,21 @@ export class JobNotRetryableError extends JobsError {
       extensions: { jobStatus: status },
     });
     this.jobStatus = status;
+  }
+}
+
+/**
+ * A retry would queue a job whose unique key another queued or running job of the same endpoint and owner holds
+ * now (at most one live job per unique key): refused, nothing changed. `conflictingJobId` is that live job.
+ */
+export class UniqueConflictError extends JobsError {
+  readonly conflictingJobId: string;
+  constructor(conflictingJobId: string) {
+    super('unique_conflict', 409, 'Unique key held by another job', {
+      detail: `Another job with this unique key is queued or running (${conflictingJobId}); retry this one once it is final, or use that one.`,
+      extensions: { conflictingJobId },
+    });
+    this.conflictingJobId = conflictingJobId;
   }
 }
 

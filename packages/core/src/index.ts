@@ -17,6 +17,7 @@ export {
   type EndpointOptions,
   type EndpointOutput,
   type EndpointParsedInput,
+  type EndpointUnique,
   type ResolvedLimits,
   type RetryContext,
   type RetryPolicy,
@@ -40,6 +41,7 @@ export {
   problemType,
   RetryLaterError,
   UnavailableError,
+  UniqueConflictError,
   type ValidationIssue,
 } from './errors.js';
 export {
@@ -141,6 +143,7 @@ export { runTimeStats, zeroCounts } from './stats.js';
 export {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_LIMIT_KEY_LENGTH,
+  MAX_UNIQUE_KEY_LENGTH,
   type SubmitManyItem,
   type SubmitManyResult,
   type SubmitOptions,

@@ -29,6 +29,12 @@ export interface NewJob {
    * with `limits` (see DispatchQuery), never by one without.
    */
   limitKey?: string | null;
+  /**
+   * At most one queued or running job per (endpoint, owner, uniqueKey) (owner null counts as one owner): when a
+   * live job holds it, `create` returns that job (`created: false, reason: 'unique'`) and stores nothing. A job
+   * that is final or deleted holds its key no more. Omitted or null: none.
+   */
+  uniqueKey?: string | null;
 }
 
 export const MIN_PRIORITY = -1000;
@@ -40,11 +46,14 @@ export const MAX_PRIORITY = 1000;
  */
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: Error };
 
-export interface CreateResult {
-  job: JobRecordHeader;
-  /** false when a live job with the same (owner, endpoint, idempotencyKey) already existed and was returned instead. */
-  created: boolean;
-}
+/**
+ * A stored job (`created: true`), or the existing job returned instead (`created: false`): the live job of the
+ * same (owner, endpoint, idempotencyKey) (`reason: 'idempotent'`), else the queued or running job of the same
+ * (owner, endpoint, uniqueKey) (`reason: 'unique'`).
+ */
+export type CreateResult =
+  | { job: JobRecordHeader; created: true }
+  | { job: JobRecordHeader; created: false; reason: 'idempotent' | 'unique' };
 
 export interface ClaimRequest {
   id: string;
@@ -114,10 +123,12 @@ export interface RetryOptions {
 }
 
 export interface RetryResult {
-  /** false: the job was not failed or canceled, and it was left as it is. */
+  /** false: the job was not failed or canceled, or its unique key is held by another live job; it was left as it is. */
   retried: boolean;
   /** The job as it is afterwards. */
   job: JobRecordHeader;
+  /** With `retried: false`: the id of the queued or running job that holds this job's unique key. */
+  uniqueConflict?: string;
 }
 
 export interface DispatchQuery {
@@ -296,7 +307,9 @@ export interface JobRepository {
    * Inserts each job as `queued` with attempt 0, createdAt = now, runAt = its runAt (or now + delayMs, or now),
    * its priority (default 0), dispatchedAt null. A priority outside -1000..1000 or not an integer refuses the item.
    * When `idempotencyKey` is set and a live job with the same (owner, endpoint, idempotencyKey) exists
-   * (owner null counts as one owner), returns that job with `created: false` and stores nothing.
+   * (owner null counts as one owner), returns that job with `created: false, reason: 'idempotent'` and stores
+   * nothing. Else, when `uniqueKey` is set and a queued or running job with the same (owner, endpoint, uniqueKey)
+   * exists, returns that job with `created: false, reason: 'unique'` and stores nothing.
    * Atomic: of two concurrent creates with the same key (or two items of one batch), exactly one creates.
    * An id that is already stored refuses its item with `InvalidInputError`.
    */
@@ -338,7 +351,9 @@ export interface JobRepository {
    * left is cleared: output, error, progress, ETA, startedAt, finishedAt, expiresAt (no expiry while live),
    * cancelRequested, dispatchedAt, the lease and a pending cleanup flag. Announced like every change.
    * `{ retried: false, job }` for a job in any other state (unchanged); null when unknown or expired. Of
-   * concurrent retries of one job, one retries it.
+   * concurrent retries of one job, one retries it. A job with a `uniqueKey` that another queued or running job of
+   * its (owner, endpoint) holds now is not retried: `{ retried: false, job, uniqueConflict: <that job's id> }`
+   * (at most one live job per unique key, whatever the order of retries and creates).
    */
   retry(id: string, options: RetryOptions): Promise<RetryResult | null>;
 

@@ -9,6 +9,7 @@ import {
   NotFoundError,
   OutputNotAvailableError,
   OutputNotReadyError,
+  UniqueConflictError,
 } from './errors.js';
 import { isJobId } from './ids.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -125,9 +126,27 @@ export class JobService {
    * together (one repository call), without a lone submit ever waiting for others.
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
+    const result = await this.submitWith((job) => this.#creates.add(job), endpointName, input, options);
+    if (result.created) this.#onCreated(result.job);
+    return result;
+  }
+
+  /**
+   * `submit` with the job stored by `create` instead of the service's repository call: the same checks (input,
+   * keys, scheduling) and the same answer (an Idempotency-Key replay with another input is refused), for a store
+   * the caller controls, e.g. an insert inside the caller's own database transaction (`submitInTransaction` of
+   * @jobs/repo-postgres). This process's dispatcher is not told (the job may not be visible before the caller
+   * commits); the job's change notification wakes the dispatchers once it is.
+   */
+  async submitWith(
+    create: (job: NewJob) => Promise<CreateResult>,
+    endpointName: string,
+    input: unknown,
+    options: SubmitOptions = {},
+  ): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
     const job = await newJob(endpoint, input, options, options.owner);
-    return this.#answer(job, await this.#creates.add(job));
+    return answer(job, await create(job));
   }
 
   /**
@@ -156,21 +175,13 @@ export class JobService {
       const result = stored[next++]!;
       if (!result.ok) return { ok: false, error: asJobsError(result.error) };
       try {
-        return { ok: true, ...this.#answer(item.job, result.value) };
+        const answered = answer(item.job, result.value);
+        if (answered.created) this.#onCreated(answered.job);
+        return { ok: true, ...answered };
       } catch (error) {
         return { ok: false, error: asJobsError(error) };
       }
     });
-  }
-
-  /** The answer to a submit once stored: the new job, or for a replayed key the original (same input only). */
-  #answer(submitted: NewJob, { job, created }: CreateResult): SubmitResult {
-    if (!created) {
-      if (job.inputHash !== submitted.inputHash) throw new IdempotencyKeyReusedError();
-      return { job, created: false };
-    }
-    this.#onCreated(job);
-    return { job, created: true };
   }
 
   /** The job with its input and output, if it exists, belongs to this endpoint and this owner, and has not expired. */
@@ -222,8 +233,8 @@ export class JobService {
    * Runs a failed or canceled job again under the same id (its URL keeps working): it goes back to `queued` with
    * the endpoint's maxAttempts of new attempts (`attempt` keeps counting every execution), its error, output and
    * expiry cleared, and a dispatcher hands it to the queue like a new job. `JobNotRetryableError` (409) for a
-   * queued, running or succeeded job, `NotFoundError` for an unknown, expired or another owner's job; neither
-   * changes anything.
+   * queued, running or succeeded job, `UniqueConflictError` (409) when another queued or running job holds its
+   * unique key, `NotFoundError` for an unknown, expired or another owner's job; none changes anything.
    */
   async retry(endpointName: string, id: string, options: CallerOptions = {}): Promise<JobRecordHeader> {
     const endpoint = this.endpoint(endpointName);
@@ -231,6 +242,7 @@ export class JobService {
     if (job.status !== 'failed' && job.status !== 'canceled') throw new JobNotRetryableError(job.status);
     const result = await this.repository.retry(job.id, { attempts: endpoint.maxAttempts });
     if (!result) throw new NotFoundError();
+    if (result.uniqueConflict !== undefined) throw new UniqueConflictError(result.uniqueConflict);
     // A concurrent retry won (the job is queued or running again), or it expired and was replaced meanwhile.
     if (!result.retried) throw new JobNotRetryableError(result.job.status);
     this.#onRetried(result.job);
@@ -317,6 +329,18 @@ export class JobService {
   async close(): Promise<void> {
     if (this.#ownsNotifier) await this.#notifier.close();
   }
+}
+
+/**
+ * The answer to a submit once stored: the new job, or the existing job answered instead; an Idempotency-Key
+ * replay with another input is refused.
+ */
+function answer(submitted: NewJob, result: CreateResult): SubmitResult {
+  if (result.created) return { job: result.job, created: true };
+  if (result.reason === 'idempotent' && result.job.inputHash !== submitted.inputHash) {
+    throw new IdempotencyKeyReusedError();
+  }
+  return { job: result.job, created: false, reason: result.reason };
 }
 
 export function createJobService(options: JobServiceOptions): JobService {

@@ -16,6 +16,12 @@ export interface SubmitOptions extends CallerOptions {
   delayMs?: number | undefined;
   /** From -1000 to 1000; among due jobs of the endpoint, higher runs first. Default: the endpoint's. */
   priority?: number | undefined;
+  /**
+   * At most one queued or running job per unique key (per endpoint and owner): while one holds it, the submit
+   * answers that job (`created: false, reason: 'unique'`). Replaces the endpoint's `unique.key`; 1 to 255
+   * characters.
+   */
+  uniqueKey?: string | undefined;
 }
 
 /** One job of `submitMany`: its input and its own options. */
@@ -26,11 +32,14 @@ export interface SubmitManyItem extends Omit<SubmitOptions, 'owner'> {
 /** One item's answer of `submitMany`: its job, or the error that refused that item alone. */
 export type SubmitManyResult = ({ ok: true } & SubmitResult) | { ok: false; error: JobsError };
 
-export interface SubmitResult {
-  job: JobRecordHeader;
-  /** false when an Idempotency-Key replay returned the original job. */
-  created: boolean;
-}
+/**
+ * The job stored (`created: true`), or an existing job answered instead (`created: false`): the original of an
+ * Idempotency-Key replay (`reason: 'idempotent'`), or the queued or running job holding the unique key
+ * (`reason: 'unique'`).
+ */
+export type SubmitResult =
+  | { job: JobRecordHeader; created: true }
+  | { job: JobRecordHeader; created: false; reason: 'idempotent' | 'unique' };
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
@@ -62,26 +71,50 @@ export async function newJob(
     maxAttempts: endpoint.maxAttempts,
     ...schedule,
     ...(endpoint.limits ? { limitKey: limitKeyOf(endpoint, parsed.data, owner ?? null) } : {}),
+    ...uniqueKeyOf(endpoint, options.uniqueKey, parsed.data, owner ?? null),
   };
 }
 
 export const MAX_LIMIT_KEY_LENGTH = 255;
+export const MAX_UNIQUE_KEY_LENGTH = 255;
 
 /** The job's key for the endpoint's limits: its key function's answer, checked ('' without one). */
 function limitKeyOf(endpoint: Endpoint, input: unknown, owner: string | null): string {
   const keyOf = endpoint.limits?.key;
   if (!keyOf) return '';
-  const key = keyOf(input, { owner });
-  if (
-    typeof key !== 'string' ||
-    key.length === 0 ||
-    key.length > MAX_LIMIT_KEY_LENGTH ||
-    !isStorableString(key)
-  ) {
-    throw InvalidInputError.field(
-      'limits.key',
-      `The ${endpoint.name} endpoint's limit key must be a string of 1 to ${MAX_LIMIT_KEY_LENGTH} characters.`,
-    );
+  return checkKey(
+    keyOf(input, { owner }),
+    MAX_LIMIT_KEY_LENGTH,
+    'limits.key',
+    `The ${endpoint.name} endpoint's limit key`,
+  );
+}
+
+/** The job's unique key: the submit's own, else the endpoint's key function's answer; checked. */
+function uniqueKeyOf(
+  endpoint: Endpoint,
+  given: unknown,
+  input: unknown,
+  owner: string | null,
+): Pick<NewJob, 'uniqueKey'> {
+  if (given !== undefined && given !== null)
+    return { uniqueKey: checkKey(given, MAX_UNIQUE_KEY_LENGTH, 'uniqueKey', 'The unique key') };
+  const keyOf = endpoint.unique?.key;
+  if (!keyOf) return {};
+  return {
+    uniqueKey: checkKey(
+      keyOf(input, { owner }),
+      MAX_UNIQUE_KEY_LENGTH,
+      'unique.key',
+      `The ${endpoint.name} endpoint's unique key`,
+    ),
+  };
+}
+
+/** A key (for limits or uniqueness): a storable string of 1 to `max` characters, else a 422 naming `field`. */
+function checkKey(key: unknown, max: number, field: string, what: string): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > max || !isStorableString(key)) {
+    throw InvalidInputError.field(field, `${what} must be a string of 1 to ${max} characters.`);
   }
   return key;
 }

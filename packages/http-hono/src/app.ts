@@ -2,6 +2,7 @@ import { consoleLogger } from '@jobs/core';
 import { Hono } from 'hono';
 import { cors as corsMiddleware } from 'hono/cors';
 import { createAppContext, isGet, notAllowed } from './context.js';
+import { UNIQUE_KEY_HEADER, UNIQUE_MATCH_HEADER } from './headers.js';
 import type { JobsAppOptions, JobsCorsOptions } from './options.js';
 import { resolveSettings } from './options.js';
 import { errorResponse, notFoundProblem, problemResponse, problemTypeBaseMiddleware } from './problems.js';
@@ -27,6 +28,7 @@ const EXPOSED_HEADERS = [
   'Preference-Applied',
   'Link',
   'Idempotent-Replayed',
+  UNIQUE_MATCH_HEADER,
   'ETag',
   'Operation-Location',
 ];
@@ -39,6 +41,7 @@ const ALLOWED_HEADERS = [
   RUN_AT_HEADER,
   DELAY_HEADER,
   PRIORITY_HEADER,
+  UNIQUE_KEY_HEADER,
 ];
 
 // The handlers are in routes/, one module per resource; they share the AppContext of context.ts (the

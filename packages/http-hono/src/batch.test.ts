@@ -150,7 +150,12 @@ describe('POST /{endpoint}/batch', () => {
       }),
     );
     expect(results).toEqual([
-      { status: 200, job: expect.objectContaining({ id: failed.id, status: 'failed' }), replayed: true },
+      {
+        status: 200,
+        job: expect.objectContaining({ id: failed.id, status: 'failed' }),
+        replayed: true,
+        uniqueMatch: false,
+      },
     ]);
   });
 

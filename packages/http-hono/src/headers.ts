@@ -1,4 +1,25 @@
-import { InvalidInputError } from '@jobs/core';
+import { InvalidInputError, MAX_UNIQUE_KEY_LENGTH } from '@jobs/core';
+
+export const UNIQUE_KEY_HEADER = 'Job-Unique-Key';
+/** Response header of a submit answered with the live job that holds the unique key: `existing`. */
+export const UNIQUE_MATCH_HEADER = 'Job-Unique-Match';
+
+/**
+ * The `Job-Unique-Key` header: the job's unique key (at most one queued or running job per key, endpoint and
+ * owner), the value without surrounding spaces, 1 to 255 printable ASCII characters. undefined when absent; a 422
+ * naming the header otherwise.
+ */
+export function parseUniqueKey(header: string | null | undefined): string | undefined {
+  if (header === null || header === undefined) return undefined;
+  const key = header.trim();
+  if (key.length === 0 || key.length > MAX_UNIQUE_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
+    const message = `Expected 1 to ${MAX_UNIQUE_KEY_LENGTH} printable ASCII characters.`;
+    throw new InvalidInputError(`The ${UNIQUE_KEY_HEADER} header is invalid. ${message}`, [
+      { path: [UNIQUE_KEY_HEADER], message },
+    ]);
+  }
+  return key;
+}
 
 /**
  * The `wait` preference of a `Prefer` header (RFC 7240 §4.3), in whole seconds; null when absent or not a

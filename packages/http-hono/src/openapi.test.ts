@@ -88,6 +88,7 @@ describe('GET /openapi.json', () => {
         'Content-Location',
         'ETag',
         'Idempotent-Replayed',
+        'Job-Unique-Match',
         'Location',
         'Operation-Location',
         'Preference-Applied',
@@ -104,7 +105,13 @@ describe('GET /openapi.json', () => {
       '#/components/parameters/JobRunAt',
       '#/components/parameters/JobDelay',
       '#/components/parameters/JobPriority',
+      '#/components/parameters/JobUniqueKey',
     ]);
+    expect(document.components.parameters.JobUniqueKey).toMatchObject({
+      name: 'Job-Unique-Key',
+      in: 'header',
+      schema: { type: 'string', minLength: 1, maxLength: 255 },
+    });
     expect(document.components.parameters.JobRunAt).toMatchObject({
       name: 'Job-Run-At',
       in: 'header',

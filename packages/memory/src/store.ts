@@ -11,6 +11,8 @@ export class JobStore {
   readonly jobs = new Map<string, Stored>();
   /** (owner, endpoint, idempotencyKey) → job id. */
   readonly idempotency = new Map<string, string>();
+  /** (owner, endpoint, uniqueKey) → the job that took the key last (it holds it while queued or running). */
+  readonly unique = new Map<string, string>();
   /** (endpoint, owner) → that owner's jobs, ascending by (createdAt, id). */
   readonly lists = new Map<string, SortedEntries>();
   /** Every job, ascending by (createdAt, id): what `search` walks. */
@@ -58,6 +60,10 @@ export class JobStore {
       const key = JSON.stringify([job.owner, job.endpoint, job.idempotencyKey]);
       if (this.idempotency.get(key) === job.id) this.idempotency.delete(key);
     }
+    if (job.uniqueKey !== null) {
+      const key = uniqueIndexKey(job.owner, job.endpoint, job.uniqueKey);
+      if (this.unique.get(key) === job.id) this.unique.delete(key);
+    }
     const key = listKey(job.endpoint, job.owner);
     const entries = this.lists.get(key);
     if (entries) {
@@ -69,6 +75,13 @@ export class JobStore {
       this.cleanups.set(job.id, { job, attempt: 0, dueAt: now, leaseToken: null, leaseExpiresAt: 0 });
     }
     this.notify(job, now);
+  }
+
+  /** The queued or running job other than `except` that holds the unique key, if any. */
+  uniqueHolder(key: string, except?: string): Stored | undefined {
+    const id = this.unique.get(key);
+    const job = id === undefined || id === except ? undefined : this.jobs.get(id);
+    return job && (job.status === 'queued' || job.status === 'running') ? job : undefined;
   }
 
   limitedOf(endpoint: string): Set<Stored> {
@@ -105,6 +118,10 @@ export class JobStore {
       }
     });
   }
+}
+
+export function uniqueIndexKey(owner: string | null, endpoint: string, uniqueKey: string): string {
+  return JSON.stringify([owner, endpoint, uniqueKey]);
 }
 
 export function listKey(endpoint: string, owner: string | null): string {

@@ -42,6 +42,8 @@ export interface Stored {
   priority: number;
   /** Its key for the endpoint's flow limits; null: not subject to limits (see NewJob.limitKey). */
   limitKey: string | null;
+  /** At most one queued or running job per (owner, endpoint, uniqueKey); null: none. */
+  uniqueKey: string | null;
   /** Which index holds the job (see indexes.ts). */
   place: Place;
   /** Bumped whenever the job is placed again: an index entry made for an older slot is stale. */

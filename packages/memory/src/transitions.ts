@@ -20,7 +20,7 @@ import {
   type SettleRequest,
   UnavailableError,
 } from '@jobs/core';
-import type { JobStore } from './store.js';
+import { type JobStore, uniqueIndexKey } from './store.js';
 import {
   duration,
   header,
@@ -51,12 +51,18 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     InvalidInputError.field('priority', message),
   );
   const limitKey = job.limitKey == null ? null : checkStorableText(job.limitKey, 'limitKey', 1024);
+  const uniqueKey = job.uniqueKey == null ? null : checkStorableText(job.uniqueKey, 'uniqueKey', 1024);
   const now = store.now();
   const runAt = startTime(job, now);
   const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
   if (keyIndex !== null) {
     const existing = store.live(store.idempotency.get(keyIndex), now);
-    if (existing) return { job: header(existing), created: false };
+    if (existing) return { job: header(existing), created: false, reason: 'idempotent' };
+  }
+  const uniqueIndex = uniqueKey === null ? null : uniqueIndexKey(owner, endpoint, uniqueKey);
+  if (uniqueIndex !== null) {
+    const holder = store.uniqueHolder(uniqueIndex);
+    if (holder) return { job: header(holder), created: false, reason: 'unique' };
   }
   if (store.jobs.has(id))
     throw InvalidInputError.field('id', `A job with id ${id} already exists.`, 'duplicate');
@@ -92,6 +98,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     cleanup: false,
     priority,
     limitKey,
+    uniqueKey,
     place: 'none',
     slot: 0,
   };
@@ -99,6 +106,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
   if (limitKey !== null) store.limitedOf(endpoint).add(stored);
   // An expired job that held the key is absent: the key is this job's now.
   if (keyIndex !== null) store.idempotency.set(keyIndex, id);
+  if (uniqueIndex !== null) store.unique.set(uniqueIndex, id);
   store.listInsert(stored);
   store.indexes.place(stored, now);
   store.notify(stored);
@@ -243,6 +251,12 @@ export function retryJob(store: JobStore, id: string, options: RetryOptions): Re
   const job = store.live(id, now);
   if (!job) return null;
   if (job.status !== 'failed' && job.status !== 'canceled') return { retried: false, job: header(job) };
+  const uniqueIndex = job.uniqueKey === null ? null : uniqueIndexKey(job.owner, job.endpoint, job.uniqueKey);
+  if (uniqueIndex !== null) {
+    const holder = store.uniqueHolder(uniqueIndex, job.id);
+    if (holder) return { retried: false, job: header(job), uniqueConflict: holder.id };
+    store.unique.set(uniqueIndex, job.id);
+  }
   job.status = 'queued';
   job.runAt = now;
   job.maxAttempts = job.attempt + attempts;

@@ -18,7 +18,7 @@ export interface Handle {
     operation: string,
     text: string,
     values: unknown[],
-    client?: pg.Pool | pg.PoolClient,
+    client?: pg.Pool | pg.ClientBase,
   ): Promise<pg.QueryResult<R>>;
   /** A connection of its own for a transaction; `drop` marks it broken, so it is not reused. */
   withClient<T>(

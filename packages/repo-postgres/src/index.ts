@@ -7,3 +7,4 @@ export {
   type PostgresJobRepository,
   type PostgresRepositoryOptions,
 } from './repository.js';
+export { submitInTransaction } from './transaction.js';

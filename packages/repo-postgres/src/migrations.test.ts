@@ -69,10 +69,11 @@ const EXPECTED = {
     'jobs_pkey',
     'jobs_running_idx',
     'jobs_undispatched_idx',
+    'jobs_unique_idx',
     'schedules_pkey',
     'schema_migrations_pkey',
   ],
-  versions: [1, 2],
+  versions: [1, 2, 3],
 };
 
 /** The definitions of the indexes the dispatcher and the lease keeper depend on. */
@@ -109,8 +110,8 @@ async function createVersion1(schema: string): Promise<void> {
 }
 
 describe('migrations', () => {
-  it('the latest version is 2, and the versions are 1..n without gaps', () => {
-    expect(LATEST_VERSION).toBe(2);
+  it('the latest version is 3, and the versions are 1..n without gaps', () => {
+    expect(LATEST_VERSION).toBe(3);
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual(EXPECTED.versions);
   });
 
@@ -269,9 +270,9 @@ describe('migrations', () => {
     try {
       const results = await Promise.all(repositories.map((repository) => repository.migrate()));
       expect(results.filter((result) => result.applied.length > 0)).toEqual([
-        { from: 1, to: 2, applied: [2] },
+        { from: 1, to: 3, applied: [2, 3] },
       ]);
-      for (const result of results) expect(result.to).toBe(2);
+      for (const result of results) expect(result.to).toBe(3);
       expect(await describeSchema(schema)).toEqual(EXPECTED);
       const repository = repositories[0]!;
 

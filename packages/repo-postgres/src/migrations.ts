@@ -131,6 +131,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX jobs_finished_idx ON ${s}.jobs (finished_at) WHERE finished_at IS NOT NULL`,
     ],
   },
+  {
+    version: 3,
+    description: 'unique jobs: at most one queued or running job per (endpoint, owner, unique key)',
+    up: (s) => [
+      `ALTER TABLE ${s}.jobs ADD COLUMN unique_key text COLLATE "C"`,
+      // (endpoint, owner, unique key) of the live jobs, a null owner counting as one owner (the expressions of
+      // jobs_idempotency_idx). A job leaves the index when it is final (or deleted): its key is free again. The
+      // create statement's ON CONFLICT DO NOTHING resolves a conflict to the job holding the key.
+      `CREATE UNIQUE INDEX jobs_unique_idx ON ${s}.jobs
+        (endpoint, (coalesce(owner, '')), ((owner IS NULL)), unique_key)
+        WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

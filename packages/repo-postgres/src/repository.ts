@@ -120,6 +120,13 @@ export interface PostgresJobRepository extends JobRepository {
   migrate(): Promise<MigrationResult>;
   /** Whether the LISTEN connection is up (notifications are pushed). */
   readonly listening: boolean;
+  /**
+   * `create` on the caller's connection: with a transaction open on `client`, the jobs are part of it (they exist
+   * if and only if it commits; their change notifications, hence the dispatchers' wake-up, come at its commit).
+   * `client` must be connected to this repository's database. A statement that fails aborts the caller's
+   * transaction, as any failing statement does. Prefer `submitInTransaction`, which validates like a submit.
+   */
+  createWith(client: pg.ClientBase, jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]>;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -269,7 +276,7 @@ class PostgresRepository implements PostgresJobRepository {
     operation: string,
     text: string,
     values: unknown[],
-    client: pg.Pool | pg.PoolClient = this.pool,
+    client: pg.Pool | pg.ClientBase = this.pool,
   ): Promise<pg.QueryResult<R>> {
     this.assertOpen();
     await this.ensureReady();
@@ -350,6 +357,13 @@ class PostgresRepository implements PostgresJobRepository {
 
   create(jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
     return createJobs(this.db, jobs);
+  }
+
+  createWith(client: pg.ClientBase, jobs: readonly NewJob[]): Promise<ItemResult<CreateResult>[]> {
+    if (!client || typeof (client as { query?: unknown }).query !== 'function') {
+      throw new TypeError('createWith: client must be a connected pg client (pg.Client or a pooled client).');
+    }
+    return createJobs(this.db, jobs, client);
   }
 
   get(id: string): Promise<JobRecord | null>;

@@ -87,6 +87,8 @@ const CLEANUP_HEADER = `jsonb_build_object(${[
 export interface Statements {
   insert: string;
   findByKeys: string;
+  findByUniqueKeys: string;
+  uniqueHolderOf: string;
   releaseExpiredKeys: string;
   exists: string;
   get: string;
@@ -133,16 +135,18 @@ export function buildStatements(s: string): Statements {
 
   return {
     // $1 ids, $2 endpoints, $3 inputs (JSON text), $4 owners, $5 keys, $6 hashes, $7 max attempts, $8 run at
-    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel, $12 limit keys.
+    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel, $12 limit keys, $13 unique keys.
+    // A row whose id, idempotency key or unique key is taken is not inserted (create.ts finds out which).
     insert: `
       INSERT INTO ${jobs} AS j (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt,
-        max_attempts, priority, created_at, updated_at, run_at, limit_key)
+        max_attempts, priority, created_at, updated_at, run_at, limit_key, unique_key)
       SELECT r.id, r.endpoint, 'queued', r.input::jsonb, r.owner, r.key, r.hash, 0, r.max_attempts, r.priority,
-        ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')}), r.limit_key
+        ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')}), r.limit_key,
+        r.unique_key
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-                  $8::timestamptz[], $9::float8[], $10::int[], $12::text[])
+                  $8::timestamptz[], $9::float8[], $10::int[], $12::text[], $13::text[])
         WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, run_at, delay, priority, limit_key,
-                             position)
+                             unique_key, position)
       ORDER BY r.position
       ON CONFLICT DO NOTHING
       RETURNING ${HEADER_COLUMNS}, ${notice('$11')}`,
@@ -152,6 +156,19 @@ export function buildStatements(s: string): Statements {
       FROM unnest($1::text[], $2::text[], $3::text[]) AS k(endpoint, owner, key)
       JOIN ${jobs} j ON j.endpoint = k.endpoint AND coalesce(j.owner, '') = coalesce(k.owner, '')
         AND (j.owner IS NULL) = (k.owner IS NULL) AND j.idempotency_key = k.key`,
+    // $1 endpoints, $2 owners, $3 unique keys: the queued or running jobs holding these unique keys.
+    findByUniqueKeys: `
+      SELECT ${HEADER_COLUMNS}, j.unique_key
+      FROM unnest($1::text[], $2::text[], $3::text[]) AS k(endpoint, owner, key)
+      JOIN ${jobs} j ON j.endpoint = k.endpoint AND coalesce(j.owner, '') = coalesce(k.owner, '')
+        AND (j.owner IS NULL) = (k.owner IS NULL) AND j.unique_key = k.key AND j.status IN ('queued', 'running')`,
+    // $1 id: the queued or running job, other than this one, that holds this job's unique key.
+    uniqueHolderOf: `
+      SELECT h.id FROM ${jobs} j
+      JOIN ${jobs} h ON h.endpoint = j.endpoint AND coalesce(h.owner, '') = coalesce(j.owner, '')
+        AND (h.owner IS NULL) = (j.owner IS NULL) AND h.unique_key = j.unique_key AND h.status IN ('queued', 'running')
+      WHERE j.id = $1 AND j.unique_key IS NOT NULL AND h.id <> j.id
+      LIMIT 1`,
     // $1 ids: an expired job's idempotency key is free again (the job itself waits for the sweeper).
     releaseExpiredKeys: `
       UPDATE ${jobs} AS j SET idempotency_key = NULL
@@ -225,7 +242,8 @@ export function buildStatements(s: string): Statements {
       WHERE j.id = $1 AND (j.status = 'queued' OR (j.status = 'running' AND NOT j.cancel_requested))
       RETURNING ${HEADER_COLUMNS}, ${notice('$4')}`,
     // $1 id, $2 attempts granted, $3 channel. failed or canceled → queued and due now, what the last run left
-    // cleared, in one compare-and-set (of concurrent retries, one matches).
+    // cleared, in one compare-and-set (of concurrent retries, one matches). Not while another live job holds its
+    // unique key (one committed meanwhile is caught by jobs_unique_idx: 23505, see transitions.ts).
     retry: `
       UPDATE ${jobs} AS j
       SET status = 'queued', run_at = ${NOW}, max_attempts = j.attempt + $2::int, output = NULL, error = NULL,
@@ -233,6 +251,11 @@ export function buildStatements(s: string): Statements {
           cancel_requested = false, dispatched_at = NULL, lease_token = NULL, lease_expires_at = NULL,
           cleanup = false, updated_at = ${TOUCH}
       WHERE j.id = $1 AND j.status IN ('failed', 'canceled') AND ${LIVE}
+        AND (j.unique_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM ${jobs} h
+          WHERE h.endpoint = j.endpoint AND coalesce(h.owner, '') = coalesce(j.owner, '')
+            AND (h.owner IS NULL) = (j.owner IS NULL) AND h.unique_key = j.unique_key
+            AND h.status IN ('queued', 'running') AND h.id <> j.id))
       RETURNING ${HEADER_COLUMNS}, ${notice('$3')}`,
     // $1 id, $2 channel.
     remove: `

@@ -264,13 +264,27 @@ export async function cancelJob(
 }
 
 /** failed or canceled → queued (one compare-and-set); any other job is answered as it is. */
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = '23505';
+
 export async function retryJob(db: Handle, id: string, options: RetryOptions): Promise<RetryResult | null> {
   const attempts = checkInteger(options.attempts, 'attempts', 1, 1_000_000);
   if (!isUsableText(id)) return null;
-  const result = await db.query<HeaderRow>('retry', db.sql.retry, [id, attempts, db.channel]);
-  if (result.rows[0]) return { retried: true, job: toHeader(result.rows[0]) };
+  let retried: HeaderRow | undefined;
+  try {
+    retried = (await db.query<HeaderRow>('retry', db.sql.retry, [id, attempts, db.channel])).rows[0];
+  } catch (error) {
+    // A job holding its unique key was created (or retried) meanwhile and committed first: jobs_unique_idx.
+    if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error;
+  }
+  if (retried) return { retried: true, job: toHeader(retried) };
   const job = await getJob(db, id, 'header');
-  return job === null ? null : { retried: false, job };
+  if (job === null) return null;
+  if (job.status === 'failed' || job.status === 'canceled') {
+    const holder = await db.query<{ id: string }>('retry', db.sql.uniqueHolderOf, [id]);
+    if (holder.rows[0]) return { retried: false, job, uniqueConflict: holder.rows[0].id };
+  }
+  return { retried: false, job };
 }
 
 export async function removeJob(db: Handle, id: string): Promise<JobRecordHeader | null> {

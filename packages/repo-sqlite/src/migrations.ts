@@ -117,6 +117,16 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL',
     ],
   },
+  {
+    version: 3,
+    description: 'unique jobs: at most one queued or running job per (endpoint, owner, unique key)',
+    statements: [
+      'ALTER TABLE jobs ADD COLUMN unique_key TEXT',
+      // Owner NULL is one owner (U+0000 is never a stored owner). A final job leaves the index: its key is free.
+      `CREATE UNIQUE INDEX IF NOT EXISTS jobs_unique ON jobs (endpoint, unique_key, ifnull(owner, char(0)))
+        WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')`,
+    ],
+  },
 ];
 
 /** Version of the schema this code creates and understands (`PRAGMA user_version`): the last migration's. */

@@ -27,6 +27,7 @@ export interface JobRow {
   lease_expires_at: number | null;
   /** Only in the rows read for a transition. */
   cleanup?: number;
+  unique_key?: string | null;
   /** Only in full reads. */
   input?: string;
   output?: string | null;

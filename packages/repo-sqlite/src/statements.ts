@@ -46,10 +46,14 @@ const ENDPOINTS =
 const NOT_HELD = '(dispatching_until IS NULL OR dispatching_until <= ?)';
 
 export const SQL = {
-  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at, limit key.
+  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at, limit key, unique key.
   insert: `INSERT INTO jobs (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt, max_attempts,
-             priority, created_at, updated_at, run_at, limit_key)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+             priority, created_at, updated_at, run_at, limit_key, unique_key)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+  // endpoint, unique key, owner, id: the queued or running job (other than id) holding the unique key.
+  uniqueHolder: `SELECT ${HEADER} FROM jobs INDEXED BY jobs_unique
+                 WHERE endpoint = ? AND unique_key = ? AND ifnull(owner, char(0)) = ifnull(?, char(0))
+                   AND unique_key IS NOT NULL AND status IN ('queued', 'running') AND id <> ?`,
   // endpoint, key, owner: the job holding the key, live or expired.
   findByKey: `SELECT ${HEADER} FROM jobs
               WHERE endpoint = ? AND idempotency_key = ? AND ifnull(owner, char(0)) = ifnull(?, char(0))`,
@@ -59,7 +63,7 @@ export const SQL = {
   get: `SELECT ${HEADER}, input, output FROM jobs WHERE id = ? AND ${LIVE}`,
   getHeader: `SELECT ${HEADER} FROM jobs WHERE id = ? AND ${LIVE}`,
   /** The row a transition decides on (no payloads), live or not. */
-  row: `SELECT ${HEADER}, cleanup FROM jobs WHERE id = ?`,
+  row: `SELECT ${HEADER}, cleanup, unique_key FROM jobs WHERE id = ?`,
   // attempt, token, lease expiry, started, ETA, updated, id. A claim also ends a dispatch's hold.
   claim: `UPDATE jobs SET status = 'running', attempt = ?, lease_token = ?, lease_expires_at = ?, started_at = ?,
             progress = NULL, dispatched_at = NULL, dispatch_token = NULL, dispatching_until = NULL,

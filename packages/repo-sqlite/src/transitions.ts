@@ -59,21 +59,40 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
   );
   const runAt = startTime(job, now);
   const limitKey = job.limitKey == null ? null : text(job.limitKey, 'limitKey');
-  return database.savepoint(() => {
+  const uniqueKey = job.uniqueKey == null ? null : text(job.uniqueKey, 'uniqueKey');
+  return database.savepoint((): CreateResult => {
     if (key !== null) {
       const holder = asJobRow(database.statement(SQL.findByKey).get(endpoint, key, owner));
       if (holder && (holder.expires_at === null || holder.expires_at > now)) {
-        return { job: toHeader(holder), created: false };
+        return { job: toHeader(holder), created: false, reason: 'idempotent' };
       }
       // An expired job that held the key is absent: the key is free again.
       if (holder) database.statement(SQL.releaseKey).run(holder.id);
+    }
+    if (uniqueKey !== null) {
+      const holder = uniqueHolder(database, endpoint, uniqueKey, owner, id);
+      if (holder) return { job: toHeader(holder), created: false, reason: 'unique' };
     }
     if (database.statement(SQL.exists).get(id)) {
       throw InvalidInputError.field('id', `A job with id ${id} already exists.`, 'duplicate');
     }
     database
       .statement(SQL.insert)
-      .run(id, endpoint, input, owner, key, hash, maxAttempts, priority, now, now, runAt, limitKey);
+      .run(
+        id,
+        endpoint,
+        input,
+        owner,
+        key,
+        hash,
+        maxAttempts,
+        priority,
+        now,
+        now,
+        runAt,
+        limitKey,
+        uniqueKey,
+      );
     const row: JobRow = {
       id,
       endpoint,
@@ -101,6 +120,17 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
     log(row);
     return { job: toHeader(row), created: true };
   });
+}
+
+/** The queued or running job other than `id` that holds the unique key of (endpoint, owner), if any. */
+function uniqueHolder(
+  database: Database,
+  endpoint: string,
+  uniqueKey: string,
+  owner: string | null,
+  id: string,
+): JobRow | undefined {
+  return asJobRow(database.statement(SQL.uniqueHolder).get(endpoint, uniqueKey, owner, id));
 }
 
 /**
@@ -258,6 +288,10 @@ export function retryJob(tx: Transaction, id: string, attempts: number): RetryRe
   const row = rowOf(database, id);
   if (!row || (row.expires_at !== null && row.expires_at <= now)) return null;
   if (row.status !== 'failed' && row.status !== 'canceled') return { retried: false, job: toHeader(row) };
+  if (row.unique_key != null) {
+    const holder = uniqueHolder(database, row.endpoint, row.unique_key, row.owner, row.id);
+    if (holder) return { retried: false, job: toHeader(row), uniqueConflict: holder.id };
+  }
   Object.assign(row, {
     status: 'queued',
     run_at: now,

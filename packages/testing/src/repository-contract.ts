@@ -17,6 +17,7 @@ import { describeScheduleContract } from './repository/schedule.js';
 import { describeScheduleStateContract } from './repository/schedule-state.js';
 import { describeSearchContract, describeStatsContract } from './repository/search.js';
 import { describeSettleContract } from './repository/settle.js';
+import { describeUniqueContract } from './repository/unique.js';
 import { describeUpdatedAtContract } from './repository/updated-at.js';
 import { describeValueContract } from './repository/values.js';
 
@@ -44,6 +45,7 @@ export {
   describeSearchContract,
   describeSettleContract,
   describeStatsContract,
+  describeUniqueContract,
   describeUpdatedAtContract,
   describeValueContract,
 };
@@ -58,6 +60,7 @@ export const repositoryContractSuites = [
   describeSettleContract,
   describeCancelContract,
   describeRetryContract,
+  describeUniqueContract,
   describeRemoveContract,
   describeUpdatedAtContract,
   describeDispatchContract,

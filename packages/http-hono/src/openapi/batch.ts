@@ -1,5 +1,5 @@
 // The batch submit of an endpoint (`POST /{endpoint}/batch`) and the schemas of its request and its answer.
-import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from '@jobs/core';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MAX_UNIQUE_KEY_LENGTH, MIN_PRIORITY } from '@jobs/core';
 import { MAX_BATCH_JOBS } from '../routes/batch.js';
 import { MAX_DELAY_SECONDS } from '../schedule.js';
 import type { OperationContext } from './operations.js';
@@ -25,7 +25,7 @@ export function batchOperation(op: OperationContext) {
       'problem that `POST` of that item alone would have answered. Give every item an `idempotencyKey` to make a',
       'retried batch safe: the jobs already stored are then replayed, not stored again. A body that is not',
       '`{ "jobs": [...] }` answers 422 and stores nothing; so do the headers of a single submit',
-      '(`Idempotency-Key`, `Job-Run-At`, `Job-Delay`, `Job-Priority`), which an item sets in its own fields.',
+      '(`Idempotency-Key`, `Job-Unique-Key`, `Job-Run-At`, `Job-Delay`, `Job-Priority`), which an item sets in its own fields.',
       'The batch never waits: `Prefer` is ignored.',
     ].join(' '),
     requestBody: { required: true, content: jsonContent(batchSchemaNames(op.base).request) },
@@ -66,6 +66,13 @@ export function batchSchemas(op: OperationContext): Record<string, JsonSchema> {
           pattern: '^[\\x21-\\x7e]+$',
           description:
             'As `Idempotency-Key` of a single submit (the key itself, visible ASCII, without quotes): the same key and input give back the original job.',
+        },
+        uniqueKey: {
+          type: 'string',
+          minLength: 1,
+          maxLength: MAX_UNIQUE_KEY_LENGTH,
+          description:
+            'As `Job-Unique-Key` of a single submit: while a queued or running job holds the key, that job is returned (`uniqueMatch`) and nothing is stored.',
         },
         runAt: {
           type: 'string',
@@ -121,6 +128,11 @@ export function batchResultSchemas(): Record<string, JsonSchema> {
         replayed: {
           type: 'boolean',
           description: 'true when the idempotencyKey gave back an existing job (nothing new was stored).',
+        },
+        uniqueMatch: {
+          type: 'boolean',
+          description:
+            'true when the job holding the unique key was given back (`Job-Unique-Match` of a single submit; nothing new was stored).',
         },
       },
     },

@@ -1,5 +1,5 @@
 // The parameter and header components of the document.
-import { MAX_PRIORITY, MIN_PRIORITY } from '@jobs/core';
+import { MAX_PRIORITY, MAX_UNIQUE_KEY_LENGTH, MIN_PRIORITY } from '@jobs/core';
 import { type JsonSchema, ref } from './refs.js';
 
 /** `components.parameters`. */
@@ -58,6 +58,18 @@ export function parameters(maxWaitSeconds: number) {
       description: `The job's priority, an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}: among due jobs of the endpoint, a higher one is started first. Default: the endpoint's (0 unless it sets another).`,
       schema: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY, examples: [10] },
     },
+    JobUniqueKey: {
+      name: 'Job-Unique-Key',
+      in: 'header',
+      required: false,
+      description: `The job's unique key (1 to ${MAX_UNIQUE_KEY_LENGTH} printable ASCII characters; replaces the endpoint's own): while a queued or running job of this endpoint and owner holds it, the submit stores nothing and answers that job with \`Job-Unique-Match: existing\`. A final or deleted job holds its key no more.`,
+      schema: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_UNIQUE_KEY_LENGTH,
+        examples: ['report-2026-01'],
+      },
+    },
     StatusFilter: {
       name: 'status',
       in: 'query',
@@ -115,6 +127,10 @@ export function headers() {
       type: 'string',
       enum: ['true'],
     }),
+    UniqueMatch: header(
+      "`existing` when the job holding the unique key (`Job-Unique-Key` or the endpoint's) was returned: nothing new was stored.",
+      { type: 'string', enum: ['existing'] },
+    ),
     Vary: header('`Prefer`: the answer depends on the wait preference.', { type: 'string' }),
     Link: header('RFC 8288 link to the next page (`rel="next"`).', { type: 'string' }),
     CacheControl: header('`no-store`: job state changes.', { type: 'string' }),

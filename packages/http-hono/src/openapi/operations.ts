@@ -114,6 +114,8 @@ function submitOperation(op: OperationContext) {
         'answers 303 to the output when the job succeeded in time.',
         '`Idempotency-Key` makes retries safe: the same key with the same input returns the original job',
         '(202, `Idempotent-Replayed: true`) until it expires; with another input it answers 422.',
+        "`Job-Unique-Key` (or the endpoint's unique key) allows one queued or running job per key: while one",
+        'holds it, that job is answered (`Job-Unique-Match: existing`) and nothing is stored.',
         '`Job-Run-At` or `Job-Delay` holds the job back until then, and `Job-Priority` orders it among due jobs:',
         'scheduling stays out of the input. An invalid one answers 422 naming the header, and nothing is stored.',
         `Bodies over ${maxBodyBytes} bytes answer 413. \`POST /${name}/batch\` submits many jobs in one request.`,
@@ -127,6 +129,7 @@ function submitOperation(op: OperationContext) {
       ref('parameters', 'JobRunAt'),
       ref('parameters', 'JobDelay'),
       ref('parameters', 'JobPriority'),
+      ref('parameters', 'JobUniqueKey'),
     ],
     requestBody: { required: true, content: jsonContent(inputSchema) },
     responses: {
@@ -157,6 +160,7 @@ function submitHeaders(location: 'Location' | 'OutputLocation', ...more: HeaderC
     ...more,
     'PreferenceApplied',
     'IdempotentReplayed',
+    'UniqueMatch',
     'Vary',
   );
 }
@@ -258,7 +262,7 @@ function retryJobOperation(op: OperationContext) {
       op,
       `retry${op.base}Job`,
       `Retry a failed or canceled ${op.endpoint.name} job`,
-      "Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 and is left as it is.",
+      "Queues the job again under the same id (its URL keeps working), with the endpoint's attempts granted anew; `attempt` keeps counting every execution. Its error, output and expiry are cleared. A queued, running or succeeded job answers 409 (`not-retryable`) and is left as it is; so does a job whose unique key another queued or running job holds now (409 `unique-conflict`, with `conflictingJobId`).",
     ),
     responses: {
       '202': jobResponse(

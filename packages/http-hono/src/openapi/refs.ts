@@ -18,6 +18,7 @@ const HEADER_NAMES = {
   RetryAfter: 'Retry-After',
   PreferenceApplied: 'Preference-Applied',
   IdempotentReplayed: 'Idempotent-Replayed',
+  UniqueMatch: 'Job-Unique-Match',
   Vary: 'Vary',
   Link: 'Link',
   CacheControl: 'Cache-Control',

@@ -3,6 +3,7 @@ import {
   InvalidInputError,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PRIORITY,
+  MAX_UNIQUE_KEY_LENGTH,
   MIN_PRIORITY,
   type ProblemDetails,
   type SubmitManyItem,
@@ -11,6 +12,7 @@ import {
 import type { Context } from 'hono';
 import { readJsonBody } from '../body.js';
 import type { AppContext } from '../context.js';
+import { UNIQUE_KEY_HEADER } from '../headers.js';
 import { itemProblem, withProblemTypeBase } from '../problems.js';
 import { type JobRepresentation, toRepresentation } from '../representation.js';
 import {
@@ -34,13 +36,16 @@ export type BatchItemResult =
       job: JobRepresentation;
       /** true when the item's idempotencyKey returned an existing job (`Idempotent-Replayed` of a single submit). */
       replayed: boolean;
+      /** true when the live job holding the item's unique key was returned (`Job-Unique-Match` of a single submit). */
+      uniqueMatch: boolean;
     }
   | { status: number; problem: ProblemDetails };
 
-const ITEM_FIELDS = new Set(['input', 'idempotencyKey', 'runAt', 'delaySeconds', 'priority']);
+const ITEM_FIELDS = new Set(['input', 'idempotencyKey', 'uniqueKey', 'runAt', 'delaySeconds', 'priority']);
 /** Headers of a single submit that have no meaning for a batch: each item says what they say. */
 const ITEM_HEADERS: Record<string, string> = {
   'Idempotency-Key': 'idempotencyKey',
+  [UNIQUE_KEY_HEADER]: 'uniqueKey',
   [RUN_AT_HEADER]: 'runAt',
   [DELAY_HEADER]: 'delaySeconds',
   [PRIORITY_HEADER]: 'priority',
@@ -48,7 +53,7 @@ const ITEM_HEADERS: Record<string, string> = {
 const KEY_PATTERN = /^[\x21-\x7e]+$/;
 
 /**
- * `POST /{endpoint}/batch` with `{ "jobs": [{ input, idempotencyKey?, runAt?, delaySeconds?, priority? }, …] }`:
+ * `POST /{endpoint}/batch` with `{ "jobs": [{ input, idempotencyKey?, uniqueKey?, runAt?, delaySeconds?, priority? }, …] }`:
  * one `submitMany` (one repository round trip). Not atomic: each item is stored or refused on its own, and the
  * answer is `200 { results: [...] }` in item order. A malformed envelope refuses the request (422, nothing stored).
  */
@@ -86,11 +91,12 @@ export async function submitBatch(ctx: AppContext, c: Context, endpoint: Endpoin
     if (!entry.ok) return problem(entry.error);
     const result = stored[next++]!;
     if (!result.ok) return problem(result.error);
-    const { job, created } = result;
+    const { job } = result;
     return {
       status: job.status === 'failed' || job.status === 'canceled' ? 200 : 202,
       job: toRepresentation(base, job, ctx),
-      replayed: !created,
+      replayed: !result.created && result.reason === 'idempotent',
+      uniqueMatch: !result.created && result.reason === 'unique',
     };
   });
   c.header('Cache-Control', 'no-store');
@@ -129,7 +135,7 @@ function batchItem(value: unknown): SubmitManyItem {
   }
   if (!('input' in item)) issue('input', 'Required: the input of the job.');
   const result: SubmitManyItem = { input: item.input };
-  const { idempotencyKey, runAt, delaySeconds, priority } = item;
+  const { idempotencyKey, uniqueKey, runAt, delaySeconds, priority } = item;
   if (idempotencyKey !== undefined) {
     if (
       typeof idempotencyKey === 'string' &&
@@ -139,6 +145,13 @@ function batchItem(value: unknown): SubmitManyItem {
       result.idempotencyKey = idempotencyKey;
     } else {
       issue('idempotencyKey', `Expected 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`);
+    }
+  }
+  if (uniqueKey !== undefined) {
+    if (typeof uniqueKey === 'string' && uniqueKey.length > 0 && uniqueKey.length <= MAX_UNIQUE_KEY_LENGTH) {
+      result.uniqueKey = uniqueKey;
+    } else {
+      issue('uniqueKey', `Expected a string of 1 to ${MAX_UNIQUE_KEY_LENGTH} characters.`);
     }
   }
   if (runAt !== undefined && delaySeconds !== undefined) {

@@ -2,7 +2,7 @@ import { type Endpoint, isFinalStatus, NotFoundError } from '@jobs/core';
 import type { Context } from 'hono';
 import { readJsonBody } from '../body.js';
 import type { AppContext, JobState } from '../context.js';
-import { parseIdempotencyKey } from '../headers.js';
+import { parseIdempotencyKey, parseUniqueKey, UNIQUE_KEY_HEADER, UNIQUE_MATCH_HEADER } from '../headers.js';
 import { jobETag, jobLinks, toRepresentation } from '../representation.js';
 import { parseScheduleHeaders } from '../schedule.js';
 
@@ -15,12 +15,15 @@ export async function submit(ctx: AppContext, c: Context, endpoint: Endpoint): P
   const idempotencyKey = parseIdempotencyKey(c.req.header('idempotency-key'));
   // Job-Run-At, Job-Delay, Job-Priority: scheduling stays out of the input.
   const schedule = parseScheduleHeaders((name) => c.req.header(name));
+  const uniqueKey = parseUniqueKey(c.req.header(UNIQUE_KEY_HEADER));
   const input = await readJsonBody(c.req.raw, ctx.maxBodyBytes, ctx.maxJsonDepth);
-  const { job, created } = await ctx.service.submit(endpoint.name, input, {
+  const submitted = await ctx.service.submit(endpoint.name, input, {
     owner,
     idempotencyKey,
     ...schedule,
+    ...(uniqueKey === undefined ? {} : { uniqueKey }),
   });
+  const { job } = submitted;
   const base = ctx.baseOf(c, 1);
   const wait = ctx.preferredWait(c);
   let current: JobState = job;
@@ -39,7 +42,11 @@ export async function submit(ctx: AppContext, c: Context, endpoint: Endpoint): P
   c.header('Operation-Location', links.self);
   c.header('ETag', jobETag(current));
   c.header('Cache-Control', 'no-store');
-  if (!created) c.header('Idempotent-Replayed', 'true');
+  if (!submitted.created) {
+    // An existing job answers: the original of an Idempotency-Key replay, or the live job holding the unique key.
+    if (submitted.reason === 'idempotent') c.header('Idempotent-Replayed', 'true');
+    else c.header(UNIQUE_MATCH_HEADER, 'existing');
+  }
   if (wait !== null && current.status === 'succeeded' && links.output) {
     c.header('Location', links.output);
     return c.json(toRepresentation(base, current, ctx), 303);

@@ -1,6 +1,6 @@
 import { defineEndpoint, type EndpointLimits, JobFailedError } from '@jobs/core';
 import { expect, it } from 'vitest';
-import { delay } from '../helpers.js';
+import { deferred, delay } from '../helpers.js';
 import { type Input, input, output, type RuntimeFixture, type TestEndpoint } from './fixture.js';
 
 /** Jobs running at once, per key and in all, as the workers of every runtime of a test see them. */
@@ -59,6 +59,67 @@ export function limitsTests(fixture: () => RuntimeFixture, timeout: number): voi
       for (const max of occupancy.maxPerKey.values()) expect(max).toBe(1);
       // Both runtimes' hosts had room for 4 each: the caps, not the hosts, held the jobs back.
       expect(occupancy.maxTotal).toBe(2);
+    },
+    timeout,
+  );
+
+  it(
+    'unique jobs: one queued or running job per key answers later submits, and still keeps to the limits',
+    async () => {
+      const t = fixture();
+      const e = defineEndpoint({
+        name: t.endpointName(),
+        input,
+        output,
+        unique: { key: (value: Input) => `k-${value.value % 2}` },
+        limits: { concurrency: 1 },
+      });
+      const gate = deferred();
+      const occupancy = new Occupancy();
+      const rt = t.runtime([
+        t.worker(e, (value) =>
+          occupancy.run('all', async () => {
+            await gate.promise;
+            return { doubled: value.value * 2 };
+          }),
+        ),
+      ]);
+      await rt.start();
+      const first = await rt.service.submit(e.name, { value: 0 });
+      expect(first.created).toBe(true);
+      expect(await rt.service.submit(e.name, { value: 2 })).toMatchObject({
+        job: { id: first.job.id },
+        created: false,
+        reason: 'unique',
+      });
+      const other = await rt.service.submit(e.name, { value: 1 });
+      expect(other.created).toBe(true);
+      // The submit's own key replaces the endpoint's; items of a batch share the rule.
+      const batch = await rt.service.submitMany(e.name, [
+        { input: { value: 4 } },
+        { input: { value: 5 }, uniqueKey: 'custom' },
+        { input: { value: 7 }, uniqueKey: 'custom' },
+      ]);
+      expect(batch.map((result) => result.ok && result.created)).toEqual([false, true, false]);
+      expect(batch[0]).toMatchObject({ ok: true, job: { id: first.job.id } });
+      const custom = batch[1]!.ok ? batch[1]!.job.id : '';
+      expect(batch[2]).toMatchObject({ ok: true, reason: 'unique', job: { id: custom } });
+      await expect(rt.service.submit(e.name, { value: 9 }, { uniqueKey: '' })).rejects.toMatchObject({
+        code: 'invalid_input',
+      });
+
+      // Under the concurrency limit of 1, the oldest runs and the others wait queued.
+      await t.waitForStatus(first.job.id, ['running']);
+      for (const id of [other.job.id, custom]) {
+        expect((await rt.service.getHeader(e.name, id)).status).toBe('queued');
+      }
+      gate.resolve();
+      for (const id of [first.job.id, other.job.id, custom]) {
+        expect((await t.waitForFinal(id)).status).toBe('succeeded');
+      }
+      expect(occupancy.maxTotal).toBe(1);
+      // Final: the key is free again.
+      expect((await rt.service.submit(e.name, { value: 0 })).created).toBe(true);
     },
     timeout,
   );
