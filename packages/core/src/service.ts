@@ -24,6 +24,7 @@ import {
   type SubmitOptions,
   type SubmitResult,
 } from './submit.js';
+import { type SpanHandle, Telemetry } from './telemetry.js';
 import {
   isFinalStatus,
   isJobStatus,
@@ -55,6 +56,8 @@ export interface JobServiceOptions {
   schedules?: readonly Schedule[];
   /** Milliseconds since the epoch, for the schedules' next occurrences; default `Date.now`. */
   clock?: () => number;
+  /** Metrics and spans (the runtime passes its own); default: none. */
+  telemetry?: Telemetry;
   logger?: Logger;
 }
 
@@ -81,6 +84,7 @@ export class JobService {
   readonly #onRetried: (job: JobRecordHeader) => void;
   readonly #schedules: readonly Schedule[];
   readonly #clock: () => number;
+  readonly #telemetry: Telemetry;
 
   constructor(options: JobServiceOptions) {
     this.repository = options.repository;
@@ -104,6 +108,7 @@ export class JobService {
     this.#onRemoved = options.onRemoved ?? (() => {});
     this.#onRetried = options.onRetried ?? (() => {});
     this.#clock = options.clock ?? Date.now;
+    this.#telemetry = options.telemetry ?? Telemetry.disabled;
     this.#schedules = options.schedules ?? [];
     for (const schedule of this.#schedules) {
       if (!endpoints.has(schedule.endpoint)) {
@@ -126,8 +131,29 @@ export class JobService {
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
-    const job = await newJob(endpoint, input, options, options.owner);
-    return this.#answer(job, await this.#creates.add(job));
+    const span = await this.#submitSpan(endpoint.name, 1);
+    try {
+      const job = await newJob(endpoint, input, options, options.owner);
+      job.traceContext = this.#telemetry.traceContextOf(span);
+      const result = this.#answer(job, await this.#creates.add(job));
+      span?.span.setAttribute('messaging.message.id', result.job.id);
+      this.#telemetry.endSpan(span);
+      return result;
+    } catch (error) {
+      this.#telemetry.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  /** The submit span (a child of the caller's active span, e.g. the HTTP request's), once the API is loaded. */
+  async #submitSpan(endpoint: string, count: number): Promise<SpanHandle | null> {
+    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+    return this.#telemetry.startSpan(
+      'submit',
+      endpoint,
+      null,
+      count === 1 ? undefined : { 'messaging.batch.message_count': count },
+    );
   }
 
   /**
@@ -140,6 +166,24 @@ export class JobService {
     options: CallerOptions = {},
   ): Promise<SubmitManyResult[]> {
     const endpoint = this.endpoint(endpointName);
+    const span = await this.#submitSpan(endpoint.name, items.length);
+    try {
+      const results = await this.#submitMany(endpoint, items, options, span);
+      this.#telemetry.endSpan(span);
+      return results;
+    } catch (error) {
+      this.#telemetry.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async #submitMany(
+    endpoint: Endpoint,
+    items: readonly SubmitManyItem[],
+    options: CallerOptions,
+    span: SpanHandle | null,
+  ): Promise<SubmitManyResult[]> {
+    const traceContext = this.#telemetry.traceContextOf(span);
     const prepared = await Promise.all(
       items.map((item) =>
         newJob(endpoint, item.input, item, options.owner).then(
@@ -149,6 +193,7 @@ export class JobService {
       ),
     );
     const jobs = prepared.flatMap((item) => (item.ok ? [item.job] : []));
+    for (const job of jobs) job.traceContext = traceContext;
     const stored = jobs.length === 0 ? [] : await this.repository.create(jobs);
     let next = 0;
     return prepared.map((item): SubmitManyResult => {
@@ -169,6 +214,7 @@ export class JobService {
       if (job.inputHash !== submitted.inputHash) throw new IdempotencyKeyReusedError();
       return { job, created: false };
     }
+    this.#telemetry.submitted(job.endpoint);
     this.#onCreated(job);
     return { job, created: true };
   }
@@ -213,7 +259,10 @@ export class JobService {
     if (!after) throw new NotFoundError();
     if (after.status === 'running' || after.status === 'queued')
       return { outcome: 'cancel_requested', job: after };
-    if (after.status === 'canceled' && job.status === 'queued') return { outcome: 'canceled', job: after };
+    if (after.status === 'canceled' && job.status === 'queued') {
+      this.#telemetry.settled(endpoint.name, 'canceled');
+      return { outcome: 'canceled', job: after };
+    }
     // It reached a final state on its own meanwhile: DELETE of a final job removes it.
     return { outcome: 'removed', job: await this.#remove(after) };
   }
@@ -233,6 +282,7 @@ export class JobService {
     if (!result) throw new NotFoundError();
     // A concurrent retry won (the job is queued or running again), or it expired and was replaced meanwhile.
     if (!result.retried) throw new JobNotRetryableError(result.job.status);
+    this.#telemetry.settled(endpoint.name, 'retried', 'manual');
     this.#onRetried(result.job);
     return result.job;
   }

@@ -34,6 +34,7 @@ import {
   type Stored,
   text,
   touch,
+  traceContextIn,
 } from './stored.js';
 
 /** Stores one job, or answers the live job holding its idempotency key. */
@@ -51,6 +52,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     InvalidInputError.field('priority', message),
   );
   const limitKey = job.limitKey == null ? null : checkStorableText(job.limitKey, 'limitKey', 1024);
+  const traceContext = traceContextIn(job.traceContext);
   const now = store.now();
   const runAt = startTime(job, now);
   const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
@@ -92,6 +94,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     cleanup: false,
     priority,
     limitKey,
+    traceContext,
     place: 'none',
     slot: 0,
   };
