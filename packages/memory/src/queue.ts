@@ -249,8 +249,8 @@ class MemoryQueue implements MemoryJobQueue {
       endpoint: state.name,
       jobId: message.jobId,
       redelivered: message.deliveries > 1,
-      traceContext: message.traceContext,
     };
+    if (message.traceContext) delivery.traceContext = message.traceContext;
     let handling: Promise<void>;
     try {
       handling = Promise.resolve(consumer.handler(delivery));

@@ -4,6 +4,7 @@ import {
   checkPriority,
   InvalidInputError,
   type ItemResult,
+  isTraceContext,
   type NewJob,
   UnavailableError,
 } from '@jobs/core';
@@ -26,6 +27,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
     delay: number | null;
     priority: number;
     limitKey: string | null;
+    traceContext: string | null;
   }
   const results: Array<ItemResult<CreateResult> | undefined> = new Array(jobs.length);
   let pending: Item[] = [];
@@ -44,6 +46,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
         priority: checkPriority(job.priority ?? 0, (message) => InvalidInputError.field('priority', message)),
         input: db.json(job.input, 'input'),
         limitKey: checkOptionalText(job.limitKey ?? null, 'limitKey'),
+        traceContext: traceContextParam(job.traceContext),
       });
     } catch (error) {
       results[index] = refused(error);
@@ -76,6 +79,7 @@ export async function createJobs(db: Handle, jobs: readonly NewJob[]): Promise<I
       pending.map((item) => item.priority),
       db.channel,
       pending.map((item) => item.limitKey),
+      pending.map((item) => item.traceContext),
     ]);
     const byId = new Map(inserted.rows.map((row) => [row.id, row]));
     const missing: Item[] = [];
@@ -137,4 +141,16 @@ async function resolveKeys<
     }
   }
   return retry;
+}
+
+/** A new job's trace context as JSON text for the insert; null for none. */
+function traceContextParam(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return JSON.stringify(value);
 }

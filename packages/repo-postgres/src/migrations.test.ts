@@ -72,7 +72,7 @@ const EXPECTED = {
     'schedules_pkey',
     'schema_migrations_pkey',
   ],
-  versions: [1, 2],
+  versions: [1, 2, 3],
 };
 
 /** The definitions of the indexes the dispatcher and the lease keeper depend on. */
@@ -109,8 +109,8 @@ async function createVersion1(schema: string): Promise<void> {
 }
 
 describe('migrations', () => {
-  it('the latest version is 2, and the versions are 1..n without gaps', () => {
-    expect(LATEST_VERSION).toBe(2);
+  it('the latest version is 3, and the versions are 1..n without gaps', () => {
+    expect(LATEST_VERSION).toBe(3);
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual(EXPECTED.versions);
   });
 
@@ -164,7 +164,7 @@ describe('migrations', () => {
     }
   }, 60_000);
 
-  it('a schema at version 1 with jobs in it: ten concurrent starts migrate it to 2 once, and every job is kept', async () => {
+  it('a schema at version 1 with jobs in it: ten concurrent starts migrate it to 3 once, and every job is kept', async () => {
     const schema = freshSchema();
     await createVersion1(schema);
     const endpoint = 'upgraded';
@@ -269,9 +269,9 @@ describe('migrations', () => {
     try {
       const results = await Promise.all(repositories.map((repository) => repository.migrate()));
       expect(results.filter((result) => result.applied.length > 0)).toEqual([
-        { from: 1, to: 2, applied: [2] },
+        { from: 1, to: 3, applied: [2, 3] },
       ]);
-      for (const result of results) expect(result.to).toBe(2);
+      for (const result of results) expect(result.to).toBe(3);
       expect(await describeSchema(schema)).toEqual(EXPECTED);
       const repository = repositories[0]!;
 
@@ -289,6 +289,7 @@ describe('migrations', () => {
         updatedAt: at('2024-01-02T03:04:06.789Z'),
         runAt: at('2024-01-02T03:04:05.678Z'),
         dispatchedAt: null,
+        traceContext: null,
       });
       expect(await repository.get(ids.running)).toMatchObject({
         status: 'running',

@@ -131,6 +131,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX jobs_finished_idx ON ${s}.jobs (finished_at) WHERE finished_at IS NOT NULL`,
     ],
   },
+  {
+    version: 3,
+    description: 'telemetry: the trace context of the span that submitted each job',
+    // W3C trace context ({ traceparent, tracestate }), so that the job's dispatch and run join the submit's trace
+    // in any process. Nullable without a default: adding it rewrites no row.
+    up: (s) => [`ALTER TABLE ${s}.jobs ADD COLUMN trace_context jsonb`],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -117,6 +117,13 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL',
     ],
   },
+  {
+    version: 3,
+    description: 'telemetry: the trace context of the span that submitted each job',
+    // W3C trace context ({ traceparent, tracestate }) as JSON text, so that the job's dispatch and run join the
+    // submit's trace in any process.
+    statements: ['ALTER TABLE jobs ADD COLUMN trace_context TEXT'],
+  },
 ];
 
 /** Version of the schema this code creates and understands (`PRAGMA user_version`): the last migration's. */

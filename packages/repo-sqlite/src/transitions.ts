@@ -9,6 +9,7 @@ import {
   type HeartbeatResult,
   InvalidInputError,
   isFinalStatus,
+  isTraceContext,
   type JobRecord,
   type JobRecordHeader,
   type NewJob,
@@ -59,6 +60,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
   );
   const runAt = startTime(job, now);
   const limitKey = job.limitKey == null ? null : text(job.limitKey, 'limitKey');
+  const traceContext = traceContextText(job.traceContext);
   return database.savepoint(() => {
     if (key !== null) {
       const holder = asJobRow(database.statement(SQL.findByKey).get(endpoint, key, owner));
@@ -73,7 +75,21 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
     }
     database
       .statement(SQL.insert)
-      .run(id, endpoint, input, owner, key, hash, maxAttempts, priority, now, now, runAt, limitKey);
+      .run(
+        id,
+        endpoint,
+        input,
+        owner,
+        key,
+        hash,
+        maxAttempts,
+        priority,
+        now,
+        now,
+        runAt,
+        limitKey,
+        traceContext,
+      );
     const row: JobRow = {
       id,
       endpoint,
@@ -88,6 +104,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
       max_attempts: maxAttempts,
       cancel_requested: 0,
       lease_token: null,
+      trace_context: traceContext,
       created_at: now,
       updated_at: now,
       started_at: null,
@@ -306,4 +323,16 @@ function deleteRow({ database, log, now }: Transaction, row: JobRow): void {
   }
   database.statement(SQL.delete).run(row.id);
   log(row, now);
+}
+
+/** A new job's trace context as JSON text; null for none. */
+function traceContextText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return JSON.stringify(value);
 }
