@@ -74,6 +74,7 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
     tracerProvider: options.tracerProvider,
     queuedRefreshMs: options.queuedRefreshMs,
     repository,
+    endpoints: [...new Set([...endpoints, ...workers.map((worker) => worker.endpoint)].map((e) => e.name))],
     ...(logger ? { logger } : {}),
   });
   telemetry.system = queue.messagingSystem;

@@ -125,7 +125,14 @@ export class Telemetry {
   #settled = false;
 
   constructor(
-    private readonly options: (TelemetryOptions & { repository?: JobRepository; logger?: Logger }) | null,
+    private readonly options:
+      | (TelemetryOptions & {
+          /** With `endpoints`: the `jobs.queued` gauge reports these endpoints' queued jobs (0 for none). */
+          repository?: JobRepository;
+          endpoints?: readonly string[];
+          logger?: Logger;
+        })
+      | null,
   ) {
     this.ready = options === null ? Promise.resolve() : loadApi().then((api) => this.#init(api));
   }
@@ -180,14 +187,14 @@ export class Telemetry {
       ),
       processDuration: duration('messaging.process.duration', 'Run time of a job (its worker code).'),
     };
-    const repository = this.options.repository;
-    if (repository) {
+    const { repository, endpoints } = this.options;
+    if (repository && endpoints && endpoints.length > 0) {
       const gauge = meter.createObservableGauge('jobs.queued', {
         description:
           'Jobs queued per endpoint in the repository (read through stats, at most every queuedRefreshMs).',
         unit: '{job}',
       });
-      gauge.addCallback((result) => this.#observeQueued(repository, result));
+      gauge.addCallback((result) => this.#observeQueued(repository, endpoints, result));
     }
   }
 
@@ -195,15 +202,19 @@ export class Telemetry {
   #reading: Promise<void> | null = null;
   #readFailed = false;
 
-  async #observeQueued(repository: JobRepository, result: ObservableResult): Promise<void> {
+  async #observeQueued(
+    repository: JobRepository,
+    endpoints: readonly string[],
+    result: ObservableResult,
+  ): Promise<void> {
     const refreshMs = this.options?.queuedRefreshMs ?? 15_000;
     if (this.#queued === null || Date.now() - this.#queued.at >= refreshMs) {
       this.#reading ??= repository
-        .stats({ since: new Date(), bucketMs: 60_000 })
+        .stats({ endpoints, since: new Date(), bucketMs: 60_000 })
         .then(
           (stats) => {
-            // An endpoint whose jobs are all gone is left out of the stats: it has none queued now.
-            const counts = new Map((this.#queued?.counts ?? []).map(([endpoint]) => [endpoint, 0]));
+            // An endpoint without jobs is left out of the stats: it has none queued.
+            const counts = new Map(endpoints.map((endpoint) => [endpoint, 0]));
             for (const { endpoint, counts: byStatus } of stats) counts.set(endpoint, byStatus.queued);
             this.#queued = { at: Date.now(), counts: [...counts] };
             this.#readFailed = false;
