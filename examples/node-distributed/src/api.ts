@@ -29,7 +29,7 @@ import { readStats } from './stats.js';
 import { setupTelemetry } from './telemetry.js';
 
 async function main(config: ApiConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat, config.name);
   // Before the runtime: it takes the global meter and tracer providers.
   const telemetry = setupTelemetry(config.name, process.env);
   const backends = await openBackends(config, logger);
@@ -145,12 +145,15 @@ async function main(config: ApiConfig): Promise<void> {
     },
   });
 
-  logger.info('ready', {
-    role: 'api',
-    url: `http://${config.host}:${port}/jobs`,
-    dashboard: config.dashboardToken === null ? null : `http://${config.host}:${port}/dashboard`,
-    schema: config.schema,
-  });
+  logger.info(
+    {
+      role: 'api',
+      url: `http://${config.host}:${port}/jobs`,
+      dashboard: config.dashboardToken === null ? null : `http://${config.host}:${port}/dashboard`,
+      schema: config.schema,
+    },
+    'ready',
+  );
   announceReady({ role: 'api', port });
 }
 

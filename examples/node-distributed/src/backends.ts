@@ -28,7 +28,7 @@ export async function openBackends(config: CommonConfig, logger: Logger): Promis
     logger,
   });
   // The adapter logs connection losses and recoveries itself; the events are there for metrics.
-  queue.on('state', (event) => logger.debug(`amqp ${event.type}`, event));
+  queue.on('state', (event) => logger.debug(event, `amqp ${event.type}`));
   const close = async () => {
     await Promise.allSettled([queue.close(), repository.close()]);
   };

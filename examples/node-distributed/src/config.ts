@@ -6,6 +6,7 @@
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
 
 export interface CommonConfig {
   /** Process name used in log lines and broker/database connection names (`api-1`, `worker-2`). */
@@ -25,6 +26,8 @@ export interface CommonConfig {
   /** File that receives one JSON line per execution event (start, finish, abort), or null. */
   executionLog: string | null;
   logLevel: LogLevel;
+  /** `text`: one readable line per message; `json`: pino's JSON lines. */
+  logFormat: LogFormat;
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -109,6 +112,8 @@ function common(env: Env, role: 'api' | 'worker', pid: number): CommonConfig {
   const logLevel = text(env, 'LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}.`);
+  const logFormat = text(env, 'LOG_FORMAT', 'text') as LogFormat;
+  if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError('LOG_FORMAT must be text or json.');
   const name = text(env, 'PROCESS_NAME', `${role}-${pid}`);
   if (!/^[\w.-]{1,64}$/.test(name))
     throw new ConfigError('PROCESS_NAME must be 1 to 64 letters, digits, _ . -');
@@ -123,6 +128,7 @@ function common(env: Env, role: 'api' | 'worker', pid: number): CommonConfig {
     dispatchPollMs: integer(env, 'DISPATCH_POLL_MS', 1_000, 10, 3_600_000),
     executionLog: env.EXECUTION_LOG?.trim() ? env.EXECUTION_LOG.trim() : null,
     logLevel,
+    logFormat,
   };
 }
 

@@ -17,23 +17,23 @@ export function handleStopSignals(options: GracefulOptions): (reason: string) =>
   let stopping = false;
   const begin = (reason: string) => {
     if (stopping) {
-      options.logger.info('already stopping', { reason });
+      options.logger.info({ reason }, 'already stopping');
       return;
     }
     stopping = true;
-    options.logger.info('stopping', { reason });
+    options.logger.info({ reason }, 'stopping');
     const force = setTimeout(() => {
-      options.logger.error('graceful stop overran its bound; exiting', { boundMs: options.forceAfterMs });
+      options.logger.error({ boundMs: options.forceAfterMs }, 'graceful stop overran its bound; exiting');
       process.exit(1);
     }, options.forceAfterMs);
     force.unref();
     options.stop(reason).then(
       () => {
-        options.logger.info('stopped');
+        options.logger.info({}, 'stopped');
         process.exit(0);
       },
       (error: unknown) => {
-        options.logger.error('graceful stop failed', { error: String(error) });
+        options.logger.error({ error: String(error) }, 'graceful stop failed');
         process.exit(1);
       },
     );

@@ -15,7 +15,7 @@ import { setupTelemetry } from './telemetry.js';
 import { createWorkers } from './workers.js';
 
 async function main(config: WorkerConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat, config.name);
   const log = openExecutionLog(config.executionLog);
   // Before the runtime (it takes the global providers); with METRICS_PORT, Prometheus text at :METRICS_PORT/metrics.
   const telemetry = setupTelemetry(config.name, process.env);
@@ -58,14 +58,17 @@ async function main(config: WorkerConfig): Promise<void> {
 
   started = runtime.start();
   await started;
-  logger.info('ready', {
-    role: 'worker',
-    endpoints: workers.map(
-      (worker) => `${worker.endpoint.name}×${worker.concurrency ?? worker.endpoint.concurrency}`,
-    ),
-    leaseMs: config.leaseMs,
-    schema: config.schema,
-  });
+  logger.info(
+    {
+      role: 'worker',
+      endpoints: workers.map(
+        (worker) => `${worker.endpoint.name}×${worker.concurrency ?? worker.endpoint.concurrency}`,
+      ),
+      leaseMs: config.leaseMs,
+      schema: config.schema,
+    },
+    'ready',
+  );
   announceReady({ role: 'worker' });
 }
 

@@ -20,6 +20,7 @@ describe('configuration from the environment', () => {
       dispatchPollMs: 1_000,
       executionLog: null,
       logLevel: 'info',
+      logFormat: 'text',
       host: '127.0.0.1',
       port: 3000,
       waitPollMs: 1_000,
@@ -53,6 +54,7 @@ describe('configuration from the environment', () => {
       EXECUTION_LOG: '/tmp/x.jsonl',
       PROCESS_NAME: 'worker-2',
       LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
     };
     expect(readApiConfig(env)).toMatchObject({
       dashboardToken: 'a-long-enough-operator-token',
@@ -71,6 +73,7 @@ describe('configuration from the environment', () => {
       shutdownTimeoutMs: 0,
       executionLog: '/tmp/x.jsonl',
       logLevel: 'warn',
+      logFormat: 'json',
     });
   });
 
@@ -84,6 +87,7 @@ describe('configuration from the environment', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must start with postgres:\/\//],
     [{ AMQP_URL: 'not a url' }, /AMQP_URL is not a URL/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ LOG_FORMAT: 'xml' }, /LOG_FORMAT must be text or json/],
     [{ PROCESS_NAME: 'a/b' }, /PROCESS_NAME/],
   ])('refuses %j', (env, message) => {
     expect(() => readApiConfig(env)).toThrow(ConfigError);

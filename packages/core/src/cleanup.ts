@@ -1,5 +1,5 @@
 import { newLeaseToken } from './ids.js';
-import { consoleLogger, describeError, type Logger } from './logger.js';
+import { consoleLogger, describeError, jobLogFields, type Logger } from './logger.js';
 import { numberOption } from './options.js';
 import type { JobRepository, PendingCleanup } from './repository.js';
 import { unrefTimer, withTimeout } from './timers.js';
@@ -122,7 +122,7 @@ export class CleanupRunner {
         this.#active.add(running);
       }
     } catch (error) {
-      this.#logger.warn('cleanups could not be fetched; trying again later', { error: describeError(error) });
+      this.#logger.warn({ error: describeError(error) }, 'cleanups could not be fetched; trying again later');
     }
   }
 
@@ -142,20 +142,20 @@ export class CleanupRunner {
         );
       }
     } catch (error) {
-      const fields = { jobId: job.id, endpoint: job.endpoint, attempt, error: describeError(error) };
-      if (attempt >= this.#maxAttempts) this.#logger.error('worker cleanup failed; giving up', fields);
+      const fields = { ...jobLogFields(job), attempt, error: describeError(error) };
+      if (attempt >= this.#maxAttempts) this.#logger.error(fields, 'worker cleanup failed; giving up');
       else {
-        this.#logger.warn('worker cleanup failed; it will be tried again', fields);
+        this.#logger.warn(fields, 'worker cleanup failed; it will be tried again');
         retryAfterMs = Math.min(MAX_RETRY_DELAY_MS, this.#retryDelayMs * 2 ** (attempt - 1));
       }
     }
     try {
       await this.#repository.finishCleanup(job.id, leaseToken, retryAfterMs);
     } catch (error) {
-      this.#logger.warn('could not record a cleanup; it runs again after its lease', {
-        jobId: job.id,
-        error: describeError(error),
-      });
+      this.#logger.warn(
+        { ...jobLogFields(job), error: describeError(error) },
+        'could not record a cleanup; it runs again after its lease',
+      );
     }
   }
 }

@@ -219,7 +219,7 @@ export class Dispatcher {
       return pass;
     } catch (error) {
       if (this.#failures === 0)
-        this.#logger.warn('dispatch failed; retrying', { error: describeError(error) });
+        this.#logger.warn({ error: describeError(error) }, 'dispatch failed; retrying');
       this.#failures++;
       return null;
     }

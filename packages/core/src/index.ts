@@ -65,7 +65,14 @@ export {
   stableStringify,
 } from './ids.js';
 export { checkStorableDate, checkStorableText, isStorableString, toStorableJson } from './json.js';
-export { consoleLogger, describeError, type Logger, silentLogger } from './logger.js';
+export {
+  consoleLogger,
+  describeError,
+  type LogFields,
+  type LogFn,
+  type Logger,
+  silentLogger,
+} from './logger.js';
 export { type ChangeCallback, ChangeNotifier } from './notifier.js';
 export { checkNumber, type NumberRule, numberOption } from './options.js';
 export type {

@@ -108,9 +108,10 @@ export class ChangeNotifier {
     if (this.#retryTimer) return;
     this.#failures++;
     if (this.#failures === 1) {
-      this.#logger.warn('change notifications unavailable; waiters poll until they are back', {
-        error: describeError(error),
-      });
+      this.#logger.warn(
+        { error: describeError(error) },
+        'change notifications unavailable; waiters poll until they are back',
+      );
     }
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.#failures - 1, 10));
     this.#retryTimer = setTimeout(() => {
@@ -143,7 +144,7 @@ export class ChangeNotifier {
     try {
       callback(change);
     } catch (error) {
-      this.#logger.error('a change watcher threw', { error: describeError(error) });
+      this.#logger.error({ error: describeError(error) }, 'a change watcher threw');
     }
   }
 }

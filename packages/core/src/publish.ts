@@ -41,13 +41,18 @@ export async function publishItems(
       telemetry.sent(items[i]!.endpoint, error);
     });
   }
-  const failed = errors.filter((error) => error !== null);
+  const failed = items.filter((_item, index) => errors[index] !== null);
   if (failed.length > 0) {
-    logger.warn('publish failed; the jobs stay queued and are dispatched again', {
-      failed: failed.length,
-      of: items.length,
-      error: describeError(failed[0]),
-    });
+    logger.warn(
+      {
+        jobIds: failed.map((item) => item.id),
+        endpoints: [...new Set(failed.map((item) => item.endpoint))],
+        failed: failed.length,
+        of: items.length,
+        error: describeError(errors.find((error) => error !== null)),
+      },
+      'publish failed; the jobs stay queued and are dispatched again',
+    );
   }
   return errors.map((error) => error === null);
 }

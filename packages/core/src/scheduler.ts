@@ -109,11 +109,15 @@ export class Scheduler {
       report.skipped +=
         missed.length - (schedule.missed === 'run-once' && latestMissed !== undefined ? 1 : 0);
       if (missed.length > 0) {
-        this.#logger.warn('schedule: occurrences were missed while no process ran it', {
-          schedule: schedule.name,
-          missed: missed.length,
-          policy: schedule.missed,
-        });
+        this.#logger.warn(
+          {
+            schedule: schedule.name,
+            endpoint: schedule.endpoint,
+            missed: missed.length,
+            policy: schedule.missed,
+          },
+          'schedule: occurrences were missed while no process ran it',
+        );
       }
       const handled = Math.max(...run, ...missed);
       if (run.length > 0) report.submitted.push(...(await this.#submit(schedule, run)));
@@ -166,11 +170,15 @@ export class Scheduler {
         return;
       }
       // A refused occurrence is not tried again forever: it is logged and the schedule goes on.
-      this.#logger.error('schedule: an occurrence could not be submitted', {
-        schedule: schedule.name,
-        occurrence: occurrence.toISOString(),
-        error: describeError(result.error),
-      });
+      this.#logger.error(
+        {
+          schedule: schedule.name,
+          endpoint: schedule.endpoint,
+          occurrence: occurrence.toISOString(),
+          error: describeError(result.error),
+        },
+        'schedule: an occurrence could not be submitted',
+      );
     });
     return submitted;
   }
@@ -182,7 +190,7 @@ export class Scheduler {
       this.#running = this.check()
         .catch((error: unknown) => {
           failed = true;
-          this.#logger.warn('schedule: check failed; trying again', { error: describeError(error) });
+          this.#logger.warn({ error: describeError(error) }, 'schedule: check failed; trying again');
         })
         .finally(() => {
           this.#running = null;

@@ -136,7 +136,7 @@ export class Sweeper {
     try {
       await step();
     } catch (error) {
-      this.#logger.warn(`sweep: ${name} interrupted`, { error: describeError(error) });
+      this.#logger.warn({ error: describeError(error) }, `sweep: ${name} interrupted`);
     }
   }
 

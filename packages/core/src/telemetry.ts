@@ -221,9 +221,10 @@ export class Telemetry {
           },
           (error: unknown) => {
             if (!this.#readFailed)
-              this.options?.logger?.warn('jobs.queued: the repository stats failed', {
-                error: describeError(error),
-              });
+              this.options?.logger?.warn(
+                { endpoints, error: describeError(error) },
+                'jobs.queued: the repository stats failed',
+              );
             this.#readFailed = true;
           },
         )

@@ -38,7 +38,7 @@ export function createDashboard(options: DashboardOptions): Hono {
   app.notFound(() => withHeaders(problem(404, 'not_found', 'Not found', 'No such resource.')));
   app.use('*', async (c, next) => {
     if (!authorize) {
-      logger.warn('dashboard: no authorization hook given; every request is refused');
+      logger.warn({}, 'dashboard: no authorization hook given; every request is refused');
       return withHeaders(forbidden());
     }
     const access = await authorize(c);

@@ -60,10 +60,13 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
       { 'Retry-After': String(seconds) },
     );
   }
-  logger.error('dashboard: unhandled error', {
-    method: request.method,
-    path: new URL(request.url).pathname,
-    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-  });
+  logger.error(
+    {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    },
+    'dashboard: unhandled error',
+  );
   return problem(500, 'internal', 'Internal server error', 'The error was logged.');
 }

@@ -84,10 +84,14 @@ async function sendChanges(stream: SSEStreamingApi, options: EventStreamOptions,
 
 /** Logs a failed watch and ends the stream with a problem that says nothing about the cause. */
 async function sendFailure(stream: SSEStreamingApi, options: EventStreamOptions, error: unknown) {
-  options.logger.error('event stream failed', {
-    jobId: options.id,
-    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-  });
+  options.logger.error(
+    {
+      jobId: options.id,
+      endpoint: options.endpoint,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    },
+    'event stream failed',
+  );
   const unavailable =
     typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'unavailable';
   await sendProblem(

@@ -118,7 +118,7 @@ export function protectNodeServer(server: ProtectableServer, options: ProtectNod
     // Node's own rule: answer only when no response of this connection has begun.
     const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
     const answered = socket.writable && code !== 'ECONNRESET' && code !== 'EPIPE' && !inFlight?.headersSent;
-    logger?.debug('client error', { code, answered });
+    logger?.debug({ code, answered }, 'client error');
     if (!answered) {
       socket.destroy();
       return;
@@ -161,9 +161,10 @@ export function nodeRequestErrorHandler(options: NodeRequestErrorOptions = {}): 
   return (error) => {
     if (error instanceof Error && error.name === 'RequestError')
       return problemResponse(toProblem(BAD_REQUEST));
-    logger.error('unhandled error', {
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-    });
+    logger.error(
+      { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+      'unhandled error',
+    );
     return problemResponse(toProblem(INTERNAL));
   };
 }

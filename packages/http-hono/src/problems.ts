@@ -124,11 +124,14 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
       Math.ceil(jobsError instanceof UnavailableError ? jobsError.retryAfterSeconds : 5),
     );
     // An outage answers every request with 503: one short line each, no stack, so logs stay readable.
-    logger.warn('backend unavailable', {
-      method: request.method,
-      path: new URL(request.url).pathname,
-      error: error instanceof Error ? error.message : String(error),
-    });
+    logger.warn(
+      {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        error: error instanceof Error ? error.message : String(error),
+      },
+      'backend unavailable',
+    );
     return problemResponse(
       {
         type: problemType('unavailable'),
@@ -140,11 +143,10 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
       { 'Retry-After': String(seconds) },
     );
   }
-  logger.error('unhandled error', {
-    method: request.method,
-    path: new URL(request.url).pathname,
-    error: describe(error),
-  });
+  logger.error(
+    { method: request.method, path: new URL(request.url).pathname, error: describe(error) },
+    'unhandled error',
+  );
   return problemResponse(INTERNAL_PROBLEM);
 }
 
@@ -157,11 +159,14 @@ export function itemProblem(error: unknown, logger: Logger, request: Request): P
   if (jobsError && jobsError.status >= 400 && jobsError.status < 500) {
     return { ...jobsError.toProblem(), status: jobsError.status };
   }
-  logger.error('unhandled error in a batch item', {
-    method: request.method,
-    path: new URL(request.url).pathname,
-    error: describe(jobsError?.cause ?? error),
-  });
+  logger.error(
+    {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      error: describe(jobsError?.cause ?? error),
+    },
+    'unhandled error in a batch item',
+  );
   return INTERNAL_PROBLEM;
 }
 

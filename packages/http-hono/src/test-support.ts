@@ -37,7 +37,7 @@ export interface CapturedLog {
 
 export function captureLogger(): Logger & { entries: CapturedLog[] } {
   const entries: CapturedLog[] = [];
-  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+  const log = (level: string) => (fields: Record<string, unknown>, message: string) => {
     entries.push({ level, message, fields });
   };
   return { entries, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

@@ -104,10 +104,10 @@ export class ManagedConnection {
   start(): void {
     if (this.#closed || this.#loop) return;
     this.#loop = this.#run().catch((error) => {
-      this.#options.logger.error('amqp connection loop failed', {
-        role: this.role,
-        error: describeError(error),
-      });
+      this.#options.logger.error(
+        { role: this.role, error: describeError(error) },
+        'amqp connection loop failed',
+      );
     });
   }
 
@@ -177,7 +177,7 @@ export class ManagedConnection {
       this.#currentAddress = address;
       this.#lastError = undefined;
       this.#events.emit({ type: 'connected', role: this.role, address });
-      this.#options.logger.info('amqp connected', { role: this.role, address });
+      this.#options.logger.info({ role: this.role, address }, 'amqp connected');
       this.changed.notify();
       for (const user of [...this.#users]) this.#tell(() => user.connected(connection));
 
@@ -189,7 +189,7 @@ export class ManagedConnection {
       for (const user of [...this.#users]) this.#tell(() => user.disconnected());
       this.changed.notify();
       if (this.#closed) break;
-      this.#options.logger.warn('amqp connection lost', { role: this.role, address, error });
+      this.#options.logger.warn({ role: this.role, address, error }, 'amqp connection lost');
       this.#events.emit({ type: 'disconnected', role: this.role, address, error });
       if (Date.now() - connectedAt >= STABLE_MS) attempt = 0;
       attempt++;
@@ -217,11 +217,10 @@ export class ManagedConnection {
         const described = describeError(error);
         failures.push(this.#addresses.length > 1 ? `${address.shown}: ${described}` : described);
         this.#lastError = failures.join('; ');
-        this.#options.logger.warn('amqp connection failed', {
-          role: this.role,
-          address: address.shown,
-          error: described,
-        });
+        this.#options.logger.warn(
+          { role: this.role, address: address.shown, error: described },
+          'amqp connection failed',
+        );
         this.#events.emit({
           type: 'disconnected',
           role: this.role,
@@ -240,24 +239,23 @@ export class ManagedConnection {
       let lastError: string | undefined;
       connection.on('error', (error: unknown) => {
         lastError = describeError(error);
-        this.#options.logger.warn('amqp connection error', { role: this.role, address, error: lastError });
+        this.#options.logger.warn({ role: this.role, address, error: lastError }, 'amqp connection error');
       });
       connection.on('close', (error: unknown) => {
         resolve(error ? describeError(error) : lastError);
       });
       connection.on('blocked', (reason: unknown) => {
         this.#blocked = String(reason ?? 'blocked');
-        this.#options.logger.warn('amqp connection blocked by the broker', {
-          role: this.role,
-          address,
-          reason: this.#blocked,
-        });
+        this.#options.logger.warn(
+          { role: this.role, address, reason: this.#blocked },
+          'amqp connection blocked by the broker',
+        );
         this.#events.emit({ type: 'blocked', role: this.role, reason: this.#blocked });
         this.changed.notify();
       });
       connection.on('unblocked', () => {
         this.#blocked = null;
-        this.#options.logger.info('amqp connection unblocked', { role: this.role });
+        this.#options.logger.info({ role: this.role }, 'amqp connection unblocked');
         this.#events.emit({ type: 'unblocked', role: this.role });
         this.changed.notify();
       });
@@ -324,10 +322,10 @@ export class ManagedConnection {
     try {
       call();
     } catch (error) {
-      this.#options.logger.error('amqp connection user failed', {
-        role: this.role,
-        error: describeError(error),
-      });
+      this.#options.logger.error(
+        { role: this.role, error: describeError(error) },
+        'amqp connection user failed',
+      );
     }
   }
 }

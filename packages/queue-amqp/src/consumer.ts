@@ -125,10 +125,10 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
         try {
           await beforeDeadline(channel.cancel(consumerTag), Date.now() + 5_000, 'cancelling the consumer');
         } catch (error) {
-          this.#options.logger.warn('amqp consumer could not be cancelled', {
-            endpoint: this.endpoint,
-            error: describeError(error),
-          });
+          this.#options.logger.warn(
+            { endpoint: this.endpoint, error: describeError(error) },
+            'amqp consumer could not be cancelled',
+          );
         }
       }
       this.#deliveries.requeueWaiting();
@@ -192,10 +192,10 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
       await this.#subscribe(channel);
     } catch (error) {
       this.#lastAttachError = describeError(error);
-      this.#options.logger.warn('amqp consumer could not be attached', {
-        endpoint: this.endpoint,
-        error: this.#lastAttachError,
-      });
+      this.#options.logger.warn(
+        { endpoint: this.endpoint, error: this.#lastAttachError },
+        'amqp consumer could not be attached',
+      );
       if (channel && this.#channel !== channel) void closeQuietly(channel);
       this.#scheduleReattach(connection);
     } finally {
@@ -229,7 +229,7 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
     let lastError: string | undefined;
     channel.on('error', (error: unknown) => {
       lastError = describeError(error);
-      this.#options.logger.warn('amqp consumer channel error', { endpoint: this.endpoint, error: lastError });
+      this.#options.logger.warn({ endpoint: this.endpoint, error: lastError }, 'amqp consumer channel error');
     });
     channel.on('close', () => {
       if (this.#channel !== channel) return;
@@ -261,9 +261,10 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
   #onCancelled(channel: Channel): void {
     if (this.#channel !== channel) return;
     this.#consumerTag = null;
-    this.#options.logger.warn('amqp consumer cancelled by the broker; subscribing again', {
-      endpoint: this.endpoint,
-    });
+    this.#options.logger.warn(
+      { endpoint: this.endpoint },
+      'amqp consumer cancelled by the broker; subscribing again',
+    );
     this.#context.events.emit({ type: 'consumer-cancelled', endpoint: this.endpoint });
     const connection = this.#channelConnection;
     if (this.#state !== 'running' || !connection) return;
@@ -302,10 +303,10 @@ export class AmqpConsumer implements QueueConsumer, ConnectionUser {
         await this.#subscribe(channel);
     } catch (error) {
       this.#lastAttachError = describeError(error);
-      this.#options.logger.warn('amqp consumer could not subscribe again', {
-        endpoint: this.endpoint,
-        error: this.#lastAttachError,
-      });
+      this.#options.logger.warn(
+        { endpoint: this.endpoint, error: this.#lastAttachError },
+        'amqp consumer could not subscribe again',
+      );
       this.#scheduleReattach(connection);
     }
   }

@@ -173,12 +173,10 @@ export class Deliveries {
     reason: 'unparseable' | 'delivery-limit',
     deliveries: number,
   ): void {
-    this.#options.logger.warn('amqp message dead-lettered', {
-      endpoint: this.#endpoint,
-      jobId,
-      reason,
-      deliveries,
-    });
+    this.#options.logger.warn(
+      { endpoint: this.#endpoint, jobId, reason, deliveries },
+      'amqp message dead-lettered',
+    );
     this.#events.emit({ type: 'dead-lettered', endpoint: this.#endpoint, jobId, reason, deliveries });
   }
 
@@ -208,11 +206,10 @@ export class Deliveries {
     if (delivery.settled) return;
     delivery.earlyAcked = this.#settle(delivery, 'ack');
     if (delivery.earlyAcked) {
-      this.#options.logger.info('amqp message of a long-running handler acknowledged early', {
-        endpoint: this.#endpoint,
-        jobId: delivery.jobId,
-        ackAfterMs: this.#options.ackAfterMs,
-      });
+      this.#options.logger.info(
+        { endpoint: this.#endpoint, jobId: delivery.jobId, ackAfterMs: this.#options.ackAfterMs },
+        'amqp message of a long-running handler acknowledged early',
+      );
     }
   }
 
@@ -224,12 +221,15 @@ export class Deliveries {
       } else if (delivery.earlyAcked) {
         await this.#publishAgain(delivery, error);
       } else if (!delivery.settled) {
-        this.#options.logger.debug('amqp handler rejected; the message will be delivered again', {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          delivery: delivery.number,
-          error: describeError(error),
-        });
+        this.#options.logger.debug(
+          {
+            endpoint: this.#endpoint,
+            jobId: delivery.jobId,
+            delivery: delivery.number,
+            error: describeError(error),
+          },
+          'amqp handler rejected; the message will be delivered again',
+        );
         if (delivery.number >= this.#options.maxDeliveries) {
           if (this.#settle(delivery, 'dead-letter'))
             this.#reportDeadLetter(delivery.jobId, 'delivery-limit', delivery.number);
@@ -245,11 +245,10 @@ export class Deliveries {
         }
       }
     } catch (unexpected) {
-      this.#options.logger.error('amqp consumer failed to settle a delivery', {
-        endpoint: this.#endpoint,
-        jobId: delivery.jobId,
-        error: describeError(unexpected),
-      });
+      this.#options.logger.error(
+        { endpoint: this.#endpoint, jobId: delivery.jobId, error: describeError(unexpected) },
+        'amqp consumer failed to settle a delivery',
+      );
     } finally {
       this.#running.delete(delivery);
       this.#changed.notify();
@@ -269,12 +268,15 @@ export class Deliveries {
       });
       if (last) this.#reportDeadLetter(delivery.jobId, 'delivery-limit', delivery.number);
     } catch (publishError) {
-      this.#options.logger.warn('amqp could not publish the job again; the sweeper will dispatch it', {
-        endpoint: this.#endpoint,
-        jobId: delivery.jobId,
-        handlerError: describeError(error),
-        error: describeError(publishError),
-      });
+      this.#options.logger.warn(
+        {
+          endpoint: this.#endpoint,
+          jobId: delivery.jobId,
+          handlerError: describeError(error),
+          error: describeError(publishError),
+        },
+        'amqp could not publish the job again; the sweeper will dispatch it',
+      );
     }
   }
 
@@ -292,11 +294,10 @@ export class Deliveries {
       // If the channel is gone the original comes back too: a duplicate, which the repository's claim drops.
       this.#settle(delivery, 'ack');
     } catch (error) {
-      this.#options.logger.warn('amqp could not hand a waiting message back by publishing; requeueing it', {
-        endpoint: this.#endpoint,
-        jobId: delivery.jobId,
-        error: describeError(error),
-      });
+      this.#options.logger.warn(
+        { endpoint: this.#endpoint, jobId: delivery.jobId, error: describeError(error) },
+        'amqp could not hand a waiting message back by publishing; requeueing it',
+      );
       this.#settle(delivery, 'requeue');
     }
   }
@@ -321,12 +322,8 @@ export class Deliveries {
     const channel = delivery.channel;
     if (channel !== this.#channel()) {
       this.#options.logger.debug(
+        { endpoint: this.#endpoint, jobId: delivery.jobId, settlement },
         'amqp delivery settled after its channel closed; the broker delivers it again',
-        {
-          endpoint: this.#endpoint,
-          jobId: delivery.jobId,
-          settlement,
-        },
       );
       return false;
     }
@@ -336,12 +333,10 @@ export class Deliveries {
       else channel.reject(delivery.message, false);
       return true;
     } catch (error) {
-      this.#options.logger.debug('amqp settlement dropped: the channel is closing', {
-        endpoint: this.#endpoint,
-        jobId: delivery.jobId,
-        settlement,
-        error: describeError(error),
-      });
+      this.#options.logger.debug(
+        { endpoint: this.#endpoint, jobId: delivery.jobId, settlement, error: describeError(error) },
+        'amqp settlement dropped: the channel is closing',
+      );
       return false;
     }
   }

@@ -63,7 +63,7 @@ export class EventHub {
       try {
         listener(event);
       } catch (error) {
-        this.#logger.error('amqp queue event listener threw', { event: event.type, error: String(error) });
+        this.#logger.error({ event: event.type, error: String(error) }, 'amqp queue event listener threw');
       }
     }
   }

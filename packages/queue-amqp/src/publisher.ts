@@ -264,7 +264,7 @@ export class Publisher implements ConnectionUser {
    */
   #retire(channel: ConfirmChannel, connection: ChannelModel, error: string): void {
     if (this.#closed || this.#channel !== channel) return; // closed, or already replaced
-    this.#options.logger.warn('amqp publish nacked by the broker; publishing on a new channel', { error });
+    this.#options.logger.warn({ error }, 'amqp publish nacked by the broker; publishing on a new channel');
     this.#channel = null;
     this.#channelConnection = null;
     this.#draining = false;
@@ -299,7 +299,7 @@ export class Publisher implements ConnectionUser {
     try {
       channel = await connection.createConfirmChannel();
     } catch (error) {
-      this.#options.logger.warn('amqp publish channel could not be opened', { error: describeError(error) });
+      this.#options.logger.warn({ error: describeError(error) }, 'amqp publish channel could not be opened');
       this.#scheduleReopen(connection);
       return;
     }
@@ -310,7 +310,7 @@ export class Publisher implements ConnectionUser {
     let lastError: string | undefined;
     channel.on('error', (error: unknown) => {
       lastError = describeError(error);
-      this.#options.logger.warn('amqp publish channel error', { error: lastError });
+      this.#options.logger.warn({ error: lastError }, 'amqp publish channel error');
     });
     channel.on('close', () => {
       if (this.#channel !== channel) return;

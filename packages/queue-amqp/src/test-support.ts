@@ -48,8 +48,8 @@ export function recordingLogger(): Logger & {
     entries,
     debug() {},
     info() {},
-    warn: (message, fields) => entries.push({ level: 'warn', message, fields }),
-    error: (message, fields) => entries.push({ level: 'error', message, fields }),
+    warn: (fields, message) => entries.push({ level: 'warn', message, fields }),
+    error: (fields, message) => entries.push({ level: 'error', message, fields }),
   };
 }
 

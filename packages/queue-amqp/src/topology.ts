@@ -94,12 +94,8 @@ export class Topology {
       // Declared before with other arguments (another version, other options, or by an operator): use it.
       await withChannel(connection, (channel) => channel.checkQueue(name));
       this.#options.logger.warn(
+        { queue: name, arguments: options.arguments, error: describeError(error) },
         'queue exists with other arguments than this client declares; using it as it is',
-        {
-          queue: name,
-          arguments: options.arguments,
-          error: describeError(error),
-        },
       );
     }
   }
@@ -110,10 +106,10 @@ export class Topology {
     } catch (error) {
       if (replyCode(error) !== PRECONDITION_FAILED) throw error;
       await withChannel(connection, (channel) => channel.checkExchange(name));
-      this.#options.logger.warn('exchange exists with other properties than this client declares; using it', {
-        exchange: name,
-        error: describeError(error),
-      });
+      this.#options.logger.warn(
+        { exchange: name, error: describeError(error) },
+        'exchange exists with other properties than this client declares; using it',
+      );
     }
   }
 }

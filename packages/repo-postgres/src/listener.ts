@@ -80,7 +80,7 @@ export class ChangeListener {
       try {
         subscriber.listener(change);
       } catch (error) {
-        this.options.logger.error('jobs repository: a change subscriber threw', { error: String(error) });
+        this.options.logger.error({ error: String(error) }, 'jobs repository: a change subscriber threw');
       }
     }
   }
@@ -90,7 +90,7 @@ export class ChangeListener {
       try {
         subscriber.onLiveChange?.(live);
       } catch (error) {
-        this.options.logger.error('jobs repository: a change subscriber threw', { error: String(error) });
+        this.options.logger.error({ error: String(error) }, 'jobs repository: a change subscriber threw');
       }
     }
   }
@@ -150,7 +150,7 @@ export class ChangeListener {
     this.state = 'listening';
     this.failures = 0;
     if (this.wasUp) {
-      this.options.logger.info('jobs repository: LISTEN connection restored');
+      this.options.logger.info({}, 'jobs repository: LISTEN connection restored');
       this.announceLive(true);
     }
     this.wasUp = true;
@@ -188,9 +188,10 @@ export class ChangeListener {
     const wasListening = this.state === 'listening';
     if (wasListening) {
       this.state = 'idle';
-      this.options.logger.warn('jobs repository: LISTEN connection lost; reconnecting', {
-        error: error ? String(error.message) : 'connection ended',
-      });
+      this.options.logger.warn(
+        { error: error ? String(error.message) : 'connection ended' },
+        'jobs repository: LISTEN connection lost; reconnecting',
+      );
       this.announceLive(false);
       this.scheduleRetry();
     }
@@ -208,7 +209,7 @@ export class ChangeListener {
       this.retryTimer = null;
       if (this.state !== 'idle' || this.attempt || this.subscribers.size === 0) return;
       this.ensureListening().catch((error) => {
-        this.options.logger.debug('jobs repository: LISTEN reconnect failed', { error: String(error) });
+        this.options.logger.debug({ error: String(error) }, 'jobs repository: LISTEN reconnect failed');
       });
     }, delay);
     this.retryTimer.unref?.();

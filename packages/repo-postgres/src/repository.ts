@@ -187,7 +187,7 @@ class PostgresRepository implements PostgresJobRepository {
     // An idle pooled connection that dies (server restart, pg_terminate_backend) is reported here; without a
     // listener Node would crash the process. The pool drops the connection and opens a new one when needed.
     this.onPoolError = (error) => {
-      this.logger.warn('jobs repository: an idle database connection failed', { error: error.message });
+      this.logger.warn({ error: error.message }, 'jobs repository: an idle database connection failed');
     };
     this.pool.on('error', this.onPoolError);
 
@@ -225,7 +225,7 @@ class PostgresRepository implements PostgresJobRepository {
     return this.withClient('migrate', async (client) => {
       const result = await runMigrations(client, this.schema, this.s);
       if (result.applied.length > 0) {
-        this.logger.info('jobs repository: schema migrated', { schema: this.schema, ...result });
+        this.logger.info({ schema: this.schema, ...result }, 'jobs repository: schema migrated');
       }
       this.ready ??= Promise.resolve();
       return result;
@@ -330,7 +330,7 @@ class PostgresRepository implements PostgresJobRepository {
     await this.listener.close();
     if (this.ownsPool) {
       await this.pool.end().catch((error: unknown) => {
-        this.logger.warn('jobs repository: error while closing the pool', { error: String(error) });
+        this.logger.warn({ error: String(error) }, 'jobs repository: error while closing the pool');
       });
     }
     this.pool.removeListener('error', this.onPoolError);

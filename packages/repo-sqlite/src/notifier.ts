@@ -128,7 +128,7 @@ export class LogReader {
       // Busy or unreadable for now: subscribers fall back to polling until the next check succeeds.
       if (!this.#failing) {
         this.#failing = true;
-        this.#logger.warn('jobs repository: reading the change log failed', { error: describeError(error) });
+        this.#logger.warn({ error: describeError(error) }, 'jobs repository: reading the change log failed');
         this.#live(false);
       }
     }

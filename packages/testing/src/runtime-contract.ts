@@ -4,6 +4,7 @@ import { dispatchTests } from './runtime/dispatch.js';
 import { type RuntimeContractOptions, type RuntimeFactory, useRuntimeFixture } from './runtime/fixture.js';
 import { lifecycleTests } from './runtime/lifecycle.js';
 import { limitsTests } from './runtime/limits.js';
+import { loggingTests } from './runtime/logging.js';
 import { recoveryTests } from './runtime/recovery.js';
 import { scheduleTests } from './runtime/schedules.js';
 import { schedulingTests } from './runtime/scheduling.js';
@@ -16,7 +17,8 @@ export type { RuntimeBackend, RuntimeContractOptions, RuntimeFactory } from './r
  * cleanup runner) on the repository and queue from `factory` and checks the guarantees of the design end to
  * end: results are recorded exactly once, retries and timeouts, cancel reaching running code, recovery of a job
  * whose worker died or whose repository stopped answering, each job dispatched once, stale messages dropped,
- * expiry, durable cleanups, and waiters woken by change notifications.
+ * expiry, durable cleanups, waiters woken by change notifications, and log lines that name their job and hold
+ * no input or output.
  */
 export function describeJobRuntimeContract(
   name: string,
@@ -34,5 +36,6 @@ export function describeJobRuntimeContract(
     describe('scheduling', () => schedulingTests(fixture, timeout));
     describe('recurring schedules', () => scheduleTests(fixture, timeout));
     describe('flow limits', () => limitsTests(fixture, timeout));
+    describe('logging', () => loggingTests(fixture, timeout));
   });
 }

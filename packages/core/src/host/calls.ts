@@ -1,6 +1,6 @@
 import { allOk, Batcher } from '../batcher.js';
 import { UnavailableError } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import { describeError, jobLogFields, type Logger } from '../logger.js';
 import type { ClaimRequest, JobRepository, SettleOutcome, SettleRequest } from '../repository.js';
 import { sleep } from '../timers.js';
 import type { JobRecord } from '../types.js';
@@ -59,15 +59,15 @@ export class RepositoryCalls {
     for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
       try {
         const recorded = await this.#settles.add({ id: job.id, leaseToken, outcome });
-        if (!recorded) this.#logger.warn('result refused: the lease is no longer held', { jobId: job.id });
+        if (!recorded) this.#logger.warn(jobLogFields(job), 'result refused: the lease is no longer held');
         return recorded;
       } catch (error) {
         if (!(error instanceof UnavailableError)) return this.#settleRefused(job, leaseToken, outcome, error);
         if (Date.now() + delay > giveUpAt) {
-          this.#logger.error('could not record the result; the job will run again after its lease', {
-            jobId: job.id,
-            error: describeError(error),
-          });
+          this.#logger.error(
+            { ...jobLogFields(job), error: describeError(error) },
+            'could not record the result; the job will run again after its lease',
+          );
           return false;
         }
         await sleep(delay);
@@ -82,7 +82,10 @@ export class RepositoryCalls {
     outcome: SettleOutcome,
     error: unknown,
   ): Promise<boolean> {
-    this.#logger.error('the repository refused the result', { jobId: job.id, error: describeError(error) });
+    this.#logger.error(
+      { ...jobLogFields(job), error: describeError(error) },
+      'the repository refused the result',
+    );
     if (outcome.status !== 'succeeded') return false;
     const failure = invalidOutput(`The output could not be stored: ${describeError(error)}`);
     if (failure.status !== 'failed') return false;
@@ -94,11 +97,8 @@ export class RepositoryCalls {
       });
     } catch (fallbackError) {
       this.#logger.warn(
+        { ...jobLogFields(job), error: describeError(fallbackError) },
         'could not record the invalid_output failure; the job will run again after its lease',
-        {
-          jobId: job.id,
-          error: describeError(fallbackError),
-        },
       );
       return false;
     }

@@ -7,7 +7,7 @@ import {
   RetryLaterError,
   toIssues,
 } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { describeError, jobLogFields, type Logger } from '../logger.js';
 import type { SettleOutcome } from '../repository.js';
 import type { JobExecutionResult, JobRecord, ProblemDetails } from '../types.js';
 import type { Worker, WorkerContext } from '../worker.js';
@@ -77,11 +77,14 @@ export function toExecutionResult(
   }
   if (isJobsError(error))
     return { status: 'failed', error: error.toProblem(), retryable: error.status >= 500 };
-  logger.warn('worker failed', {
-    jobId: job.id,
-    attempt: job.attempt,
-    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-  });
+  logger.warn(
+    {
+      ...jobLogFields(job),
+      attempt: job.attempt,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    },
+    'worker failed',
+  );
   return {
     status: 'failed',
     error: problem('job_failed', 'Job failed', 'The worker failed.'),
@@ -99,11 +102,11 @@ function validateOutput(
   try {
     parsed = endpoint.output.safeParse(output);
   } catch (error) {
-    logger.error('the output schema threw', { jobId: job.id, error: String(error) });
+    logger.error({ ...jobLogFields(job), error: describeError(error) }, 'the output schema threw');
     return invalidOutput('The output could not be validated.');
   }
   if (parsed.success) return { status: 'succeeded', output: parsed.data };
-  logger.error('worker output does not match the output schema', { jobId: job.id, endpoint: endpoint.name });
+  logger.error(jobLogFields(job), 'worker output does not match the output schema');
   return invalidOutput('The worker produced an output that does not match the schema.', {
     issues: toIssues(parsed.error.issues),
   });
@@ -160,15 +163,18 @@ function retryDelay(
   try {
     delay = endpoint.retry({ attempt: job.attempt, maxAttempts: job.maxAttempts, error });
   } catch (policyError) {
-    logger.error('the retry policy threw; the job fails', { jobId: job.id, error: String(policyError) });
+    logger.error(
+      { ...jobLogFields(job), error: describeError(policyError) },
+      'the retry policy threw; the job fails',
+    );
     return null;
   }
   if (delay === null) return null;
   if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
-    logger.error('the retry policy answered no delay; the job fails', {
-      jobId: job.id,
-      answer: String(delay),
-    });
+    logger.error(
+      { ...jobLogFields(job), answer: String(delay) },
+      'the retry policy answered no delay; the job fails',
+    );
     return null;
   }
   return delay;

@@ -1,6 +1,6 @@
 import { CANCELED_PROBLEM } from '../errors.js';
 import { newLeaseToken } from '../ids.js';
-import { consoleLogger, describeError, type Logger } from '../logger.js';
+import { consoleLogger, describeError, jobLogFields, type Logger } from '../logger.js';
 import { ChangeNotifier } from '../notifier.js';
 import { checkNumber, numberOption } from '../options.js';
 import type { JobQueue, QueueConsumer, QueueDelivery } from '../queue.js';
@@ -156,7 +156,7 @@ export class WorkerHost {
     await Promise.all(
       consumers.map((consumer) =>
         consumer.stop({ timeoutMs }).catch((error: unknown) => {
-          this.#logger.warn('a queue consumer did not stop cleanly', { error: describeError(error) });
+          this.#logger.warn({ error: describeError(error) }, 'a queue consumer did not stop cleanly');
         }),
       ),
     );
@@ -168,9 +168,10 @@ export class WorkerHost {
       .then(() => 0);
     const left = await within(handlers, Math.max(timeoutMs, 1_000), null);
     if (left === null) {
-      this.#logger.warn('worker code still running after stop; its results will be refused', {
-        left: this.#handlers.size,
-      });
+      this.#logger.warn(
+        { left: this.#handlers.size },
+        'worker code still running after stop; its results will be refused',
+      );
     }
     this.#lease.stop();
     if (this.#ownsNotifier) await this.#notifier.close();
@@ -212,7 +213,10 @@ export class WorkerHost {
     if (!job) return; // final, running elsewhere, not due, or gone: the message was stale.
     const endpoint = worker.endpoint;
     if (job.endpoint !== endpoint.name) {
-      this.#logger.error('delivery on the wrong endpoint queue', { jobId: job.id, endpoint: job.endpoint });
+      this.#logger.error(
+        { ...jobLogFields(job), queue: delivery.endpoint },
+        'delivery on the wrong endpoint queue',
+      );
       return this.#calls.release(job, leaseToken);
     }
     // stop() began while the claim was under way: hand the job straight back.
@@ -362,10 +366,10 @@ export class WorkerHost {
     const { job } = run;
     switch (run.reason) {
       case 'lease_lost':
-        this.#logger.warn('lease lost; the result of this run is discarded', {
-          jobId: job.id,
-          attempt: job.attempt,
-        });
+        this.#logger.warn(
+          { ...jobLogFields(job), attempt: job.attempt },
+          'lease lost; the result of this run is discarded',
+        );
         return null;
       case 'shutdown':
         return { status: 'queued', delayMs: 0, error: null, refundAttempt: true };
@@ -382,7 +386,7 @@ export class WorkerHost {
       const estimate = worker.estimate(job.input);
       if (estimate !== undefined && Number.isFinite(estimate) && estimate >= 0) progress.estimate(estimate);
     } catch (error) {
-      this.#logger.warn('worker estimate failed', { jobId: job.id, error: describeError(error) });
+      this.#logger.warn({ ...jobLogFields(job), error: describeError(error) }, 'worker estimate failed');
     }
   }
 }

@@ -15,6 +15,7 @@ function run(id: string, renewedAt = Date.now()) {
   const aborts: Array<{ reason: AbortReason; at: number }> = [];
   const leased: LeasedRun = {
     id,
+    endpoint: 'lease-test',
     leaseToken: 'token',
     attempt: 1,
     claimedVersion: 0,

@@ -1,5 +1,5 @@
 import { Batcher } from '../batcher.js';
-import { describeError, type Logger } from '../logger.js';
+import { describeError, jobLogFields, type Logger } from '../logger.js';
 import type { ChangeNotifier } from '../notifier.js';
 import type { HeartbeatRequest, HeartbeatResult, JobRepository } from '../repository.js';
 import { unrefTimer } from '../timers.js';
@@ -10,6 +10,7 @@ import type { ProgressUpdate } from './progress.js';
 /** A job this host runs under a lease. */
 export interface LeasedRun {
   readonly id: string;
+  readonly endpoint: string;
   readonly leaseToken: string;
   readonly attempt: number;
   /** The job's `updatedAt` (ms) as claimed: a change notification not newer than this is from before the claim. */
@@ -128,7 +129,7 @@ export class LeaseKeeper {
         if (result.cancelRequested) run.abort('canceled');
       }
     } catch (error) {
-      this.#options.logger.warn('heartbeat failed', { jobId: run.id, error: describeError(error) });
+      this.#options.logger.warn({ ...jobLogFields(run), error: describeError(error) }, 'heartbeat failed');
     }
   }
 

@@ -30,6 +30,10 @@ export class Run implements LeasedRun {
     return this.job.id;
   }
 
+  get endpoint(): string {
+    return this.job.endpoint;
+  }
+
   get attempt(): number {
     return this.job.attempt;
   }

@@ -208,11 +208,9 @@ export function recordingLogger(): Logger & {
   entries: Array<{ level: string; message: string; fields: Record<string, unknown> }>;
 } {
   const entries: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-  const log =
-    (level: string) =>
-    (message: string, fields: Record<string, unknown> = {}) => {
-      entries.push({ level, message, fields });
-    };
+  const log = (level: string) => (fields: Record<string, unknown>, message: string) => {
+    entries.push({ level, message, fields });
+  };
   return { entries, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
