@@ -101,6 +101,16 @@ describe('telemetry of the runtime (memory repository and queue)', () => {
     expect(await telemetry.sum('jobs.queued', endpoint)).toBe(0);
   });
 
+  it('with the API but no SDK registered (the global no-op providers): no trace context is stored or carried', async () => {
+    const repository = createMemoryRepository();
+    runtime = createJobsRuntime({ repository, queue: createMemoryQueue(), workers: [worker], logger: silentLogger });
+    await runtime.start();
+    const { job } = await runtime.service.submit('ping', { mode: 'ok' });
+    expect(job.traceContext).toBeNull();
+    await final(runtime, job.id);
+    expect((await repository.get(job.id))?.traceContext).toBeNull();
+  });
+
   it('makes one trace of submit → dispatch → claim, run → settle, under the caller’s span', async () => {
     const { runtime, telemetry } = await start();
     const tracer = telemetry.tracerProvider.getTracer('test');
