@@ -148,12 +148,9 @@ export class JobService {
   /** The submit span (a child of the caller's active span, e.g. the HTTP request's), once the API is loaded. */
   async #submitSpan(endpoint: string, count: number): Promise<SpanHandle | null> {
     if (!this.#telemetry.loaded) await this.#telemetry.ready;
-    return this.#telemetry.startSpan(
-      'submit',
-      endpoint,
-      null,
-      count === 1 ? undefined : { 'messaging.batch.message_count': count },
-    );
+    const span = this.#telemetry.startSpan('submit', endpoint, null);
+    if (count !== 1) span?.span.setAttribute('messaging.batch.message_count', count);
+    return span;
   }
 
   /**

@@ -6,6 +6,7 @@ import type {
   MeterProvider,
   ObservableResult,
   Span,
+  SpanOptions,
   Tracer,
   TracerProvider,
   UpDownCounter,
@@ -120,7 +121,7 @@ export class Telemetry {
   readonly ready: Promise<void>;
   #api: Api | null = null;
   #instruments: Instruments | null = null;
-  readonly #attributes = new Map<string, { jobs: Attributes; messaging: Map<string, Attributes> }>();
+  readonly #attributes = new Map<string, PerEndpoint>();
   #system = 'jobs';
   #settled = false;
 
@@ -134,7 +135,19 @@ export class Telemetry {
         })
       | null,
   ) {
-    this.ready = options === null ? Promise.resolve() : loadApi().then((api) => this.#init(api));
+    this.ready =
+      options === null
+        ? Promise.resolve()
+        : loadApi().then((api) => {
+            try {
+              this.#init(api);
+            } catch (error) {
+              // A provider that throws leaves this runtime without telemetry, never without its jobs.
+              this.#instruments = null;
+              this.#api = null;
+              options.logger?.warn({ error: describeError(error) }, 'telemetry disabled: a provider failed');
+            }
+          });
   }
 
   /** Whether the API is loaded (or known to be absent): `ready` has settled. */
@@ -240,27 +253,59 @@ export class Telemetry {
     return this.#cached(endpoint).jobs;
   }
 
-  #messaging(endpoint: string, operation: string): Attributes {
+  /** The messaging attributes of an operation on an endpoint, with `error.type` when given (cached: few types). */
+  #messaging(endpoint: string, operation: string, errorType: string | null = null): Attributes {
     const cached = this.#cached(endpoint).messaging;
-    let attributes = cached.get(operation);
+    const key = errorType === null ? operation : `${operation} ${errorType}`;
+    let attributes = cached.get(key);
     if (!attributes) {
       attributes = {
         'messaging.system': this.#system,
         'messaging.destination.name': endpoint,
         'messaging.operation.name': operation,
+        ...(errorType === null ? {} : { 'error.type': errorType }),
       };
-      cached.set(operation, attributes);
+      cached.set(key, attributes);
     }
     return attributes;
   }
 
-  #cached(endpoint: string) {
+  #cached(endpoint: string): PerEndpoint {
     let cached = this.#attributes.get(endpoint);
     if (!cached) {
-      cached = { jobs: { 'jobs.endpoint': endpoint }, messaging: new Map() };
+      const jobs = { 'jobs.endpoint': endpoint };
+      cached = {
+        jobs,
+        retried: {
+          automatic: { ...jobs, 'jobs.retry.kind': 'automatic' },
+          manual: { ...jobs, 'jobs.retry.kind': 'manual' },
+        },
+        messaging: new Map(),
+        spans: new Map(),
+      };
       this.#attributes.set(endpoint, cached);
     }
     return cached;
+  }
+
+  /** A span's name and start options, made once per endpoint and operation. */
+  #spanStart(endpoint: string, operation: Operation): SpanStart {
+    const cached = this.#cached(endpoint).spans;
+    let start = cached.get(operation);
+    if (!start) {
+      start = {
+        name: `${operation} ${endpoint}`,
+        options: {
+          kind: SPAN_KINDS[operation],
+          attributes: {
+            ...this.#messaging(endpoint, operation),
+            'messaging.operation.type': OPERATION_TYPES[operation],
+          },
+        },
+      };
+      cached.set(operation, start);
+    }
+    return start;
   }
 
   // --- spans -------------------------------------------------------------------------------------------------
@@ -268,13 +313,13 @@ export class Telemetry {
   /**
    * Starts a span `{operation} {endpoint}` (messaging conventions: operation name and type, system, destination),
    * parented by `parent` (a stored or carried trace context, or a span's context) or else the active context.
-   * Null while the API is not loaded.
+   * Null while the API is not loaded, and for a span that neither records nor has a context to hand on (no SDK):
+   * callers add their attributes through `handle?.span`, which then costs nothing.
    */
   startSpan(
-    operation: 'submit' | 'dispatch' | 'claim' | 'run' | 'settle',
+    operation: Operation,
     endpoint: string,
     parent: TraceContext | SpanHandle | null,
-    attributes?: Attributes,
   ): SpanHandle | null {
     const api = this.#api;
     const instruments = this.#instruments;
@@ -285,18 +330,12 @@ export class Telemetry {
         : isSpanHandle(parent)
           ? parent.context
           : api.propagation.extract(api.ROOT_CONTEXT, parent);
-    const span = instruments.tracer.startSpan(
-      `${operation} ${endpoint}`,
-      {
-        kind: SPAN_KINDS[operation],
-        attributes: {
-          ...this.#messaging(endpoint, operation),
-          'messaging.operation.type': OPERATION_TYPES[operation],
-          ...attributes,
-        },
-      },
-      base,
-    );
+    const start = this.#spanStart(endpoint, operation);
+    const span = instruments.tracer.startSpan(start.name, start.options, base);
+    if (!span.isRecording() && !api.isSpanContextValid(span.spanContext())) {
+      span.end();
+      return null;
+    }
     return { span, context: api.trace.setSpan(base, span) };
   }
 
@@ -338,8 +377,7 @@ export class Telemetry {
   sent(endpoint: string, error: Error | null): void {
     const instruments = this.#instruments;
     if (!instruments) return;
-    const attributes = this.#messaging(endpoint, 'dispatch');
-    instruments.sent.add(1, error ? { ...attributes, 'error.type': errorType(error) } : attributes);
+    instruments.sent.add(1, this.#messaging(endpoint, 'dispatch', error ? errorType(error) : null));
   }
 
   consumed(endpoint: string): void {
@@ -362,11 +400,7 @@ export class Telemetry {
     if (!instruments) return;
     instruments.running.add(-1, this.#jobs(endpoint));
     if (runMs === null) return;
-    const attributes = this.#messaging(endpoint, 'run');
-    instruments.processDuration.record(
-      runMs / 1000,
-      failed === null ? attributes : { ...attributes, 'error.type': failed },
-    );
+    instruments.processDuration.record(runMs / 1000, this.#messaging(endpoint, 'run', failed));
   }
 
   /** A job reached a state recorded here: the counter of that state (`released` counts nothing). */
@@ -374,11 +408,26 @@ export class Telemetry {
     const instruments = this.#instruments;
     if (!instruments || as === 'released') return;
     if (as === 'retried') {
-      instruments.retried.add(1, { ...this.#jobs(endpoint), 'jobs.retry.kind': retry ?? 'automatic' });
+      instruments.retried.add(1, this.#cached(endpoint).retried[retry ?? 'automatic']);
       return;
     }
     instruments[as].add(1, this.#jobs(endpoint));
   }
+}
+
+type Operation = 'submit' | 'dispatch' | 'claim' | 'run' | 'settle';
+
+interface SpanStart {
+  name: string;
+  options: SpanOptions;
+}
+
+/** What is made once per endpoint, so that a job's metrics and spans allocate nothing of ours. */
+interface PerEndpoint {
+  jobs: Attributes;
+  retried: { automatic: Attributes; manual: Attributes };
+  messaging: Map<string, Attributes>;
+  spans: Map<Operation, SpanStart>;
 }
 
 const SPAN_KINDS = {

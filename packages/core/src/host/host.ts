@@ -253,10 +253,9 @@ export class WorkerHost {
   ): Promise<boolean> {
     const telemetry = this.#telemetry;
     if (!telemetry.active) return this.#calls.settle(job, leaseToken, outcome);
-    const span = telemetry.startSpan('settle', job.endpoint, parent, {
-      'messaging.message.id': job.id,
-      'jobs.status': outcome.status,
-    });
+    const span = telemetry.startSpan('settle', job.endpoint, parent);
+    span?.span.setAttribute('messaging.message.id', job.id);
+    span?.span.setAttribute('jobs.status', outcome.status);
     try {
       const recorded = await this.#calls.settle(job, leaseToken, outcome);
       span?.span.setAttribute('jobs.recorded', recorded);
@@ -284,12 +283,9 @@ export class WorkerHost {
     let returned: Promise<void> = Promise.resolve();
     let recording: Promise<void> | null = null;
     // The consumer span of the run: a child of the message's context (semantic conventions for messaging).
-    const runSpan = telemetry.active
-      ? telemetry.startSpan('run', endpoint.name, parent, {
-          'messaging.message.id': job.id,
-          'jobs.attempt': job.attempt,
-        })
-      : null;
+    const runSpan = telemetry.active ? telemetry.startSpan('run', endpoint.name, parent) : null;
+    runSpan?.span.setAttribute('messaging.message.id', job.id);
+    runSpan?.span.setAttribute('jobs.attempt', job.attempt);
     telemetry.started(endpoint.name, startedAt - job.runAt.getTime());
     let runMs: number | null = null;
     let failed: string | null = null;
