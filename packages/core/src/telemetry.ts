@@ -60,7 +60,10 @@ export function isTraceContext(value: unknown): value is TraceContext {
     entries.some(([key]) => key === 'traceparent') &&
     entries.every(
       ([key, text]) =>
-        key in TRACE_CONTEXT_KEYS && typeof text === 'string' && text.length <= TRACE_CONTEXT_KEYS[key]!,
+        Object.hasOwn(TRACE_CONTEXT_KEYS, key) &&
+        typeof text === 'string' &&
+        text.length > 0 &&
+        text.length <= TRACE_CONTEXT_KEYS[key]!,
     )
   );
 }

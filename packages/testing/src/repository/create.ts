@@ -77,6 +77,7 @@ export const describeCreateContract: SubSuite = subSuite('create and get', ({ te
       { tracestate: 'a=b' },
       { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', baggage: 'k=v' },
       { traceparent: 'x'.repeat(129) },
+      { traceparent: '' },
       { traceparent: 42 },
     ]) {
       const newJob = makeNewJob(f.endpoint, { traceContext: traceContext as never });
