@@ -103,7 +103,12 @@ describe('telemetry of the runtime (memory repository and queue)', () => {
 
   it('with the API but no SDK registered (the global no-op providers): no trace context is stored or carried', async () => {
     const repository = createMemoryRepository();
-    runtime = createJobsRuntime({ repository, queue: createMemoryQueue(), workers: [worker], logger: silentLogger });
+    runtime = createJobsRuntime({
+      repository,
+      queue: createMemoryQueue(),
+      workers: [worker],
+      logger: silentLogger,
+    });
     await runtime.start();
     const { job } = await runtime.service.submit('ping', { mode: 'ok' });
     expect(job.traceContext).toBeNull();
