@@ -131,7 +131,8 @@ export class JobService {
    */
   async submit(endpointName: string, input: unknown, options: SubmitOptions = {}): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
-    const span = await this.#submitSpan(endpoint.name, 1);
+    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+    const span = this.#submitSpan(endpoint.name, 1);
     try {
       const job = await newJob(endpoint, input, options, options.owner);
       job.traceContext = this.#telemetry.traceContextOf(span);
@@ -145,9 +146,8 @@ export class JobService {
     }
   }
 
-  /** The submit span (a child of the caller's active span, e.g. the HTTP request's), once the API is loaded. */
-  async #submitSpan(endpoint: string, count: number): Promise<SpanHandle | null> {
-    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+  /** The submit span: a child of the caller's active span (e.g. the HTTP request's). */
+  #submitSpan(endpoint: string, count: number): SpanHandle | null {
     const span = this.#telemetry.startSpan('submit', endpoint, null);
     if (count !== 1) span?.span.setAttribute('messaging.batch.message_count', count);
     return span;
@@ -163,7 +163,8 @@ export class JobService {
     options: CallerOptions = {},
   ): Promise<SubmitManyResult[]> {
     const endpoint = this.endpoint(endpointName);
-    const span = await this.#submitSpan(endpoint.name, items.length);
+    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+    const span = this.#submitSpan(endpoint.name, items.length);
     try {
       const results = await this.#submitMany(endpoint, items, options, span);
       this.#telemetry.endSpan(span);
