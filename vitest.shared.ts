@@ -14,12 +14,14 @@ const packages = [
 ];
 
 /** Tests import the workspace packages from source, so they never run against a stale build. */
-export const workspaceAlias = Object.fromEntries(
-  packages.map((dir) => [
+export const workspaceAlias = Object.fromEntries([
+  // Subpath entries first: an alias also matches the paths under its name.
+  ['@jobs/testing/telemetry', fileURLToPath(new URL('./packages/testing/src/telemetry.ts', import.meta.url))],
+  ...packages.map((dir) => [
     `@jobs/${dir}`,
     fileURLToPath(new URL(`./packages/${dir}/src/index.ts`, import.meta.url)),
   ]),
-);
+]);
 
 /**
  * Tests that disturb shared servers (stopping PostgreSQL or RabbitMQ, closing every broker connection) are

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { httpInstrumentationMiddleware } from '@hono/otel';
 import { createJobsRuntime } from '@jobs/core';
 import { createDashboard } from '@jobs/dashboard';
 import {
@@ -25,9 +26,12 @@ import { endpoints } from './endpoints.js';
 import { announceReady, handleStopSignals } from './lifecycle.js';
 import { createLogger } from './logger.js';
 import { readStats } from './stats.js';
+import { setupTelemetry } from './telemetry.js';
 
 async function main(config: ApiConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.logFormat, config.name);
+  // Before the runtime: it takes the global meter and tracer providers.
+  const telemetry = setupTelemetry(config.name, process.env);
   const backends = await openBackends(config, logger);
   const runtime = createJobsRuntime({
     repository: backends.repository,
@@ -44,11 +48,20 @@ async function main(config: ApiConfig): Promise<void> {
   const shutdown = new AbortController();
   const responses = new Map<number, number>();
   const app = new Hono();
+  // http.server.request.duration (method, route template, status) and a server span that continues the
+  // caller's traceparent, so the submit span is its child.
+  app.use('*', httpInstrumentationMiddleware({ serviceName: config.name }));
   app.use('*', async (c, next) => {
     await next();
     responses.set(c.res.status, (responses.get(c.res.status) ?? 0) + 1);
   });
   app.notFound(notFoundResponse);
+  // Prometheus text (scrape config in the README): the runtime's jobs.* and messaging.* metrics, and HTTP.
+  app.get('/metrics', async (c) =>
+    c.body(await telemetry.metricsText(), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    }),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok', name: config.name, pid: process.pid }));
   app.get('/readyz', async (c) => {
     const queue = backends.queue.status();
@@ -128,6 +141,7 @@ async function main(config: ApiConfig): Promise<void> {
       // 3. Then the runtime, the broker and the database.
       await runtime.stop({ timeoutMs: 0 });
       await backends.close();
+      await telemetry.shutdown();
     },
   });
 

@@ -11,11 +11,14 @@ import { ConfigError, readWorkerConfig, type WorkerConfig } from './config.js';
 import { openExecutionLog } from './execution-log.js';
 import { announceReady, handleStopSignals } from './lifecycle.js';
 import { createLogger } from './logger.js';
+import { setupTelemetry } from './telemetry.js';
 import { createWorkers } from './workers.js';
 
 async function main(config: WorkerConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.logFormat, config.name);
   const log = openExecutionLog(config.executionLog);
+  // Before the runtime (it takes the global providers); with METRICS_PORT, Prometheus text at :METRICS_PORT/metrics.
+  const telemetry = setupTelemetry(config.name, process.env);
   const backends = await openBackends(config, logger);
   const workers = createWorkers({ log, concurrency: config.concurrency });
   const runtime = createJobsRuntime({
@@ -48,6 +51,7 @@ async function main(config: WorkerConfig): Promise<void> {
       // Takes nothing new; in-flight jobs get the bound to finish, the rest are aborted and released.
       await runtime.stop({ timeoutMs: config.shutdownTimeoutMs });
       await backends.close();
+      await telemetry.shutdown();
       log.close();
     },
   });

@@ -114,6 +114,27 @@ describe('examples/node-memory', () => {
     expect(ping.status).toBe(200); // the 303 was followed to the output
     expect(await ping.json()).toMatchObject({ pong: 'hi' });
 
+    // Prometheus text over the same socket: the runtime's counters, after the two jobs.
+    const scraped = await fetch(`${origin}/metrics`);
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('content-type')).toContain('text/plain');
+    const text = await scraped.text();
+    // One compress job; the ping every minute may have added a scheduled ping to the one posted.
+    for (const [endpoint, count] of [
+      ['compress', '1'],
+      ['ping', '[12]'],
+    ]) {
+      for (const counter of ['jobs_submitted_total', 'jobs_succeeded_total']) {
+        expect(text).toMatch(
+          new RegExp(`^${counter}\\{[^}]*jobs_endpoint="${endpoint}"[^}]*\\} ${count}$`, 'm'),
+        );
+      }
+    }
+    expect(text).toMatch(
+      /^messaging_process_duration_count\{[^}]*messaging_destination_name="compress"[^}]*\} 1$/m,
+    );
+    expect(text).toMatch(/^jobs_running\{[^}]*jobs_endpoint="compress"[^}]*\} 0$/m);
+
     const docs = await fetch(`${origin}/`);
     expect(docs.status).toBe(200);
     expect(docs.url).toBe(`${origin}/jobs/docs`);

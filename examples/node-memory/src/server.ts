@@ -4,6 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Logger } from '@jobs/core';
 import { nodeRequestErrorHandler, nodeServerOptions, protectNodeServer } from '@jobs/http-hono';
 import { QUICK_START_LIMITS } from './limits.js';
+import { prometheusMetrics, withMetrics } from './metrics.js';
 import { type Storage, startQuickStartService } from './service.js';
 
 export interface QuickStartOptions {
@@ -25,6 +26,8 @@ export interface QuickStartServer {
 
 /** The whole service in one process on Node: repository, memory queue, worker host, sweeper, HTTP API at /jobs. */
 export async function startQuickStart(options: QuickStartOptions): Promise<QuickStartServer> {
+  // Before the runtime starts: it records into the global meter provider (GET /metrics).
+  const metrics = prometheusMetrics();
   const service = await startQuickStartService({
     title: 'jobs quick start',
     logger: options.logger,
@@ -35,7 +38,9 @@ export async function startQuickStart(options: QuickStartOptions): Promise<Quick
   const limits = QUICK_START_LIMITS.server;
   const server = createServer(
     nodeServerOptions(limits),
-    getRequestListener(service.fetch, { errorHandler: nodeRequestErrorHandler({ logger: options.logger }) }),
+    getRequestListener(withMetrics(service.fetch, metrics), {
+      errorHandler: nodeRequestErrorHandler({ logger: options.logger }),
+    }),
   );
   protectNodeServer(server, { ...limits, logger: options.logger });
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ import { numberOption } from './options.js';
 import { publishItems } from './publish.js';
 import type { JobQueue } from './queue.js';
 import type { DispatchQuery, JobRepository } from './repository.js';
+import { Telemetry } from './telemetry.js';
 import { unrefTimer } from './timers.js';
 import { isFinalStatus, type JobChange } from './types.js';
 
@@ -31,6 +32,8 @@ export interface DispatcherOptions {
    * whenever a job ends or goes back to the queue (a slot came free).
    */
   limits?: ReadonlyMap<string, DispatchLimits>;
+  /** Dispatch spans and messaging metrics (the runtime passes its own); default: none. */
+  telemetry?: Telemetry;
   logger?: Logger;
 }
 
@@ -59,6 +62,7 @@ export class Dispatcher {
   readonly #queue: JobQueue;
   readonly #notifier: ChangeNotifier;
   readonly #logger: Logger;
+  readonly #telemetry: Telemetry;
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
   readonly #endpoints: readonly string[] | undefined;
@@ -79,6 +83,7 @@ export class Dispatcher {
     this.#queue = options.queue;
     this.#notifier = options.notifier;
     this.#logger = options.logger ?? consoleLogger;
+    this.#telemetry = options.telemetry ?? Telemetry.disabled;
     this.#batchSize = numberOption('batchSize', options.batchSize, 'positiveInteger', 500);
     this.#pollIntervalMs = numberOption('pollIntervalMs', options.pollIntervalMs, 'positive', 1_000);
     this.#dispatchAhead = options.dispatchAhead ?? new Map();
@@ -203,7 +208,7 @@ export class Dispatcher {
       const pass: Pass = { dispatched: 0, found: 0, more: false, nextDueInMs: null };
       for (const query of queries) {
         const result = await this.#repository.dispatch(query, (items) =>
-          publishItems(this.#queue, items, this.#logger),
+          publishItems(this.#queue, items, this.#logger, this.#telemetry),
         );
         pass.dispatched += result.dispatched;
         pass.found += result.found;

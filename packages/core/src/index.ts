@@ -150,6 +150,12 @@ export {
   type SubmitResult,
 } from './submit.js';
 export { createSweeper, Sweeper, type SweeperOptions, type SweepReport } from './sweeper.js';
+export {
+  isTraceContext,
+  type TelemetryOptions,
+  type TraceContext,
+  toTraceContext,
+} from './telemetry.js';
 export { sleep, unrefTimer, within, withTimeout } from './timers.js';
 export {
   type FinalStatus,

@@ -1,14 +1,23 @@
+import type { TraceContext } from './telemetry.js';
+
 export interface QueueDelivery {
   endpoint: string;
   jobId: string;
   /** The broker delivered this message before (to this or another consumer). */
   redelivered: boolean;
+  /** The W3C trace context the message carried (the dispatch span's); null or omitted: none. */
+  traceContext?: TraceContext | null;
 }
 
 /** One job id for one endpoint's queue. */
 export interface QueueMessage {
   endpoint: string;
   jobId: string;
+  /**
+   * W3C trace context of the dispatch span (`traceparent`, `tracestate`): an adapter carries it with the message
+   * (AMQP: message headers of those names) and hands it back on the delivery. Omitted or null: none.
+   */
+  traceContext?: TraceContext | null;
 }
 
 /**
@@ -37,8 +46,13 @@ export interface QueueConsumer {
  * it is never silently dropped. Adapters never crash the process on a broker error.
  */
 export interface JobQueue {
-  /** Resolves once the message is durably accepted (publisher confirm for a broker). */
-  publish(endpoint: string, jobId: string): Promise<void>;
+  /** `messaging.system` of the runtime's spans and messaging metrics (e.g. `rabbitmq`); default `jobs`. */
+  readonly messagingSystem?: string;
+  /**
+   * Resolves once the message is durably accepted (publisher confirm for a broker). `traceContext`: see
+   * `QueueMessage`.
+   */
+  publish(endpoint: string, jobId: string, traceContext?: TraceContext | null): Promise<void>;
   /**
    * Publishes many messages at once (all in flight together, confirms awaited together); entry i is null when
    * message i was durably accepted, else why not. Optional: without it, the runtime calls `publish` for each,

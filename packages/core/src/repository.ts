@@ -1,4 +1,5 @@
 import type { DispatchLimits } from './flow.js';
+import type { TraceContext } from './telemetry.js';
 import type {
   JobChange,
   JobProgress,
@@ -35,6 +36,8 @@ export interface NewJob {
    * that is final or deleted holds its key no more. Omitted or null: none.
    */
   uniqueKey?: string | null;
+  /** The submit span's W3C trace context (`isTraceContext`); omitted or null: none. Stored and read back as is. */
+  traceContext?: TraceContext | null;
 }
 
 export const MIN_PRIORITY = -1000;
@@ -166,6 +169,8 @@ export interface DispatchQuery {
 export interface DispatchItem {
   id: string;
   endpoint: string;
+  /** The job's stored trace context (its submit span), so that the dispatch span joins the submit's trace. */
+  traceContext: TraceContext | null;
 }
 
 /** Publishes the items; entry i says whether item i is durably in the queue. Called once per `dispatch`. */

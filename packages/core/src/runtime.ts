@@ -10,11 +10,16 @@ import type { Schedule } from './schedule.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { createJobService, type JobService, type JobServiceOptions } from './service.js';
 import { createSweeper, type Sweeper, type SweeperOptions } from './sweeper.js';
+import { Telemetry, type TelemetryOptions } from './telemetry.js';
 import type { Worker } from './worker.js';
 
-type Wired = 'repository' | 'queue' | 'notifier' | 'logger';
+type Wired = 'repository' | 'queue' | 'notifier' | 'logger' | 'telemetry';
 
-export interface JobsRuntimeOptions {
+/**
+ * `meterProvider`, `tracerProvider` (default: the global ones of `@opentelemetry/api`, when the app installed it)
+ * and `queuedRefreshMs` come from `TelemetryOptions`: see the README's "Telemetry".
+ */
+export interface JobsRuntimeOptions extends TelemetryOptions {
   repository: JobRepository;
   queue: JobQueue;
   /** Endpoints served by the JobService; defaults to the workers' endpoints. */
@@ -64,7 +69,16 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
   const endpoints = options.endpoints ?? workers.map((worker) => worker.endpoint);
   const { repository, queue, logger } = options;
   const notifier = new ChangeNotifier(repository, logger);
-  const common = { repository, queue, notifier, logger };
+  const telemetry = new Telemetry({
+    meterProvider: options.meterProvider,
+    tracerProvider: options.tracerProvider,
+    queuedRefreshMs: options.queuedRefreshMs,
+    repository,
+    endpoints: [...new Set([...endpoints, ...workers.map((worker) => worker.endpoint)].map((e) => e.name))],
+    ...(logger ? { logger } : {}),
+  });
+  telemetry.system = queue.messagingSystem;
+  const common = { repository, queue, notifier, logger, telemetry };
   const known = new Map([...endpoints, ...workers.map((worker) => worker.endpoint)].map((e) => [e.name, e]));
   const dispatchAhead = new Map(
     [...known.values()].flatMap((e) =>
@@ -124,6 +138,7 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
     cleanup,
     scheduler,
     async start() {
+      await telemetry.ready;
       await host?.start();
       dispatcher?.start();
       sweeper?.start();

@@ -25,6 +25,7 @@ import {
   type SubmitOptions,
   type SubmitResult,
 } from './submit.js';
+import { type SpanHandle, Telemetry } from './telemetry.js';
 import {
   isFinalStatus,
   isJobStatus,
@@ -56,6 +57,8 @@ export interface JobServiceOptions {
   schedules?: readonly Schedule[];
   /** Milliseconds since the epoch, for the schedules' next occurrences; default `Date.now`. */
   clock?: () => number;
+  /** Metrics and spans (the runtime passes its own); default: none. */
+  telemetry?: Telemetry;
   logger?: Logger;
 }
 
@@ -82,6 +85,7 @@ export class JobService {
   readonly #onRetried: (job: JobRecordHeader) => void;
   readonly #schedules: readonly Schedule[];
   readonly #clock: () => number;
+  readonly #telemetry: Telemetry;
 
   constructor(options: JobServiceOptions) {
     this.repository = options.repository;
@@ -105,6 +109,7 @@ export class JobService {
     this.#onRemoved = options.onRemoved ?? (() => {});
     this.#onRetried = options.onRetried ?? (() => {});
     this.#clock = options.clock ?? Date.now;
+    this.#telemetry = options.telemetry ?? Telemetry.disabled;
     this.#schedules = options.schedules ?? [];
     for (const schedule of this.#schedules) {
       if (!endpoints.has(schedule.endpoint)) {
@@ -145,8 +150,26 @@ export class JobService {
     options: SubmitOptions = {},
   ): Promise<SubmitResult> {
     const endpoint = this.endpoint(endpointName);
-    const job = await newJob(endpoint, input, options, options.owner);
-    return answer(job, await create(job));
+    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+    const span = this.#submitSpan(endpoint.name, 1);
+    try {
+      const job = await newJob(endpoint, input, options, options.owner);
+      job.traceContext = this.#telemetry.traceContextOf(span);
+      const result = this.#answer(job, await create(job));
+      span?.span.setAttribute('messaging.message.id', result.job.id);
+      this.#telemetry.endSpan(span);
+      return result;
+    } catch (error) {
+      this.#telemetry.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  /** The submit span: a child of the caller's active span (e.g. the HTTP request's). */
+  #submitSpan(endpoint: string, count: number): SpanHandle | null {
+    const span = this.#telemetry.startSpan('submit', endpoint, null);
+    if (count !== 1) span?.span.setAttribute('messaging.batch.message_count', count);
+    return span;
   }
 
   /**
@@ -159,6 +182,25 @@ export class JobService {
     options: CallerOptions = {},
   ): Promise<SubmitManyResult[]> {
     const endpoint = this.endpoint(endpointName);
+    if (!this.#telemetry.loaded) await this.#telemetry.ready;
+    const span = this.#submitSpan(endpoint.name, items.length);
+    try {
+      const results = await this.#submitMany(endpoint, items, options, span);
+      this.#telemetry.endSpan(span);
+      return results;
+    } catch (error) {
+      this.#telemetry.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async #submitMany(
+    endpoint: Endpoint,
+    items: readonly SubmitManyItem[],
+    options: CallerOptions,
+    span: SpanHandle | null,
+  ): Promise<SubmitManyResult[]> {
+    const traceContext = this.#telemetry.traceContextOf(span);
     const prepared = await Promise.all(
       items.map((item) =>
         newJob(endpoint, item.input, item, options.owner).then(
@@ -168,6 +210,7 @@ export class JobService {
       ),
     );
     const jobs = prepared.flatMap((item) => (item.ok ? [item.job] : []));
+    for (const job of jobs) job.traceContext = traceContext;
     const stored = jobs.length === 0 ? [] : await this.repository.create(jobs);
     let next = 0;
     return prepared.map((item): SubmitManyResult => {
@@ -175,13 +218,20 @@ export class JobService {
       const result = stored[next++]!;
       if (!result.ok) return { ok: false, error: asJobsError(result.error) };
       try {
-        const answered = answer(item.job, result.value);
+        const answered = this.#answer(item.job, result.value);
         if (answered.created) this.#onCreated(answered.job);
         return { ok: true, ...answered };
       } catch (error) {
         return { ok: false, error: asJobsError(error) };
       }
     });
+  }
+
+  /** The answer to a submit once stored (see `answer`), counted when it created a job. */
+  #answer(submitted: NewJob, result: CreateResult): SubmitResult {
+    const answered = answer(submitted, result);
+    if (answered.created) this.#telemetry.submitted(answered.job.endpoint);
+    return answered;
   }
 
   /** The job with its input and output, if it exists, belongs to this endpoint and this owner, and has not expired. */
@@ -224,7 +274,10 @@ export class JobService {
     if (!after) throw new NotFoundError();
     if (after.status === 'running' || after.status === 'queued')
       return { outcome: 'cancel_requested', job: after };
-    if (after.status === 'canceled' && job.status === 'queued') return { outcome: 'canceled', job: after };
+    if (after.status === 'canceled' && job.status === 'queued') {
+      this.#telemetry.settled(endpoint.name, 'canceled');
+      return { outcome: 'canceled', job: after };
+    }
     // It reached a final state on its own meanwhile: DELETE of a final job removes it.
     return { outcome: 'removed', job: await this.#remove(after) };
   }
@@ -245,6 +298,7 @@ export class JobService {
     if (result.uniqueConflict !== undefined) throw new UniqueConflictError(result.uniqueConflict);
     // A concurrent retry won (the job is queued or running again), or it expired and was replaced meanwhile.
     if (!result.retried) throw new JobNotRetryableError(result.job.status);
+    this.#telemetry.settled(endpoint.name, 'retried', 'manual');
     this.#onRetried(result.job);
     return result.job;
   }

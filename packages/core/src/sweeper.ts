@@ -4,6 +4,7 @@ import { numberOption } from './options.js';
 import { publishItems } from './publish.js';
 import type { JobQueue } from './queue.js';
 import type { JobRepository } from './repository.js';
+import { Telemetry } from './telemetry.js';
 import { unrefTimer } from './timers.js';
 
 export interface SweeperOptions {
@@ -34,6 +35,8 @@ export interface SweeperOptions {
   limits?: ReadonlyMap<string, DispatchLimits>;
   /** Called after expired jobs were deleted (the runtime wakes its cleanup runner). */
   onExpired?: (count: number) => void;
+  /** Dispatch spans and messaging metrics (the runtime passes its own); default: none. */
+  telemetry?: Telemetry;
   logger?: Logger;
 }
 
@@ -59,6 +62,7 @@ export class Sweeper {
   readonly #limits: ReadonlyMap<string, DispatchLimits>;
   readonly #onExpired: (count: number) => void;
   readonly #logger: Logger;
+  readonly #telemetry: Telemetry;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #running: Promise<unknown> | null = null;
   #stopped = true;
@@ -80,6 +84,7 @@ export class Sweeper {
     this.#limits = options.limits ?? new Map();
     this.#onExpired = options.onExpired ?? (() => {});
     this.#logger = options.logger ?? consoleLogger;
+    this.#telemetry = options.telemetry ?? Telemetry.disabled;
   }
 
   start(): void {
@@ -148,7 +153,7 @@ export class Sweeper {
           redispatchAfterMs: this.#redispatchAfterMs,
           ...(limits ? { limits } : {}),
         },
-        (items) => publishItems(this.#queue, items, this.#logger),
+        (items) => publishItems(this.#queue, items, this.#logger, this.#telemetry),
       );
       dispatched += result.dispatched;
       if (result.found < this.#batchSize || result.dispatched < result.found) break;

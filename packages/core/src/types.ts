@@ -1,3 +1,5 @@
+import type { TraceContext } from './telemetry.js';
+
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type FinalStatus = 'succeeded' | 'failed' | 'canceled';
@@ -62,6 +64,11 @@ export interface JobRecordHeader extends JobHeader {
   /** Token of the worker holding the job while running; null otherwise. */
   leaseToken: string | null;
   leaseExpiresAt: Date | null;
+  /**
+   * W3C trace context of the span that submitted the job (`traceparent`, `tracestate`), so that its dispatch and
+   * run join the submit's trace in any process; null without tracing.
+   */
+  traceContext: TraceContext | null;
 }
 
 /** Everything a repository stores about a job. */

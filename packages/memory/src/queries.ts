@@ -80,7 +80,11 @@ export async function dispatch(
   let published: readonly boolean[] = [];
   let dispatched = 0;
   try {
-    const items: DispatchItem[] = due.map((job) => ({ id: job.id, endpoint: job.endpoint }));
+    const items: DispatchItem[] = due.map((job) => ({
+      id: job.id,
+      endpoint: job.endpoint,
+      traceContext: job.traceContext,
+    }));
     published = await publish(items);
   } finally {
     for (const job of held) store.dispatching.delete(job.id);
@@ -165,7 +169,13 @@ async function dispatchLimited(
   let published: readonly boolean[] = [];
   let dispatched = 0;
   try {
-    published = await publish(due.map((job) => ({ id: job.id, endpoint: job.endpoint })));
+    published = await publish(
+      due.map((job) => ({
+        id: job.id,
+        endpoint: job.endpoint,
+        traceContext: job.traceContext,
+      })),
+    );
   } finally {
     for (const job of due) store.dispatching.delete(job.id);
     const at = store.now();

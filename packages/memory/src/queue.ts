@@ -6,6 +6,8 @@ import {
   type QueueConsumer,
   type QueueDelivery,
   type QueueMessage,
+  type TraceContext,
+  toTraceContext,
   UnavailableError,
   within,
 } from '@jobs/core';
@@ -40,6 +42,8 @@ export interface MemoryJobQueue extends JobQueue {
 
 interface Message {
   jobId: string;
+  /** The dispatch span's trace context, handed to the consumer as it came. */
+  traceContext: TraceContext | null;
   deliveries: number;
 }
 
@@ -108,16 +112,16 @@ class MemoryQueue implements MemoryJobQueue {
     this.#maxDeadLetters = maxDeadLetters;
   }
 
-  async publish(endpoint: string, jobId: string): Promise<void> {
+  async publish(endpoint: string, jobId: string, traceContext?: TraceContext | null): Promise<void> {
     this.#open();
-    this.#enqueue(endpoint, jobId);
+    this.#enqueue(endpoint, jobId, traceContext);
   }
 
   async publishMany(messages: readonly QueueMessage[]): Promise<Array<Error | null>> {
     this.#open();
     return messages.map((message) => {
       try {
-        this.#enqueue(message.endpoint, message.jobId);
+        this.#enqueue(message.endpoint, message.jobId, message.traceContext);
         return null;
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error));
@@ -125,11 +129,11 @@ class MemoryQueue implements MemoryJobQueue {
     });
   }
 
-  #enqueue(endpoint: string, jobId: string): void {
+  #enqueue(endpoint: string, jobId: string, traceContext: TraceContext | null | undefined): void {
     checkName(endpoint, 'endpoint');
     checkName(jobId, 'jobId');
     const state = this.#state(endpoint);
-    state.ready.push({ jobId, deliveries: 0 });
+    state.ready.push({ jobId, traceContext: toTraceContext(traceContext), deliveries: 0 });
     this.#schedule(state);
   }
 
@@ -246,6 +250,7 @@ class MemoryQueue implements MemoryJobQueue {
       jobId: message.jobId,
       redelivered: message.deliveries > 1,
     };
+    if (message.traceContext) delivery.traceContext = message.traceContext;
     let handling: Promise<void>;
     try {
       handling = Promise.resolve(consumer.handler(delivery));

@@ -3,12 +3,14 @@ import {
   checkStorableText,
   InvalidInputError,
   type ItemResult,
+  isTraceContext,
   type JobChange,
   type JobProgress,
   type JobRecord,
   type JobRecordHeader,
   type JobStatus,
   type ProblemDetails,
+  type TraceContext,
   toStorableJson,
 } from '@jobs/core';
 
@@ -44,6 +46,8 @@ export interface Stored {
   limitKey: string | null;
   /** At most one queued or running job per (owner, endpoint, uniqueKey); null: none. */
   uniqueKey: string | null;
+  /** The submit span's trace context, frozen (shared by every copy out). */
+  traceContext: TraceContext | null;
   /** Which index holds the job (see indexes.ts). */
   place: Place;
   /** Bumped whenever the job is placed again: an index entry made for an older slot is stale. */
@@ -96,6 +100,7 @@ function copyOut(job: Stored, payload: boolean): JobRecordHeader | JobRecord {
     dispatchedAt: date(job.dispatchedAt),
     leaseToken: job.leaseToken,
     leaseExpiresAt: date(job.leaseExpiresAt),
+    traceContext: job.traceContext,
   };
   if (payload) {
     copy.input = JSON.parse(job.input);
@@ -122,6 +127,18 @@ export function item<T>(fn: () => T): ItemResult<T> {
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
   }
+}
+
+/** A new job's trace context, checked and frozen; null for none. */
+export function traceContextIn(value: unknown): TraceContext | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return Object.freeze({ ...value });
 }
 
 export const duration = (value: unknown, field: string) =>

@@ -34,6 +34,7 @@ import {
   type Stored,
   text,
   touch,
+  traceContextIn,
 } from './stored.js';
 
 /** Stores one job, or answers the live job holding its idempotency key. */
@@ -52,6 +53,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
   );
   const limitKey = job.limitKey == null ? null : checkStorableText(job.limitKey, 'limitKey', 1024);
   const uniqueKey = job.uniqueKey == null ? null : checkStorableText(job.uniqueKey, 'uniqueKey', 1024);
+  const traceContext = traceContextIn(job.traceContext);
   const now = store.now();
   const runAt = startTime(job, now);
   const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);
@@ -99,6 +101,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
     priority,
     limitKey,
     uniqueKey,
+    traceContext,
     place: 'none',
     slot: 0,
   };

@@ -1,7 +1,14 @@
-import { type DeliveryHandler, sleep } from '@jobs/core';
+import { type DeliveryHandler, sleep, type TraceContext } from '@jobs/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { EventHub } from './events.js';
-import { DEAD_LETTER_REASON_HEADER, decodeBody, deliveryNumber, PRIOR_DELIVERIES_HEADER } from './message.js';
+import {
+  DEAD_LETTER_REASON_HEADER,
+  decodeBody,
+  deliveryNumber,
+  PRIOR_DELIVERIES_HEADER,
+  traceContextOf,
+  traceHeaders,
+} from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { Publisher } from './publisher.js';
 import { describeError, type Signal, unref } from './util.js';
@@ -11,6 +18,8 @@ interface Delivery {
   /** The channel it arrived on: only that channel can acknowledge it. */
   channel: Channel;
   jobId: string;
+  /** The W3C trace context in the message's headers (handed to the handler, and kept by a re-published copy). */
+  traceContext: TraceContext | null;
   /** 1 for the first delivery of this job message. */
   number: number;
   redelivered: boolean;
@@ -124,6 +133,7 @@ export class Deliveries {
       message,
       channel,
       jobId,
+      traceContext: traceContextOf(message),
       number,
       redelivered: message.fields.redelivered || number > 1,
       settled: false,
@@ -175,7 +185,16 @@ export class Deliveries {
     delivery.timer = setTimeout(() => this.#ackEarly(delivery), this.#options.ackAfterMs);
     unref(delivery.timer);
     const handle = async () =>
-      this.#handler({ endpoint: this.#endpoint, jobId: delivery.jobId, redelivered: delivery.redelivered });
+      this.#handler(
+        delivery.traceContext
+          ? {
+              endpoint: this.#endpoint,
+              jobId: delivery.jobId,
+              redelivered: delivery.redelivered,
+              traceContext: delivery.traceContext,
+            }
+          : { endpoint: this.#endpoint, jobId: delivery.jobId, redelivered: delivery.redelivered },
+      );
     handle().then(
       () => this.#handled(delivery, undefined),
       (error: unknown) => this.#handled(delivery, error ?? new Error('The handler rejected.')),
@@ -243,6 +262,7 @@ export class Deliveries {
     const last = delivery.number >= this.#options.maxDeliveries;
     try {
       await this.#publisher.publish({ endpoint: this.#endpoint, deadLetter: last }, delivery.jobId, {
+        ...traceHeaders(delivery.traceContext),
         [PRIOR_DELIVERIES_HEADER]: delivery.number,
         ...(last ? { [DEAD_LETTER_REASON_HEADER]: 'delivery_limit' } : {}),
       });
@@ -268,6 +288,7 @@ export class Deliveries {
     this.#waiting.splice(index, 1);
     try {
       await this.#publisher.publish({ endpoint: this.#endpoint }, delivery.jobId, {
+        ...traceHeaders(delivery.traceContext),
         [PRIOR_DELIVERIES_HEADER]: delivery.number - 1,
       });
       // If the channel is gone the original comes back too: a duplicate, which the repository's claim drops.

@@ -1,3 +1,4 @@
+import { type TraceContext, toTraceContext } from '@jobs/core';
 import type { Message } from 'amqplib';
 
 /**
@@ -28,6 +29,19 @@ export function decodeBody(message: Message, endpoint: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The AMQP headers carrying a message's W3C trace context: `traceparent` and `tracestate`, the names the W3C
+ * Trace Context draft for AMQP and the OpenTelemetry instrumentations use. None without a context.
+ */
+export function traceHeaders(traceContext: TraceContext | null | undefined): Record<string, string> {
+  return traceContext ? { ...traceContext } : {};
+}
+
+/** The trace context a message carries in its headers; null for none (or a malformed one). */
+export function traceContextOf(message: Message): TraceContext | null {
+  return toTraceContext(message.properties.headers);
 }
 
 /**

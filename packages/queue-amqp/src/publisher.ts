@@ -61,8 +61,8 @@ export class Publisher implements ConnectionUser {
   }
 
   /**
-   * Publishes `jobId` for `target`, resolving once the broker confirmed it. `headers` carry the delivery
-   * count of a message handed back by a consumer.
+   * Publishes `jobId` for `target`, resolving once the broker confirmed it. `headers` carry the trace context,
+   * and the delivery count of a message handed back by a consumer.
    */
   async publish(target: Target, jobId: string, headers: Record<string, unknown> = {}): Promise<void> {
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
@@ -76,13 +76,15 @@ export class Publisher implements ConnectionUser {
    * Publishes many job ids with every message in flight at once, the confirms awaited together; entry i is null
    * when message i was confirmed, else why not.
    */
-  async publishMany(messages: readonly { target: Target; jobId: string }[]): Promise<Array<Error | null>> {
+  async publishMany(
+    messages: readonly { target: Target; jobId: string; headers?: Record<string, unknown> }[],
+  ): Promise<Array<Error | null>> {
     if (this.#closed) return messages.map(() => new UnavailableError('The AMQP queue is closed.'));
     if (!this.#unuse) this.#unuse = this.#connection.use(this);
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     const ready = new Map<string, Promise<{ channel: ConfirmChannel; connection: ChannelModel }>>();
     return Promise.all(
-      messages.map(async ({ target, jobId }) => {
+      messages.map(async ({ target, jobId, headers }) => {
         const key = `${target.deadLetter ? 'dl' : 'q'}:${target.endpoint}`;
         let writable = ready.get(key);
         if (!writable) {
@@ -91,7 +93,7 @@ export class Publisher implements ConnectionUser {
         }
         try {
           const { channel, connection } = await writable;
-          await this.#send(channel, connection, target, jobId, {});
+          await this.#send(channel, connection, target, jobId, headers ?? {});
           return null;
         } catch (error) {
           return error instanceof Error ? error : new Error(String(error));

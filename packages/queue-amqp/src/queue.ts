@@ -6,13 +6,15 @@ import {
   type JobQueue,
   type QueueConsumer,
   type QueueMessage,
+  type TraceContext,
+  toTraceContext,
   UnavailableError,
 } from '@jobs/core';
 import type { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { ManagedConnection } from './connection.js';
 import { AmqpConsumer } from './consumer.js';
 import { type AmqpQueueListener, EventHub } from './events.js';
-import { DEAD_LETTER_REASON_HEADER, decodeBody, MAX_JOB_ID_LENGTH } from './message.js';
+import { DEAD_LETTER_REASON_HEADER, decodeBody, MAX_JOB_ID_LENGTH, traceHeaders } from './message.js';
 import { type AmqpQueueOptions, type Names, names, type ResolvedOptions, resolveOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { Topology } from './topology.js';
@@ -54,6 +56,7 @@ export function createAmqpQueue(options: AmqpQueueOptions = {}): AmqpJobQueue {
 }
 
 class AmqpQueue implements AmqpJobQueue {
+  readonly messagingSystem = 'rabbitmq';
   readonly prefix: string;
   readonly names: Names;
   readonly #options: ResolvedOptions;
@@ -91,19 +94,29 @@ class AmqpQueue implements AmqpJobQueue {
     return { publish: this.#status(this.#publishConnection), consume: this.#status(this.#consumeConnection) };
   }
 
-  async publish(endpoint: string, jobId: string): Promise<void> {
+  async publish(endpoint: string, jobId: string, traceContext?: TraceContext | null): Promise<void> {
     checkMessage(endpoint, jobId);
     if (this.#closed) throw new UnavailableError('The AMQP queue is closed.');
-    await this.#publisher.publish({ endpoint }, jobId);
+    await this.#publisher.publish({ endpoint }, jobId, traceHeaders(toTraceContext(traceContext)));
   }
 
   async publishMany(messages: readonly QueueMessage[]): Promise<Array<Error | null>> {
     const results: Array<Error | null> = messages.map(() => null);
-    const valid: Array<{ index: number; target: { endpoint: string }; jobId: string }> = [];
+    const valid: Array<{
+      index: number;
+      target: { endpoint: string };
+      jobId: string;
+      headers: Record<string, string>;
+    }> = [];
     messages.forEach((message, index) => {
       try {
         checkMessage(message.endpoint, message.jobId);
-        valid.push({ index, target: { endpoint: message.endpoint }, jobId: message.jobId });
+        valid.push({
+          index,
+          target: { endpoint: message.endpoint },
+          jobId: message.jobId,
+          headers: traceHeaders(toTraceContext(message.traceContext)),
+        });
       } catch (error) {
         results[index] = error as Error;
       }

@@ -5,6 +5,7 @@ import {
   checkPriority,
   InvalidInputError,
   type ItemResult,
+  isTraceContext,
   type NewJob,
   UnavailableError,
 } from '@jobs/core';
@@ -27,6 +28,7 @@ interface Item {
   priority: number;
   limitKey: string | null;
   unique: string | null;
+  traceContext: string | null;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function createJobs(
         input: db.json(job.input, 'input'),
         limitKey: checkOptionalText(job.limitKey ?? null, 'limitKey'),
         unique: checkOptionalText(job.uniqueKey ?? null, 'uniqueKey'),
+        traceContext: traceContextParam(job.traceContext),
       });
     } catch (error) {
       results[index] = refused(error);
@@ -97,6 +100,7 @@ export async function createJobs(
         db.channel,
         pending.map((item) => item.limitKey),
         pending.map((item) => item.unique),
+        pending.map((item) => item.traceContext),
       ],
       client,
     );
@@ -191,4 +195,16 @@ async function resolveKeys(
     }
   }
   return retry;
+}
+
+/** A new job's trace context as JSON text for the insert; null for none. */
+function traceContextParam(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return JSON.stringify(value);
 }

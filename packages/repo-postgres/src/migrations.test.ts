@@ -165,7 +165,7 @@ describe('migrations', () => {
     }
   }, 60_000);
 
-  it('a schema at version 1 with jobs in it: ten concurrent starts migrate it to 2 once, and every job is kept', async () => {
+  it('a schema at version 1 with jobs in it: ten concurrent starts migrate it to 3 once, and every job is kept', async () => {
     const schema = freshSchema();
     await createVersion1(schema);
     const endpoint = 'upgraded';
@@ -290,6 +290,7 @@ describe('migrations', () => {
         updatedAt: at('2024-01-02T03:04:06.789Z'),
         runAt: at('2024-01-02T03:04:05.678Z'),
         dispatchedAt: null,
+        traceContext: null,
       });
       expect(await repository.get(ids.running)).toMatchObject({
         status: 'running',

@@ -144,6 +144,13 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')`,
     ],
   },
+  {
+    version: 4,
+    description: 'telemetry: the trace context of the span that submitted each job',
+    // W3C trace context ({ traceparent, tracestate }), so that the job's dispatch and run join the submit's trace
+    // in any process. Nullable without a default: adding it rewrites no row.
+    up: (s) => [`ALTER TABLE ${s}.jobs ADD COLUMN trace_context jsonb`],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

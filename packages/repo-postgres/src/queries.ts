@@ -22,6 +22,7 @@ import {
   rateWindowMs,
   type SearchQuery,
   type StatsQuery,
+  type TraceContext,
   zeroCounts,
 } from '@jobs/core';
 import type { Handle } from './handle.js';
@@ -75,7 +76,7 @@ export async function dispatch(
   return db.withClient('dispatch', async (client, drop) => {
     await db.query('dispatch', 'BEGIN', [], client);
     try {
-      const taken = await db.query<{ id: string | null; endpoint: string; next_due: number | null }>(
+      const taken = await db.query<DispatchRow>(
         'dispatch',
         db.sql.dispatchTake,
         [limit, endpoints, redispatch, maxAhead, excluded],
@@ -83,8 +84,8 @@ export async function dispatch(
       );
       const nextDue = taken.rows[0]?.next_due ?? null;
       const items = taken.rows
-        .filter((row): row is { id: string; endpoint: string; next_due: number | null } => row.id !== null)
-        .map((row) => ({ id: row.id, endpoint: row.endpoint }));
+        .filter((row): row is DispatchRow & { id: string } => row.id !== null)
+        .map((row) => ({ id: row.id, endpoint: row.endpoint, traceContext: row.trace_context }));
       const nextDueInMs = nextDue === null ? null : Math.max(0, nextDue);
       if (items.length === 0) {
         await db.query('dispatch', 'COMMIT', [], client);
@@ -102,6 +103,14 @@ export async function dispatch(
       throw error;
     }
   });
+}
+
+/** A job taken by the general dispatch (no id: none was due; the row still says when the next one is). */
+interface DispatchRow {
+  id: string | null;
+  endpoint: string;
+  trace_context: TraceContext | null;
+  next_due: number | null;
 }
 
 /** The advisory lock's first key for a dispatch with limits ("jobl"); the second is hashtext(schema.endpoint). */
@@ -197,23 +206,29 @@ async function dispatchLimited(
       const nextDueInMs = waits.length === 0 ? null : Math.min(...waits);
       const held =
         plan.chosen.length === 0
-          ? new Set<string>()
-          : new Set(
+          ? new Map<string, TraceContext | null>()
+          : new Map(
               (
-                await db.query<{ id: string }>(
+                await db.query<{ id: string; trace_context: TraceContext | null }>(
                   'dispatch',
                   db.sql.limitedHold,
                   [plan.chosen.map((candidate) => candidate.id)],
                   client,
                 )
-              ).rows.map((row) => row.id),
+              ).rows.map((row) => [row.id, row.trace_context]),
             );
       const chosen = plan.chosen.filter((candidate) => held.has(candidate.id));
       if (chosen.length === 0) {
         await db.query('dispatch', 'COMMIT', [], client);
         return { dispatched: 0, found: 0, nextDueInMs };
       }
-      const published = await publish(chosen.map((candidate) => ({ id: candidate.id, endpoint })));
+      const published = await publish(
+        chosen.map((candidate) => ({
+          id: candidate.id,
+          endpoint,
+          traceContext: held.get(candidate.id) ?? null,
+        })),
+      );
       const ok = chosen.filter((_candidate, index) => published[index] === true);
       if (ok.length > 0) {
         await db.query('dispatch', db.sql.dispatchMark, [ok.map((candidate) => candidate.id)], client);

@@ -1,4 +1,11 @@
-import type { JobChange, JobRecord, JobRecordHeader, JobStatus, PendingCleanup } from '@jobs/core';
+import type {
+  JobChange,
+  JobRecord,
+  JobRecordHeader,
+  JobStatus,
+  PendingCleanup,
+  TraceContext,
+} from '@jobs/core';
 import { isJobStatus } from '@jobs/core';
 import type pg from 'pg';
 
@@ -16,6 +23,7 @@ export interface HeaderRow {
   max_attempts: number;
   cancel_requested: boolean;
   lease_token: string | null;
+  trace_context: TraceContext | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
@@ -83,6 +91,7 @@ export function toHeader(row: HeaderRow): JobRecordHeader {
     dispatchedAt: toDate(row.dispatched_at),
     leaseToken: row.lease_token,
     leaseExpiresAt: toDate(row.lease_expires_at),
+    traceContext: row.trace_context,
   };
 }
 
@@ -112,6 +121,8 @@ export function toPendingCleanup(row: {
     max_attempts: job.maxAttempts,
     cancel_requested: job.cancelRequested,
     lease_token: null,
+    // Absent from a cleanup kept before schema version 4.
+    trace_context: job.traceContext ?? null,
     created_at: job.created_at,
     updated_at: job.updated_at,
     started_at: job.started_at,

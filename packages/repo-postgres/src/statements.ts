@@ -49,6 +49,7 @@ export const HEADER_COLUMNS = [
   'j.max_attempts',
   'j.cancel_requested',
   'j.lease_token',
+  'j.trace_context',
   ...TIME_COLUMNS.map((column) => `${epochMs(`j.${column}`)} AS ${column}`),
 ].join(', ');
 
@@ -81,6 +82,7 @@ const CLEANUP_HEADER = `jsonb_build_object(${[
   `'attempt', j.attempt`,
   `'maxAttempts', j.max_attempts`,
   `'cancelRequested', j.cancel_requested`,
+  `'traceContext', j.trace_context`,
   ...TIME_COLUMNS.map((column) => `'${column}', ${epochMs(`j.${column}`)}`),
 ].join(', ')})`;
 
@@ -135,18 +137,19 @@ export function buildStatements(s: string): Statements {
 
   return {
     // $1 ids, $2 endpoints, $3 inputs (JSON text), $4 owners, $5 keys, $6 hashes, $7 max attempts, $8 run at
-    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel, $12 limit keys, $13 unique keys.
+    // (ISO, null: now + delay), $9 delays (ms), $10 priorities, $11 channel, $12 limit keys, $13 unique keys,
+    // $14 trace contexts (JSON text or null).
     // A row whose id, idempotency key or unique key is taken is not inserted (create.ts finds out which).
     insert: `
       INSERT INTO ${jobs} AS j (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt,
-        max_attempts, priority, created_at, updated_at, run_at, limit_key, unique_key)
+        max_attempts, priority, created_at, updated_at, run_at, limit_key, unique_key, trace_context)
       SELECT r.id, r.endpoint, 'queued', r.input::jsonb, r.owner, r.key, r.hash, 0, r.max_attempts, r.priority,
         ${NOW}, ${NOW}, coalesce(date_trunc('milliseconds', r.run_at), ${plusMs('coalesce(r.delay, 0)')}), r.limit_key,
-        r.unique_key
+        r.unique_key, r.trace_context::jsonb
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-                  $8::timestamptz[], $9::float8[], $10::int[], $12::text[], $13::text[])
+                  $8::timestamptz[], $9::float8[], $10::int[], $12::text[], $13::text[], $14::text[])
         WITH ORDINALITY AS r(id, endpoint, input, owner, key, hash, max_attempts, run_at, delay, priority, limit_key,
-                             unique_key, position)
+                             unique_key, trace_context, position)
       ORDER BY r.position
       ON CONFLICT DO NOTHING
       RETURNING ${HEADER_COLUMNS}, ${notice('$11')}`,
@@ -273,31 +276,31 @@ export function buildStatements(s: string): Statements {
           WHERE $4::int IS NOT NULL AND a.endpoint = ($2::text[])[1] AND a.status = 'queued' AND a.dispatched_at IS NOT NULL
           LIMIT $4::int) w
       ), fresh AS (
-        SELECT j.id, j.endpoint, j.run_at, j.priority FROM ${jobs} j
+        SELECT j.id, j.endpoint, j.run_at, j.priority, j.trace_context FROM ${jobs} j
         WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.limit_key IS NULL AND j.run_at <= now()
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT (SELECT least($1::int, greatest(0, coalesce($4::int, $1::int) - n)) FROM ahead) FOR UPDATE SKIP LOCKED
       ), orphaned AS (
-        SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
+        SELECT j.id, j.endpoint, j.run_at, j.trace_context FROM ${jobs} j
         WHERE j.status = 'running' AND j.lease_expires_at <= now() AND j.limit_key IS NULL
           AND (j.dispatched_at IS NULL OR j.dispatched_at <= now() - $3::float8 * interval '1 millisecond')
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.run_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
       ), stale AS (
-        SELECT j.id, j.endpoint, j.run_at FROM ${jobs} j
+        SELECT j.id, j.endpoint, j.run_at, j.trace_context FROM ${jobs} j
         WHERE $3::float8 IS NOT NULL AND j.status = 'queued' AND j.dispatched_at IS NOT NULL
           AND j.dispatched_at <= now() - $3::float8 * interval '1 millisecond' AND j.run_at <= now()
           AND j.limit_key IS NULL AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
         ORDER BY j.dispatched_at, j.id LIMIT $1::int FOR UPDATE SKIP LOCKED
       ), taken AS (
         SELECT * FROM (
-          SELECT id, endpoint, run_at, priority, 0 AS kind FROM fresh
-          UNION ALL SELECT id, endpoint, run_at, 0, 1 FROM orphaned
-          UNION ALL SELECT id, endpoint, run_at, 0, 2 FROM stale) t
+          SELECT id, endpoint, run_at, priority, trace_context, 0 AS kind FROM fresh
+          UNION ALL SELECT id, endpoint, run_at, 0, trace_context, 1 FROM orphaned
+          UNION ALL SELECT id, endpoint, run_at, 0, trace_context, 2 FROM stale) t
         ORDER BY kind, priority DESC, run_at, id LIMIT $1::int
       )
-      SELECT t.id, t.endpoint, n.next_due FROM (
+      SELECT t.id, t.endpoint, t.trace_context, n.next_due FROM (
         SELECT (extract(epoch from (min(j.run_at) - now())) * 1000)::float8 AS next_due FROM ${jobs} j
         WHERE j.status = 'queued' AND j.dispatched_at IS NULL AND j.run_at > now()
           AND ($2::text[] IS NULL OR j.endpoint = ANY($2::text[])) AND NOT (j.endpoint = ANY($5::text[]))
@@ -338,7 +341,7 @@ export function buildStatements(s: string): Statements {
     limitedRecent: `SELECT d.limit_key, ${epochMs('d.at')} AS at FROM ${s}.dispatches d WHERE d.endpoint = $1`,
     // $1 ids chosen: locked, and still as they were chosen (a claim or a cancel may have come between).
     limitedHold: `
-      SELECT j.id FROM ${jobs} j
+      SELECT j.id, j.trace_context FROM ${jobs} j
       WHERE j.id = ANY($1::text[]) AND j.limit_key IS NOT NULL
         AND ((j.status = 'queued' AND j.run_at <= now()) OR (j.status = 'running' AND j.lease_expires_at <= now()))
       ORDER BY j.id FOR UPDATE SKIP LOCKED`,

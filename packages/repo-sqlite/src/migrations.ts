@@ -127,6 +127,13 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')`,
     ],
   },
+  {
+    version: 4,
+    description: 'telemetry: the trace context of the span that submitted each job',
+    // W3C trace context ({ traceparent, tracestate }) as JSON text, so that the job's dispatch and run join the
+    // submit's trace in any process.
+    statements: ['ALTER TABLE jobs ADD COLUMN trace_context TEXT'],
+  },
 ];
 
 /** Version of the schema this code creates and understands (`PRAGMA user_version`): the last migration's. */

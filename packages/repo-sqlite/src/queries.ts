@@ -26,6 +26,7 @@ import {
   type SearchQuery,
   type StatsBucket,
   type StatsQuery,
+  type TraceContext,
   zeroCounts,
 } from '@jobs/core';
 import type { Database } from './database.js';
@@ -104,7 +105,11 @@ export async function dispatch(
             );
     for (const row of rows) database.statement(SQL.hold).run(token, now + holdMs, row.id as string);
     const next = database.statement(SQL.nextDue).get(now, ...e)?.next;
-    const items: DispatchItem[] = rows.map((row) => ({ id: String(row.id), endpoint: String(row.endpoint) }));
+    const items: DispatchItem[] = rows.map((row) => ({
+      id: String(row.id),
+      endpoint: String(row.endpoint),
+      traceContext: traceContextOf(row.trace_context),
+    }));
     return { items, next: next === null || next === undefined ? null : Number(next) };
   });
   const nextDueInMs = next === null ? null : Math.max(0, next - now);
@@ -201,7 +206,9 @@ async function dispatchLimited(
     let ahead = 0;
     let nextDue: number | null = null;
     const candidates: FlowCandidate[] = [];
+    const traceContexts = new Map<string, unknown>();
     for (const raw of database.statement(SQL.limitedJobs).all(endpoint)) {
+      traceContexts.set(String(raw.id), raw.trace_context);
       const key = String(raw.limit_key);
       const status = String(raw.status);
       const runAt = Number(raw.run_at);
@@ -240,7 +247,13 @@ async function dispatchLimited(
       (ms): ms is number => ms !== null,
     );
     return {
-      items: plan.chosen.map((chosen): DispatchItem => ({ id: chosen.id, endpoint })),
+      items: plan.chosen.map(
+        (chosen): DispatchItem => ({
+          id: chosen.id,
+          endpoint,
+          traceContext: traceContextOf(traceContexts.get(chosen.id)),
+        }),
+      ),
       nextDueInMs: waits.length === 0 ? null : Math.max(0, Math.min(...waits)),
     };
   });
@@ -432,4 +445,9 @@ export function advanceSchedule(database: Database, name: string, occurrence: Da
     'advanceSchedule',
     () => Number(database.statement(SQL.advanceSchedule).run(checked, at).changes) > 0,
   );
+}
+
+/** A stored trace context (JSON text) as the dispatch hands it on. */
+function traceContextOf(stored: unknown): TraceContext | null {
+  return typeof stored === 'string' ? (JSON.parse(stored) as TraceContext) : null;
 }

@@ -16,6 +16,8 @@ export interface JobRow {
   max_attempts: number;
   cancel_requested: number;
   lease_token: string | null;
+  /** JSON text; absent from a cleanup's header kept before schema version 4. */
+  trace_context?: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
@@ -63,6 +65,7 @@ export function toHeader(row: JobRow): JobRecordHeader {
     dispatchedAt: date(row.dispatched_at),
     leaseToken: row.lease_token,
     leaseExpiresAt: date(row.lease_expires_at),
+    traceContext: parse(row.trace_context),
   };
 }
 

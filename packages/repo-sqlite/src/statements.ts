@@ -25,6 +25,7 @@ const HEADER = [
   'max_attempts',
   'cancel_requested',
   'lease_token',
+  'trace_context',
   'created_at',
   'updated_at',
   'started_at',
@@ -46,10 +47,11 @@ const ENDPOINTS =
 const NOT_HELD = '(dispatching_until IS NULL OR dispatching_until <= ?)';
 
 export const SQL = {
-  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at, limit key, unique key.
+  // id, endpoint, input, owner, key, hash, max attempts, priority, created, updated, run at, limit key, unique key,
+  // trace context.
   insert: `INSERT INTO jobs (id, endpoint, status, input, owner, idempotency_key, input_hash, attempt, max_attempts,
-             priority, created_at, updated_at, run_at, limit_key, unique_key)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+             priority, created_at, updated_at, run_at, limit_key, unique_key, trace_context)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // endpoint, unique key, owner, id: the queued or running job (other than id) holding the unique key.
   uniqueHolder: `SELECT ${HEADER} FROM jobs INDEXED BY jobs_unique
                  WHERE endpoint = ? AND unique_key = ? AND ifnull(owner, char(0)) = ifnull(?, char(0))
@@ -105,17 +107,17 @@ export const SQL = {
    * after `fresh limit` rows however long the backlog. Parameters: now ×2, endpoints ×3, fresh limit; now,
    * stale ×2, now, endpoints ×3, limit; stale, now ×2, endpoints ×3, limit; limit.
    */
-  dispatchable: `SELECT id, endpoint FROM (
-      SELECT * FROM (SELECT id, endpoint, run_at, priority, 0 AS kind FROM jobs INDEXED BY jobs_by_priority
+  dispatchable: `SELECT id, endpoint, trace_context FROM (
+      SELECT * FROM (SELECT id, endpoint, trace_context, run_at, priority, 0 AS kind FROM jobs INDEXED BY jobs_by_priority
         WHERE status = 'queued' AND dispatched_at IS NULL AND limit_key IS NULL AND run_at <= ? AND ${NOT_HELD}
           AND ${ENDPOINTS} ORDER BY priority DESC, run_at, id LIMIT ?)
       UNION ALL
-      SELECT * FROM (SELECT id, endpoint, run_at, 0 AS priority, 1 AS kind FROM jobs
+      SELECT * FROM (SELECT id, endpoint, trace_context, run_at, 0 AS priority, 1 AS kind FROM jobs
         WHERE status = 'running' AND lease_expires_at <= ? AND limit_key IS NULL
           AND (dispatched_at IS NULL OR (? IS NOT NULL AND dispatched_at <= ?))
           AND ${NOT_HELD} AND ${ENDPOINTS} ORDER BY run_at, id LIMIT ?)
       UNION ALL
-      SELECT * FROM (SELECT id, endpoint, run_at, 0 AS priority, 2 AS kind FROM jobs
+      SELECT * FROM (SELECT id, endpoint, trace_context, run_at, 0 AS priority, 2 AS kind FROM jobs
         WHERE status = 'queued' AND dispatched_at IS NOT NULL AND dispatched_at <= ? AND run_at <= ?
           AND limit_key IS NULL AND ${NOT_HELD} AND ${ENDPOINTS} ORDER BY dispatched_at, id LIMIT ?)
     ) ORDER BY kind, priority DESC, run_at, id LIMIT ?`,
@@ -126,7 +128,8 @@ export const SQL = {
   nextDue: `SELECT min(run_at) AS next FROM jobs
             WHERE status = 'queued' AND dispatched_at IS NULL AND run_at > ? AND ${ENDPOINTS}`,
   // Flow limits (issue 14). endpoint: the endpoint's keyed jobs that are not final (through jobs_limited).
-  limitedJobs: `SELECT id, limit_key, status, priority, run_at, dispatched_at, lease_expires_at, dispatching_until
+  limitedJobs: `SELECT id, limit_key, status, priority, run_at, dispatched_at, lease_expires_at, dispatching_until,
+                       trace_context
                 FROM jobs WHERE endpoint = ? AND limit_key IS NOT NULL AND status IN ('queued', 'running')`,
   // endpoint, before: hand-outs older than every rate interval no longer count.
   forgetDispatches: 'DELETE FROM dispatches WHERE endpoint = ? AND at <= ?',

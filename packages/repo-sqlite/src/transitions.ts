@@ -9,6 +9,7 @@ import {
   type HeartbeatResult,
   InvalidInputError,
   isFinalStatus,
+  isTraceContext,
   type JobRecord,
   type JobRecordHeader,
   type NewJob,
@@ -60,6 +61,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
   const runAt = startTime(job, now);
   const limitKey = job.limitKey == null ? null : text(job.limitKey, 'limitKey');
   const uniqueKey = job.uniqueKey == null ? null : text(job.uniqueKey, 'uniqueKey');
+  const traceContext = traceContextText(job.traceContext);
   return database.savepoint((): CreateResult => {
     if (key !== null) {
       const holder = asJobRow(database.statement(SQL.findByKey).get(endpoint, key, owner));
@@ -92,6 +94,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
         runAt,
         limitKey,
         uniqueKey,
+        traceContext,
       );
     const row: JobRow = {
       id,
@@ -107,6 +110,7 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
       max_attempts: maxAttempts,
       cancel_requested: 0,
       lease_token: null,
+      trace_context: traceContext,
       created_at: now,
       updated_at: now,
       started_at: null,
@@ -340,4 +344,16 @@ function deleteRow({ database, log, now }: Transaction, row: JobRow): void {
   }
   database.statement(SQL.delete).run(row.id);
   log(row, now);
+}
+
+/** A new job's trace context as JSON text; null for none. */
+function traceContextText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return JSON.stringify(value);
 }

@@ -106,6 +106,36 @@ export function describeJobQueueContract(
     );
 
     it(
+      'carries a message’s trace context to its deliveries (publish and publishMany), redeliveries included',
+      async () => {
+        const e = endpoint();
+        const traceContext = {
+          traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+          tracestate: 'vendor=value',
+        };
+        const [single, many, none] = [newJobId(), newJobId(), newJobId()];
+        await queue.publish(e, single, traceContext);
+        const message = { endpoint: e, jobId: many, traceContext: { traceparent: traceContext.traceparent } };
+        if (queue.publishMany) expect(await queue.publishMany([message])).toEqual([null]);
+        else await queue.publish(e, many, message.traceContext);
+        await queue.publish(e, none);
+        let rejected = false;
+        const { deliveries } = await consume(e, 1, async (delivery) => {
+          if (delivery.jobId === single && !rejected) {
+            rejected = true;
+            throw new Error('once more');
+          }
+        });
+        await waitForDeliveries(deliveries, 4);
+        const of = (id: string) => deliveries.filter((delivery) => delivery.jobId === id);
+        expect(of(single).map((delivery) => delivery.traceContext)).toEqual([traceContext, traceContext]);
+        expect(of(many)[0]?.traceContext).toEqual({ traceparent: traceContext.traceparent });
+        expect(of(none)[0]?.traceContext ?? null).toBeNull();
+      },
+      timeout,
+    );
+
+    it(
       'consume then publish delivers',
       async () => {
         const e = endpoint();

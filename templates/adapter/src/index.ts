@@ -38,6 +38,7 @@ import {
   type SettleRequest,
   type StatsQuery,
   type SubscribeOptions,
+  type TraceContext,
   type Unsubscribe,
 } from '@jobs/core';
 
@@ -69,6 +70,8 @@ function notImplemented(what: string): Error {
  *   is free again;
  * - `dispatch` holds the jobs it found while `publish` runs (another dispatch skips them) and must not block
  *   the store meanwhile; a claim or settle during `publish` must leave the job unmarked;
+ * - a job's `traceContext` (checked with `isTraceContext`) is stored as given and returned by `get` and in the
+ *   dispatch items, so that a job's dispatch and run join the trace of its submit;
  * - every change is announced to `subscribe` listeners as a `JobChange` (never inside the call that made it),
  *   in every process sharing the store; `onLiveChange(false)` while announcements may be lost;
  * - an unreachable or busy backend rejects with `UnavailableError`; after `close()` every call does.
@@ -180,7 +183,11 @@ export interface ExampleQueueOptions {
   logger?: Logger;
 }
 
-/** Publish only once the message is durable; never crash the process on a broker error. */
+/**
+ * Publish only once the message is durable; never crash the process on a broker error. A message's trace context
+ * (`QueueMessage.traceContext`, the third argument of `publish`) travels with it (e.g. as headers `traceparent`
+ * and `tracestate`) and comes back on the delivery.
+ */
 export class ExampleJobQueue implements JobQueue {
   readonly url: string | undefined;
   readonly prefix: string;
@@ -192,7 +199,7 @@ export class ExampleJobQueue implements JobQueue {
     this.logger = options.logger ?? consoleLogger;
   }
 
-  async publish(_endpoint: string, _jobId: string): Promise<void> {
+  async publish(_endpoint: string, _jobId: string, _traceContext?: TraceContext | null): Promise<void> {
     throw notImplemented('publish');
   }
 

@@ -5,6 +5,7 @@ import { ChangeNotifier } from '../notifier.js';
 import { checkNumber, numberOption } from '../options.js';
 import type { JobQueue, QueueConsumer, QueueDelivery } from '../queue.js';
 import type { JobRepository, SettleOutcome } from '../repository.js';
+import { type SettledAs, type SpanHandle, Telemetry, type TraceContext } from '../telemetry.js';
 import { within } from '../timers.js';
 import { type JobHeader, type JobRecord, toJobHeader } from '../types.js';
 import type { Worker, WorkerContext } from '../worker.js';
@@ -30,6 +31,8 @@ export interface WorkerHostOptions {
   maxBatch?: number;
   /** Shared change subscription (the runtime passes one for the whole process); default: its own. */
   notifier?: ChangeNotifier;
+  /** Claim, run and settle spans, job counters and run times (the runtime passes its own); default: none. */
+  telemetry?: Telemetry;
   logger?: Logger;
 }
 
@@ -47,6 +50,7 @@ export class WorkerHost {
   readonly #progressIntervalMs: number;
   readonly #shutdownTimeoutMs: number;
   readonly #logger: Logger;
+  readonly #telemetry: Telemetry;
   readonly #notifier: ChangeNotifier;
   readonly #ownsNotifier: boolean;
   readonly #lease: LeaseKeeper;
@@ -92,6 +96,7 @@ export class WorkerHost {
     );
     const maxBatch = checkNumber('maxBatch', options.maxBatch ?? 100, 'positiveInteger');
     this.#logger = options.logger ?? consoleLogger;
+    this.#telemetry = options.telemetry ?? Telemetry.disabled;
     this.#ownsNotifier = !options.notifier;
     this.#notifier = options.notifier ?? new ChangeNotifier(options.repository, this.#logger);
     this.#lease = new LeaseKeeper({
@@ -183,12 +188,28 @@ export class WorkerHost {
     if (!worker || this.#state !== 'running') throw new Error('Not accepting work.');
     const leaseToken = newLeaseToken();
     const claimedAt = Date.now();
-    const job = await this.#calls.claim({
-      id: delivery.jobId,
-      leaseToken,
-      leaseMs: this.#leaseMs,
-      estimatedDurationMs: worker.estimate ? null : this.#durations.mean(worker.endpoint.name),
-    });
+    const telemetry = this.#telemetry;
+    telemetry.consumed(delivery.endpoint);
+    // The message's context: the dispatch span's (a child of the submit span), whichever process dispatched it.
+    const carried = delivery.traceContext ?? null;
+    const claimSpan = telemetry.active ? telemetry.startSpan('claim', delivery.endpoint, carried) : null;
+    let job: JobRecord | null;
+    try {
+      job = await this.#calls.claim({
+        id: delivery.jobId,
+        leaseToken,
+        leaseMs: this.#leaseMs,
+        estimatedDurationMs: worker.estimate ? null : this.#durations.mean(worker.endpoint.name),
+      });
+    } catch (error) {
+      telemetry.endSpan(claimSpan, error);
+      throw error;
+    }
+    if (claimSpan) {
+      claimSpan.span.setAttribute('messaging.message.id', delivery.jobId);
+      claimSpan.span.setAttribute('jobs.claimed', job !== null);
+      telemetry.endSpan(claimSpan);
+    }
     if (!job) return; // final, running elsewhere, not due, or gone: the message was stale.
     const endpoint = worker.endpoint;
     if (job.endpoint !== endpoint.name) {
@@ -200,8 +221,9 @@ export class WorkerHost {
     }
     // stop() began while the claim was under way: hand the job straight back.
     if (this.#state !== 'running') return this.#calls.release(job, leaseToken);
+    const parent = carried ?? job.traceContext;
     if (job.cancelRequested) {
-      await this.#calls.settle(job, leaseToken, {
+      await this.#settle(job, leaseToken, parent, {
         status: 'canceled',
         error: CANCELED_PROBLEM,
         retentionMs: endpoint.retentionMs,
@@ -209,18 +231,46 @@ export class WorkerHost {
       return;
     }
     if (job.attempt > job.maxAttempts) {
-      await this.#calls.settle(job, leaseToken, {
+      await this.#settle(job, leaseToken, parent, {
         status: 'failed',
         error: attemptsExhausted(job),
         retentionMs: endpoint.retentionMs,
       });
       return;
     }
-    await this.#run(worker, new Run(job, leaseToken, claimedAt));
+    await this.#run(worker, new Run(job, leaseToken, claimedAt), parent);
   }
 
-  async #run(worker: Worker<any>, run: Run): Promise<void> {
+  /**
+   * Records a result by compare-and-set in a settle span (a child of `parent`, the run span or the message's
+   * context) and counts the state it recorded.
+   */
+  async #settle(
+    job: JobRecord,
+    leaseToken: string,
+    parent: TraceContext | SpanHandle | null,
+    outcome: SettleOutcome,
+  ): Promise<boolean> {
+    const telemetry = this.#telemetry;
+    if (!telemetry.active) return this.#calls.settle(job, leaseToken, outcome);
+    const span = telemetry.startSpan('settle', job.endpoint, parent);
+    span?.span.setAttribute('messaging.message.id', job.id);
+    span?.span.setAttribute('jobs.status', outcome.status);
+    try {
+      const recorded = await this.#calls.settle(job, leaseToken, outcome);
+      span?.span.setAttribute('jobs.recorded', recorded);
+      telemetry.endSpan(span);
+      if (recorded) telemetry.settled(job.endpoint, settledAs(outcome));
+      return recorded;
+    } catch (error) {
+      telemetry.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  async #run(worker: Worker<any>, run: Run, parent: TraceContext | null): Promise<void> {
     const { job } = run;
+    const telemetry = this.#telemetry;
     const endpoint = worker.endpoint;
     this.#runs.set(job.id, run);
     this.#lease.add(run);
@@ -232,6 +282,13 @@ export class WorkerHost {
     const startedAt = Date.now();
     let returned: Promise<void> = Promise.resolve();
     let recording: Promise<void> | null = null;
+    // The consumer span of the run: a child of the message's context (semantic conventions for messaging).
+    const runSpan = telemetry.active ? telemetry.startSpan('run', endpoint.name, parent) : null;
+    runSpan?.span.setAttribute('messaging.message.id', job.id);
+    runSpan?.span.setAttribute('jobs.attempt', job.attempt);
+    telemetry.started(endpoint.name, startedAt - job.runAt.getTime());
+    let runMs: number | null = null;
+    let failed: string | null = null;
     try {
       this.#estimate(worker, job, progress);
       let header: JobHeader | null = null;
@@ -246,11 +303,14 @@ export class WorkerHost {
         attempt: job.attempt,
         progress: (fraction, message) => progress.report(fraction, message),
       };
-      const execution = execute(worker, job, context, run.aborted);
+      const execution = telemetry.within(runSpan, () => execute(worker, job, context, run.aborted));
       returned = execution.returned;
       const produced = await execution.result;
       run.finished = true;
+      runMs = Date.now() - startedAt;
       const outcome = this.#outcome(worker, run, produced);
+      failed = runError(outcome);
+      telemetry.endSpan(runSpan, failed ?? undefined);
       if (outcome) {
         const held = progress.close();
         if (outcome.status === 'succeeded') {
@@ -258,9 +318,10 @@ export class WorkerHost {
           if (held?.estimatedRemainingMs !== undefined)
             outcome.estimatedRemainingMs = held.estimatedRemainingMs;
         }
-        recording = this.#record(run, outcome, startedAt);
+        recording = this.#record(run, outcome, startedAt, runSpan);
       }
     } finally {
+      telemetry.ran(endpoint.name, runMs, failed);
       progress.close();
       if (timeout) clearTimeout(timeout);
       if (!recording) this.#untrack(run);
@@ -277,9 +338,9 @@ export class WorkerHost {
   }
 
   /** Records the run's outcome; the run stays leased (renewed) until then. Never rejects. */
-  async #record(run: Run, outcome: SettleOutcome, startedAt: number): Promise<void> {
+  async #record(run: Run, outcome: SettleOutcome, startedAt: number, span: SpanHandle | null): Promise<void> {
     try {
-      const recorded = await this.#calls.settle(run.job, run.leaseToken, outcome);
+      const recorded = await this.#settle(run.job, run.leaseToken, span, outcome);
       if (recorded && outcome.status === 'succeeded') {
         this.#durations.record(run.job.endpoint, Date.now() - startedAt);
       }
@@ -324,6 +385,21 @@ export class WorkerHost {
       this.#logger.warn({ ...jobLogFields(job), error: describeError(error) }, 'worker estimate failed');
     }
   }
+}
+
+/** The `error.type` of a run that did not succeed (a snooze or a release is no error); null otherwise. */
+function runError(outcome: SettleOutcome | null): string | null {
+  if (outcome === null) return 'lease_lost';
+  if (outcome.status === 'failed' || (outcome.status === 'queued' && !outcome.refundAttempt))
+    return outcome.error?.code ?? 'failed';
+  return outcome.status === 'canceled' ? 'canceled' : null;
+}
+
+/** Which counter a recorded outcome adds to. */
+function settledAs(outcome: SettleOutcome): SettledAs {
+  if (outcome.status !== 'queued') return outcome.status;
+  // A failed attempt queued again is a retry; a snooze or a release gives its attempt back and is neither.
+  return outcome.refundAttempt ? 'released' : 'retried';
 }
 
 export function createWorkerHost(options: WorkerHostOptions): WorkerHost {

@@ -40,11 +40,50 @@ export const describeCreateContract: SubSuite = subSuite('create and get', ({ te
       dispatchedAt: null,
       leaseToken: null,
       leaseExpiresAt: null,
+      traceContext: null,
     });
     f.expectNow(job.createdAt);
     f.expectDuration(job.createdAt, job.runAt, 0);
     f.expectDuration(job.createdAt, job.updatedAt, 0);
     expect(await f.repo.get(newJob.id)).toEqual({ ...job, input, output: null });
+  });
+
+  test('stores the trace context as given and hands it back: get, the header, and the dispatch item', async (f) => {
+    const traceContext = {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tracestate: 'vendor=value,other=1',
+    };
+    const [result] = await f.repo.create([makeNewJob(f.endpoint, { traceContext })]);
+    const { job } = unwrap(result);
+    expect(job.traceContext).toEqual(traceContext);
+    expect((await f.mustGet(job.id)).traceContext).toEqual(traceContext);
+    expect((await f.header(job.id))?.traceContext).toEqual(traceContext);
+    const onlyParent = await f.create({ traceContext: { traceparent: traceContext.traceparent } });
+    expect(onlyParent.traceContext).toEqual({ traceparent: traceContext.traceparent });
+    const dispatched = await f.dispatch();
+    expect(dispatched.items).toEqual(
+      expect.arrayContaining([
+        { id: job.id, endpoint: f.endpoint, traceContext },
+        { id: onlyParent.id, endpoint: f.endpoint, traceContext: { traceparent: traceContext.traceparent } },
+      ]),
+    );
+    // Without one: null.
+    const none = await f.create();
+    expect(none.traceContext).toBeNull();
+  });
+
+  test('refuses a trace context without traceparent, with other keys or values too long, and stores nothing', async (f) => {
+    for (const traceContext of [
+      { tracestate: 'a=b' },
+      { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', baggage: 'k=v' },
+      { traceparent: 'x'.repeat(129) },
+      { traceparent: '' },
+      { traceparent: 42 },
+    ]) {
+      const newJob = makeNewJob(f.endpoint, { traceContext: traceContext as never });
+      expectInvalidItem((await f.repo.create([newJob]))[0]);
+      expect(await f.repo.get(newJob.id)).toBeNull();
+    }
   });
 
   test("get with 'header' returns the job without input and output; both are null for an unknown id", async (f) => {

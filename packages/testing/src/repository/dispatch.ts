@@ -44,7 +44,7 @@ function dispatchSelectionTests({ test, clockTest }: ContractSuite): void {
     await f.clock.pass(SHORT);
 
     const result = await f.dispatch({ redispatchAfterMs: 0 });
-    expect(result.items).toEqual([{ id: expired.id, endpoint: f.endpoint }]);
+    expect(result.items).toEqual([{ id: expired.id, endpoint: f.endpoint, traceContext: null }]);
     expect(result).toMatchObject({ dispatched: 1, found: 1 });
     const after = await f.header(expired.id);
     expect(after).toMatchObject({
@@ -103,13 +103,13 @@ function dispatchSelectionTests({ test, clockTest }: ContractSuite): void {
     const all = await f.dispatch({ endpoints: undefined, limit: 1_000 }, (items) => items.map(() => false));
     const allIds = all.items.map((item) => item.id);
     for (const id of [ours.id, theirs.id, expired.id]) expect(allIds).toContain(id);
-    expect(all.items).toContainEqual({ id: theirs.id, endpoint: other });
+    expect(all.items).toContainEqual({ id: theirs.id, endpoint: other, traceContext: null });
     expect(all.dispatched).toBe(0);
 
     const mine = await f.dispatch({ endpoints: [f.endpoint] });
     expect(mine.items.map((item) => item.id).sort()).toEqual([ours.id, expired.id].sort());
     const elsewhere = await f.dispatch({ endpoints: [other, f.newEndpoint()] });
-    expect(elsewhere.items).toEqual([{ id: theirs.id, endpoint: other }]);
+    expect(elsewhere.items).toEqual([{ id: theirs.id, endpoint: other, traceContext: null }]);
     expect((await f.dispatch({ endpoints: [f.endpoint, other] })).found).toBe(0);
   });
 

@@ -129,7 +129,7 @@ export const describeRetryContract: SubSuite = subSuite('retry', ({ test, clockT
     expect((await f.dispatch()).items).toEqual([]);
     await f.repo.retry(job.id, { attempts: 1 });
     const dispatched = await f.dispatch();
-    expect(dispatched.items).toEqual([{ id: job.id, endpoint: f.endpoint }]);
+    expect(dispatched.items).toEqual([{ id: job.id, endpoint: f.endpoint, traceContext: null }]);
     expect((await f.header(job.id))?.dispatchedAt).not.toBeNull();
   });
 
