@@ -152,8 +152,10 @@ export {
 export { createSweeper, Sweeper, type SweeperOptions, type SweepReport } from './sweeper.js';
 export {
   isTraceContext,
+  type MeterProviderLike,
   type TelemetryOptions,
   type TraceContext,
+  type TracerProviderLike,
   toTraceContext,
 } from './telemetry.js';
 export { sleep, unrefTimer, within, withTimeout } from './timers.js';

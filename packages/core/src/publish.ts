@@ -36,7 +36,7 @@ export async function publishItems(
   if (spans) {
     errors.forEach((error, i) => {
       const span = spans[i]!;
-      span?.span.setAttribute('messaging.message.id', items[i]!.id);
+      telemetry.setAttribute(span, 'messaging.message.id', items[i]!.id);
       telemetry.endSpan(span, error);
       telemetry.sent(items[i]!.endpoint, error);
     });

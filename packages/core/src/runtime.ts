@@ -157,6 +157,7 @@ export function createJobsRuntime(options: JobsRuntimeOptions): JobsRuntime {
       await cleanup?.stop();
       await service.close();
       await notifier.close();
+      await telemetry.close();
     },
   };
 }

@@ -156,7 +156,7 @@ export class JobService {
       const job = await newJob(endpoint, input, options, options.owner);
       job.traceContext = this.#telemetry.traceContextOf(span);
       const result = this.#answer(job, await create(job));
-      span?.span.setAttribute('messaging.message.id', result.job.id);
+      this.#telemetry.setAttribute(span, 'messaging.message.id', result.job.id);
       this.#telemetry.endSpan(span);
       return result;
     } catch (error) {
@@ -168,7 +168,7 @@ export class JobService {
   /** The submit span: a child of the caller's active span (e.g. the HTTP request's). */
   #submitSpan(endpoint: string, count: number): SpanHandle | null {
     const span = this.#telemetry.startSpan('submit', endpoint, null);
-    if (count !== 1) span?.span.setAttribute('messaging.batch.message_count', count);
+    if (count !== 1) this.#telemetry.setAttribute(span, 'messaging.batch.message_count', count);
     return span;
   }
 

@@ -5,7 +5,7 @@ import type {
   Histogram,
   MeterProvider,
   ObservableResult,
-  Span,
+  SpanContext,
   SpanOptions,
   Tracer,
   TracerProvider,
@@ -22,10 +22,24 @@ type Api = typeof import('@opentelemetry/api');
  */
 export type TraceContext = Readonly<Record<string, string>>;
 
+// The public types below are structural, so that the declarations of @jobs/core do not import
+// @opentelemetry/api (an optional peer: an app without it must still compile with skipLibCheck off). The API's
+// own types fit them.
+
+/** An OpenTelemetry `MeterProvider` (`@opentelemetry/api`'s, or an SDK's). */
+export interface MeterProviderLike {
+  getMeter(name: string): unknown;
+}
+
+/** An OpenTelemetry `TracerProvider` (`@opentelemetry/api`'s, or an SDK's). */
+export interface TracerProviderLike {
+  getTracer(name: string): unknown;
+}
+
 /** OpenTelemetry providers of a runtime; default: the global ones (`@opentelemetry/api`'s, no-op without an SDK). */
 export interface TelemetryOptions {
-  meterProvider?: MeterProvider | undefined;
-  tracerProvider?: TracerProvider | undefined;
+  meterProvider?: MeterProviderLike | undefined;
+  tracerProvider?: TracerProviderLike | undefined;
   /**
    * The `jobs.queued` gauge reads `repository.stats` at most this often (a scrape in between gets the last
    * answer). Default 15 s.
@@ -33,7 +47,7 @@ export interface TelemetryOptions {
   queuedRefreshMs?: number | undefined;
 }
 
-/** The keys of a `TraceContext` and their longest accepted values (W3C Trace Context: 55 and 512 characters). */
+/** The keys of a `TraceContext` and their longest accepted values (a version-00 `traceparent` is 55 characters; room for later versions; W3C caps `tracestate` at 512). */
 const TRACE_CONTEXT_KEYS: Readonly<Record<string, number>> = { traceparent: 128, tracestate: 512 };
 
 /**
@@ -105,10 +119,20 @@ interface Instruments {
   processDuration: Histogram;
 }
 
+/** What the runtime calls on a span (`@opentelemetry/api`'s `Span` fits). */
+interface SpanLike {
+  setAttribute(key: string, value: string | number | boolean): unknown;
+  setStatus(status: { code: number }): unknown;
+  end(): void;
+  isRecording(): boolean;
+  spanContext(): unknown;
+}
+
 /** A span in progress, with the context to hand on (stored with the job, or carried by a message). */
 export interface SpanHandle {
-  span: Span;
-  context: Context;
+  span: SpanLike;
+  /** The API's `Context` with the span set in it. */
+  context: object;
 }
 
 /**
@@ -168,12 +192,32 @@ export class Telemetry {
     this.#system = system ?? 'jobs';
   }
 
+  /**
+   * Runs a telemetry step; if it throws (an SDK's span processor or exporter may: the SDK calls them inline), the
+   * runtime goes on without telemetry from then on, logged once, and the job never sees the error.
+   */
+  #guard<T>(fallback: T, step: () => T): T {
+    if (this.#instruments === null) return fallback;
+    try {
+      return step();
+    } catch (error) {
+      this.#instruments = null;
+      this.#api = null;
+      this.options?.logger?.error({ error: describeError(error) }, 'telemetry disabled: a provider failed');
+      return fallback;
+    }
+  }
+
   #init(api: Api | null): void {
     this.#settled = true;
     if (!api || this.options === null) return;
     this.#api = api;
-    const meter = (this.options.meterProvider ?? api.metrics.getMeterProvider()).getMeter(SCOPE);
-    const tracer = (this.options.tracerProvider ?? api.trace.getTracerProvider()).getTracer(SCOPE);
+    const meter = (
+      (this.options.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider()
+    ).getMeter(SCOPE);
+    const tracer = (
+      (this.options.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider()
+    ).getTracer(SCOPE);
     const counter = (name: string, description: string, unit = '{job}') =>
       meter.createCounter(name, { description, unit });
     const duration = (name: string, description: string) =>
@@ -210,7 +254,26 @@ export class Telemetry {
           'Jobs queued per endpoint in the repository (read through stats, at most every queuedRefreshMs).',
         unit: '{job}',
       });
-      gauge.addCallback((result) => this.#observeQueued(repository, endpoints, result));
+      const callback = (result: ObservableResult) => this.#observeQueued(repository, endpoints, result);
+      gauge.addCallback(callback);
+      this.#removeGauge = () => gauge.removeCallback(callback);
+    }
+  }
+
+  #removeGauge: (() => void) | null = null;
+
+  /**
+   * Stops observing the `jobs.queued` gauge (a stopped runtime must not leave its repository behind on a meter
+   * provider that outlives it, e.g. the global one).
+   */
+  async close(): Promise<void> {
+    await this.ready;
+    const remove = this.#removeGauge;
+    this.#removeGauge = null;
+    try {
+      remove?.();
+    } catch {
+      // A provider that fails here has nothing of ours left to keep.
     }
   }
 
@@ -324,6 +387,14 @@ export class Telemetry {
     endpoint: string,
     parent: TraceContext | SpanHandle | null,
   ): SpanHandle | null {
+    return this.#guard(null, () => this.#startSpan(operation, endpoint, parent));
+  }
+
+  #startSpan(
+    operation: Operation,
+    endpoint: string,
+    parent: TraceContext | SpanHandle | null,
+  ): SpanHandle | null {
     const api = this.#api;
     const instruments = this.#instruments;
     if (!api || !instruments) return null;
@@ -331,7 +402,7 @@ export class Telemetry {
       parent === null
         ? api.context.active()
         : isSpanHandle(parent)
-          ? parent.context
+          ? (parent.context as Context)
           : api.propagation.extract(api.ROOT_CONTEXT, parent);
     const start = this.#spanStart(endpoint, operation);
     const span = instruments.tracer.startSpan(start.name, start.options, base);
@@ -345,10 +416,18 @@ export class Telemetry {
   /** The W3C trace context of a span to store or carry; null when the span has none (no SDK, not sampled in). */
   traceContextOf(handle: SpanHandle | null): TraceContext | null {
     const api = this.#api;
-    if (!api || !handle || !api.isSpanContextValid(handle.span.spanContext())) return null;
-    const carrier: Record<string, string> = {};
-    api.propagation.inject(handle.context, carrier);
-    return toTraceContext(carrier);
+    if (!api || !handle) return null;
+    return this.#guard(null, () => {
+      if (!api.isSpanContextValid(handle.span.spanContext() as SpanContext)) return null;
+      const carrier: Record<string, string> = {};
+      api.propagation.inject(handle.context as Context, carrier);
+      return toTraceContext(carrier);
+    });
+  }
+
+  /** Sets an attribute of a span in progress (nothing without one). */
+  setAttribute(handle: SpanHandle | null, key: string, value: string | number | boolean): void {
+    if (handle) this.#guard(undefined, () => handle.span.setAttribute(key, value));
   }
 
   /**
@@ -357,64 +436,68 @@ export class Telemetry {
    */
   endSpan(handle: SpanHandle | null, error?: unknown): void {
     if (!handle) return;
-    if (error !== undefined && error !== null) {
-      handle.span.setAttribute('error.type', typeof error === 'string' ? error : errorType(error));
-      handle.span.setStatus({ code: STATUS_ERROR });
-    }
-    handle.span.end();
+    this.#guard(undefined, () => {
+      if (error !== undefined && error !== null) {
+        handle.span.setAttribute('error.type', typeof error === 'string' ? error : errorType(error));
+        handle.span.setStatus({ code: STATUS_ERROR });
+      }
+      handle.span.end();
+    });
   }
 
   /** Runs `fn` with the span's context active (the worker's own spans become its children). */
   within<T>(handle: SpanHandle | null, fn: () => T): T {
     const api = this.#api;
-    return api && handle ? api.context.with(handle.context, fn) : fn();
+    return api && handle ? api.context.with(handle.context as Context, fn) : fn();
   }
 
   // --- metrics -----------------------------------------------------------------------------------------------
 
   submitted(endpoint: string, count = 1): void {
-    this.#instruments?.submitted.add(count, this.#jobs(endpoint));
+    this.#guard(undefined, () => this.#instruments?.submitted.add(count, this.#jobs(endpoint)));
   }
 
   /** Messages sent to the queue: `messaging.client.sent.messages` (with `error.type` for a failed publish). */
   sent(endpoint: string, error: Error | null): void {
-    const instruments = this.#instruments;
-    if (!instruments) return;
-    instruments.sent.add(1, this.#messaging(endpoint, 'dispatch', error ? errorType(error) : null));
+    this.#guard(undefined, () =>
+      this.#instruments?.sent.add(1, this.#messaging(endpoint, 'dispatch', error ? errorType(error) : null)),
+    );
   }
 
   consumed(endpoint: string): void {
-    this.#instruments?.consumed.add(1, this.#messaging(endpoint, 'claim'));
+    this.#guard(undefined, () => this.#instruments?.consumed.add(1, this.#messaging(endpoint, 'claim')));
   }
 
   /** A run started here: `jobs.started`, `jobs.wait.duration` (from its due time), `jobs.running` + 1. */
   started(endpoint: string, waitMs: number): void {
-    const instruments = this.#instruments;
-    if (!instruments) return;
-    const attributes = this.#jobs(endpoint);
-    instruments.started.add(1, attributes);
-    instruments.waitDuration.record(Math.max(0, waitMs) / 1000, attributes);
-    instruments.running.add(1, attributes);
+    this.#guard(undefined, () => {
+      const instruments = this.#instruments!;
+      const attributes = this.#jobs(endpoint);
+      instruments.started.add(1, attributes);
+      instruments.waitDuration.record(Math.max(0, waitMs) / 1000, attributes);
+      instruments.running.add(1, attributes);
+    });
   }
 
   /** A run started here is over: `jobs.running` − 1, `messaging.process.duration` of the worker code. */
   ran(endpoint: string, runMs: number | null, failed: string | null): void {
-    const instruments = this.#instruments;
-    if (!instruments) return;
-    instruments.running.add(-1, this.#jobs(endpoint));
-    if (runMs === null) return;
-    instruments.processDuration.record(runMs / 1000, this.#messaging(endpoint, 'run', failed));
+    this.#guard(undefined, () => {
+      const instruments = this.#instruments!;
+      instruments.running.add(-1, this.#jobs(endpoint));
+      if (runMs !== null) {
+        instruments.processDuration.record(runMs / 1000, this.#messaging(endpoint, 'run', failed));
+      }
+    });
   }
 
   /** A job reached a state recorded here: the counter of that state (`released` counts nothing). */
   settled(endpoint: string, as: SettledAs, retry?: 'automatic' | 'manual'): void {
-    const instruments = this.#instruments;
-    if (!instruments || as === 'released') return;
-    if (as === 'retried') {
-      instruments.retried.add(1, this.#cached(endpoint).retried[retry ?? 'automatic']);
-      return;
-    }
-    instruments[as].add(1, this.#jobs(endpoint));
+    if (as === 'released') return;
+    this.#guard(undefined, () => {
+      const instruments = this.#instruments!;
+      if (as === 'retried') instruments.retried.add(1, this.#cached(endpoint).retried[retry ?? 'automatic']);
+      else instruments[as].add(1, this.#jobs(endpoint));
+    });
   }
 }
 

@@ -13,7 +13,10 @@ import type { PostgresJobRepository } from './repository.js';
  * The same checks and answers as `submit` (input, idempotency and unique keys, scheduling; `created: false` for a
  * replay or a unique match), through `JobService.submitWith`. The service's repository must be the PostgreSQL
  * repository of the database `client` is connected to. A failing statement aborts the caller's transaction; an
- * invalid submit throws before any statement runs.
+ * invalid submit throws before any statement runs. Under REPEATABLE READ or SERIALIZABLE, a job holding the same
+ * idempotency or unique key committed after the transaction's snapshot fails the insert with a serialization
+ * error (retry the transaction); READ COMMITTED, PostgreSQL's default, answers that job. Telemetry counts the
+ * submit (`jobs.submitted`, the submit span) when the insert answers, before the caller commits or rolls back.
  */
 export async function submitInTransaction(
   client: pg.ClientBase,

@@ -263,28 +263,33 @@ export async function cancelJob(
   return getJob(db, id, 'header');
 }
 
-/** failed or canceled → queued (one compare-and-set); any other job is answered as it is. */
 /** SQLSTATE unique_violation. */
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * failed or canceled → queued (one compare-and-set); any other job is answered as it is, and a job whose unique
+ * key another live job holds with `uniqueConflict`. A holder that becomes final between the refused retry and the
+ * look for it leaves the job retryable: it is tried again (a few rounds), never answered "not retryable".
+ */
 export async function retryJob(db: Handle, id: string, options: RetryOptions): Promise<RetryResult | null> {
   const attempts = checkInteger(options.attempts, 'attempts', 1, 1_000_000);
   if (!isUsableText(id)) return null;
-  let retried: HeaderRow | undefined;
-  try {
-    retried = (await db.query<HeaderRow>('retry', db.sql.retry, [id, attempts, db.channel])).rows[0];
-  } catch (error) {
-    // A job holding its unique key was created (or retried) meanwhile and committed first: jobs_unique_idx.
-    if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error;
-  }
-  if (retried) return { retried: true, job: toHeader(retried) };
-  const job = await getJob(db, id, 'header');
-  if (job === null) return null;
-  if (job.status === 'failed' || job.status === 'canceled') {
+  for (let round = 1; ; round++) {
+    let retried: HeaderRow | undefined;
+    try {
+      retried = (await db.query<HeaderRow>('retry', db.sql.retry, [id, attempts, db.channel])).rows[0];
+    } catch (error) {
+      // A job holding its unique key was created (or retried) meanwhile and committed first: jobs_unique_idx.
+      if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error;
+    }
+    if (retried) return { retried: true, job: toHeader(retried) };
+    const job = await getJob(db, id, 'header');
+    if (job === null) return null;
+    if (job.status !== 'failed' && job.status !== 'canceled') return { retried: false, job };
     const holder = await db.query<{ id: string }>('retry', db.sql.uniqueHolderOf, [id]);
     if (holder.rows[0]) return { retried: false, job, uniqueConflict: holder.rows[0].id };
+    if (round === 3) return { retried: false, job };
   }
-  return { retried: false, job };
 }
 
 export async function removeJob(db: Handle, id: string): Promise<JobRecordHeader | null> {

@@ -10,6 +10,7 @@ import {
   silentLogger,
 } from '@jobs/core';
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { waitFor } from './helpers.js';
@@ -156,5 +157,65 @@ describe('telemetry of the runtime (memory repository and queue)', () => {
       'messaging.message.id': job.id,
     });
     expect(settle.attributes).toMatchObject({ 'jobs.status': 'succeeded', 'jobs.recorded': true });
+  });
+});
+
+describe('a stopped runtime', () => {
+  it('leaves no jobs.queued callback on the meter provider: a collection no longer reads its repository', async () => {
+    telemetry = createTestTelemetry();
+    const repository = createMemoryRepository();
+    let statsCalls = 0;
+    const stats = repository.stats.bind(repository);
+    repository.stats = (query) => {
+      statsCalls++;
+      return stats(query);
+    };
+    runtime = createJobsRuntime({
+      repository,
+      queue: createMemoryQueue(),
+      workers: [worker],
+      meterProvider: telemetry.meterProvider,
+      queuedRefreshMs: 0,
+      logger: silentLogger,
+    });
+    await runtime.start();
+    await runtime.service.submit('ping', { mode: 'ok' }, { delayMs: 60_000 });
+    expect(await telemetry.sum('jobs.queued', { 'jobs.endpoint': 'ping' })).toBe(1);
+    const before = statsCalls;
+    expect(before).toBeGreaterThan(0);
+    await runtime.stop();
+    await telemetry.sum('jobs.queued');
+    expect(statsCalls).toBe(before);
+  });
+});
+
+describe('a telemetry SDK that throws', () => {
+  it('never reaches the jobs: a span processor throwing in onStart and onEnd disables telemetry, jobs run and settle', async () => {
+    const throwing = {
+      onStart() {
+        throw new Error('processor onStart');
+      },
+      onEnd() {
+        throw new Error('processor onEnd');
+      },
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const errors: string[] = [];
+    const repository = createMemoryRepository();
+    runtime = createJobsRuntime({
+      repository,
+      queue: createMemoryQueue(),
+      workers: [worker],
+      tracerProvider: new TracerProvider({ spanProcessors: [throwing] }),
+      logger: { ...silentLogger, error: (_fields, message) => errors.push(message) },
+    });
+    await runtime.start();
+    const submitted = await Promise.all(
+      (['ok', 'flaky', 'fail'] as const).map((mode) => runtime!.service.submit('ping', { mode })),
+    );
+    const finals = await Promise.all(submitted.map(({ job }) => final(runtime!, job.id)));
+    expect(finals.map((job) => job.status)).toEqual(['succeeded', 'succeeded', 'failed']);
+    expect(errors).toEqual(['telemetry disabled: a provider failed']);
   });
 });

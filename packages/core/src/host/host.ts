@@ -206,8 +206,8 @@ export class WorkerHost {
       throw error;
     }
     if (claimSpan) {
-      claimSpan.span.setAttribute('messaging.message.id', delivery.jobId);
-      claimSpan.span.setAttribute('jobs.claimed', job !== null);
+      telemetry.setAttribute(claimSpan, 'messaging.message.id', delivery.jobId);
+      telemetry.setAttribute(claimSpan, 'jobs.claimed', job !== null);
       telemetry.endSpan(claimSpan);
     }
     if (!job) return; // final, running elsewhere, not due, or gone: the message was stale.
@@ -254,11 +254,11 @@ export class WorkerHost {
     const telemetry = this.#telemetry;
     if (!telemetry.active) return this.#calls.settle(job, leaseToken, outcome);
     const span = telemetry.startSpan('settle', job.endpoint, parent);
-    span?.span.setAttribute('messaging.message.id', job.id);
-    span?.span.setAttribute('jobs.status', outcome.status);
+    telemetry.setAttribute(span, 'messaging.message.id', job.id);
+    telemetry.setAttribute(span, 'jobs.status', outcome.status);
     try {
       const recorded = await this.#calls.settle(job, leaseToken, outcome);
-      span?.span.setAttribute('jobs.recorded', recorded);
+      telemetry.setAttribute(span, 'jobs.recorded', recorded);
       telemetry.endSpan(span);
       if (recorded) telemetry.settled(job.endpoint, settledAs(outcome));
       return recorded;
@@ -284,8 +284,8 @@ export class WorkerHost {
     let recording: Promise<void> | null = null;
     // The consumer span of the run: a child of the message's context (semantic conventions for messaging).
     const runSpan = telemetry.active ? telemetry.startSpan('run', endpoint.name, parent) : null;
-    runSpan?.span.setAttribute('messaging.message.id', job.id);
-    runSpan?.span.setAttribute('jobs.attempt', job.attempt);
+    telemetry.setAttribute(runSpan, 'messaging.message.id', job.id);
+    telemetry.setAttribute(runSpan, 'jobs.attempt', job.attempt);
     telemetry.started(endpoint.name, startedAt - job.runAt.getTime());
     let runMs: number | null = null;
     let failed: string | null = null;

@@ -5,7 +5,8 @@ import { jobETag, toRepresentation } from '../representation.js';
 
 /**
  * `POST /{endpoint}/{id}/retry`: a failed or canceled job is queued again under the same id (`202`, like a
- * submit, `Location` the job); any other state answers `409` (`not_retryable`), an unknown job `404`.
+ * submit, `Location` the job); any other state answers `409` (`not_retryable`), a job whose unique key another
+ * live job holds `409` (`unique_conflict`, with that job's id), an unknown job `404`.
  */
 export async function retryJob(ctx: AppContext, c: Context, endpoint: Endpoint): Promise<Response> {
   const owner = await ctx.ownerOf(c);
