@@ -196,7 +196,7 @@ describe('dispatch with a backlog of 300,000 dispatched jobs', () => {
     );
     expect(mine).toMatchObject({ dispatched: 3, found: 3 });
     const rest = await repository.dispatch({ limit: 500, redispatchAfterMs: null }, async (items) => {
-      expect(items).toEqual([{ id: undispatched[2], endpoint: 'elsewhere' }]);
+      expect(items).toEqual([{ id: undispatched[2], endpoint: 'elsewhere', traceContext: null }]);
       return items.map(() => true);
     });
     expect(rest).toMatchObject({ dispatched: 1, found: 1 });
