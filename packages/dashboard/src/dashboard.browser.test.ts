@@ -180,6 +180,8 @@ describe('the dashboard in Chromium', { timeout: 60_000 }, () => {
     await page.click('#action-retry');
     await page.locator('#job-status.succeeded').waitFor();
     expect(await page.locator('#job-attempt').textContent()).toBe('attempt 2 of 2');
+    // The status may come first from the job's event; the output from reading the whole job once it is final.
+    await page.locator('#job-output').waitFor();
     expect(JSON.parse((await page.locator('#job-output').textContent()) ?? '')).toEqual({ rows: 500 });
     expect(await page.locator('#job-error').count()).toBe(0);
     expect(page.url()).toBe(`${server.url}#/job/${job.id}`);

@@ -78,7 +78,14 @@ export class JobView {
       ...previous,
       ...job,
       input: job.input ?? previous?.input,
-      output: job.output ?? previous?.output,
+      // An event's header has no output: an output seen before is kept only if it was a succeeded job's (a retried
+      // job's old null must not stand for the new run's output).
+      output:
+        job.output !== undefined
+          ? job.output
+          : previous?.status === 'succeeded'
+            ? previous.output
+            : undefined,
     };
     const current = this.#job;
     this.#status.className = `badge ${current.status}`;
@@ -165,7 +172,10 @@ export class JobView {
         ),
       ),
       block('Input', 'job-input', job.input),
-      job.status === 'succeeded' ? block('Output', 'job-output', job.output) : null,
+      // A succeeded job seen through an event has no output yet: the block waits for the whole job.
+      job.status === 'succeeded' && job.output !== undefined
+        ? block('Output', 'job-output', job.output)
+        : null,
       job.error ? block('Error', 'job-error', job.error) : null,
     );
   }
