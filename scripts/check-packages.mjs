@@ -232,6 +232,14 @@ async function check(dir, scratch) {
       .filter(([, meta]) => meta?.optional)
       .map(([name]) => name),
   );
+  // A subpath entry (`@jobs/testing/telemetry`) is loaded only by an app that imports it: that import is the
+  // opt-in, so the entry's own files may load an optional peer it exists for. The root entry may not.
+  const optInFiles = new Set(
+    Object.entries(manifest.exports ?? {})
+      .filter(([subpath]) => subpath !== '.' && subpath !== './package.json')
+      .flatMap(([, target]) => JSON.stringify(target).match(/"\.\/[^"]+"/g) ?? [])
+      .map((quoted) => quoted.slice(3, -1)),
+  );
   for (const file of files) {
     if (!/\.(js|cjs|mjs|d\.ts|d\.cts|d\.mts)$/.test(file)) continue;
     const declarations = /\.d\.[cm]?ts$/.test(file);
@@ -247,7 +255,7 @@ async function check(dir, scratch) {
         continue;
       }
       // An optional peer may be loaded on demand (a driver the user chose), never when the package loads.
-      if (!declarations && optionalPeers.has(name) && eager.has(specifier)) {
+      if (!declarations && optionalPeers.has(name) && eager.has(specifier) && !optInFiles.has(file)) {
         fail(`${file} imports ${specifier} when it loads, but ${name} is an optional peer dependency`);
       }
       if (declarations && !hasOwnTypes(packageDir, name)) {
