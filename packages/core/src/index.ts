@@ -151,6 +151,7 @@ export {
 } from './submit.js';
 export { createSweeper, Sweeper, type SweeperOptions, type SweepReport } from './sweeper.js';
 export {
+  checkTraceContext,
   isTraceContext,
   type MeterProviderLike,
   type TelemetryOptions,

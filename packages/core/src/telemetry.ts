@@ -11,6 +11,7 @@ import type {
   TracerProvider,
   UpDownCounter,
 } from '@opentelemetry/api';
+import { InvalidInputError } from './errors.js';
 import { describeError, type Logger } from './logger.js';
 import type { JobRepository } from './repository.js';
 
@@ -80,6 +81,21 @@ export function isTraceContext(value: unknown): value is TraceContext {
         text.length <= TRACE_CONTEXT_KEYS[key]!,
     )
   );
+}
+
+/**
+ * A new job's trace context as a repository stores it: null when there is none, else a checked copy; anything
+ * else is refused with `InvalidInputError` (field `traceContext`).
+ */
+export function checkTraceContext(value: unknown): TraceContext | null {
+  if (value === undefined || value === null) return null;
+  if (!isTraceContext(value)) {
+    throw InvalidInputError.field(
+      'traceContext',
+      'traceContext must hold a traceparent (and maybe a tracestate).',
+    );
+  }
+  return Object.freeze({ ...value });
 }
 
 let loading: Promise<Api | null> | null = null;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRepresentation } from './representation.js';
-import { json, pollJob, postJson, startTestServer, type TestServer } from './test-support.js';
+import { expectProblem, json, pollJob, postJson, startTestServer, type TestServer } from './test-support.js';
 
 let server: TestServer;
 
@@ -19,14 +19,6 @@ async function submitTask(body: Record<string, unknown>, owner = 'alice') {
 
 function retry(selfPath: string, owner = 'alice', method = 'POST') {
   return fetch(`${server.origin}${selfPath}/retry`, { method, headers: { 'x-owner': owner } });
-}
-
-async function expectProblem(response: Response, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  const problem = await json(response);
-  expect(problem).toMatchObject({ status, code });
-  return problem;
 }
 
 describe('POST /{endpoint}/{id}/retry (over a socket)', () => {

@@ -15,6 +15,7 @@ import {
 import { createMemoryQueue, createMemoryRepository } from '@jobs/memory';
 import { defineTaskEndpoint, Gates, implementTask } from '@jobs/testing';
 import { Hono } from 'hono';
+import { expect } from 'vitest';
 import { z } from 'zod';
 import { createJobsApp, type JobsAppOptions } from './app.js';
 import type { JobRepresentation } from './representation.js';
@@ -156,6 +157,15 @@ export async function json<T = any>(response: Response): Promise<T> {
   } catch {
     throw new Error(`Expected JSON, got ${response.status}: ${text.slice(0, 200)}`);
   }
+}
+
+/** Expects a problem+json answer with this status and code; returns the problem. */
+export async function expectProblem(response: Response, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  const problem = await json(response);
+  expect(problem).toMatchObject({ status, code });
+  return problem;
 }
 
 export function postJson(

@@ -2,7 +2,7 @@ import { defineEndpoint, implement } from '@jobs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { JobRepresentation } from './representation.js';
-import { json, pollJob, postJson, startTestServer, type TestServer } from './test-support.js';
+import { expectProblem, json, pollJob, postJson, startTestServer, type TestServer } from './test-support.js';
 
 /** Reports per account: one queued or running at a time (the endpoint's unique key), one running at a time. */
 const report = defineEndpoint({
@@ -27,14 +27,6 @@ afterAll(async () => {
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}, owner = 'alice') {
   return postJson(server.url(path), body, { 'x-owner': owner, ...headers });
-}
-
-async function expectProblem(response: Response, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  const problem = await json(response);
-  expect(problem).toMatchObject({ status, code });
-  return problem;
 }
 
 describe('unique jobs over HTTP', () => {

@@ -3,7 +3,6 @@ import {
   checkStorableText,
   InvalidInputError,
   type ItemResult,
-  isTraceContext,
   type JobChange,
   type JobProgress,
   type JobRecord,
@@ -130,17 +129,6 @@ export function item<T>(fn: () => T): ItemResult<T> {
 }
 
 /** A new job's trace context, checked and frozen; null for none. */
-export function traceContextIn(value: unknown): TraceContext | null {
-  if (value === undefined || value === null) return null;
-  if (!isTraceContext(value)) {
-    throw InvalidInputError.field(
-      'traceContext',
-      'traceContext must hold a traceparent (and maybe a tracestate).',
-    );
-  }
-  return Object.freeze({ ...value });
-}
-
 export const duration = (value: unknown, field: string) =>
   checkNumber(field, value, 'nonNegative', (message) => InvalidInputError.field(field, message));
 export const limitOf = (value: unknown) =>

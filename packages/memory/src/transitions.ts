@@ -8,6 +8,7 @@ import {
   checkPriority,
   checkStorableDate,
   checkStorableText,
+  checkTraceContext,
   type HeartbeatRequest,
   type HeartbeatResult,
   InvalidInputError,
@@ -34,7 +35,6 @@ import {
   type Stored,
   text,
   touch,
-  traceContextIn,
 } from './stored.js';
 
 /** Stores one job, or answers the live job holding its idempotency key. */
@@ -53,7 +53,7 @@ export function createJob(store: JobStore, job: NewJob): CreateResult {
   );
   const limitKey = job.limitKey == null ? null : checkStorableText(job.limitKey, 'limitKey', 1024);
   const uniqueKey = job.uniqueKey == null ? null : checkStorableText(job.uniqueKey, 'uniqueKey', 1024);
-  const traceContext = traceContextIn(job.traceContext);
+  const traceContext = checkTraceContext(job.traceContext);
   const now = store.now();
   const runAt = startTime(job, now);
   const keyIndex = idempotencyKey === null ? null : JSON.stringify([owner, endpoint, idempotencyKey]);

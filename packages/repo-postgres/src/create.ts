@@ -3,9 +3,9 @@
 import {
   type CreateResult,
   checkPriority,
+  checkTraceContext,
   InvalidInputError,
   type ItemResult,
-  isTraceContext,
   type NewJob,
   UnavailableError,
 } from '@jobs/core';
@@ -58,7 +58,7 @@ export async function createJobs(
         input: db.json(job.input, 'input'),
         limitKey: checkOptionalText(job.limitKey ?? null, 'limitKey'),
         unique: checkOptionalText(job.uniqueKey ?? null, 'uniqueKey'),
-        traceContext: traceContextParam(job.traceContext),
+        traceContext: traceContextJson(job.traceContext),
       });
     } catch (error) {
       results[index] = refused(error);
@@ -198,13 +198,7 @@ async function resolveKeys(
 }
 
 /** A new job's trace context as JSON text for the insert; null for none. */
-function traceContextParam(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (!isTraceContext(value)) {
-    throw InvalidInputError.field(
-      'traceContext',
-      'traceContext must hold a traceparent (and maybe a tracestate).',
-    );
-  }
-  return JSON.stringify(value);
+function traceContextJson(value: unknown): string | null {
+  const context = checkTraceContext(value);
+  return context === null ? null : JSON.stringify(context);
 }

@@ -5,11 +5,11 @@ import {
   checkNumber,
   checkPriority,
   checkStorableDate,
+  checkTraceContext,
   type HeartbeatRequest,
   type HeartbeatResult,
   InvalidInputError,
   isFinalStatus,
-  isTraceContext,
   type JobRecord,
   type JobRecordHeader,
   type NewJob,
@@ -61,7 +61,8 @@ export function createJob(tx: Transaction, job: NewJob): CreateResult {
   const runAt = startTime(job, now);
   const limitKey = job.limitKey == null ? null : text(job.limitKey, 'limitKey');
   const uniqueKey = job.uniqueKey == null ? null : text(job.uniqueKey, 'uniqueKey');
-  const traceContext = traceContextText(job.traceContext);
+  const checkedContext = checkTraceContext(job.traceContext);
+  const traceContext = checkedContext === null ? null : JSON.stringify(checkedContext);
   return database.savepoint((): CreateResult => {
     if (key !== null) {
       const holder = asJobRow(database.statement(SQL.findByKey).get(endpoint, key, owner));
@@ -344,16 +345,4 @@ function deleteRow({ database, log, now }: Transaction, row: JobRow): void {
   }
   database.statement(SQL.delete).run(row.id);
   log(row, now);
-}
-
-/** A new job's trace context as JSON text; null for none. */
-function traceContextText(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (!isTraceContext(value)) {
-    throw InvalidInputError.field(
-      'traceContext',
-      'traceContext must hold a traceparent (and maybe a tracestate).',
-    );
-  }
-  return JSON.stringify(value);
 }
